@@ -1,0 +1,19 @@
+#pragma once
+
+#include "augur/messages/interfaces.hpp"
+
+namespace augur {
+
+/// State of an auxiliary service actor: what the cluster knows of one
+/// service (name, zone, endpoint) and whether it is healthy.
+struct aux_service_state {
+  service_info info;
+  static inline const char* name = "aux_service";
+};
+
+/// One auxiliary service.
+aux_service_actor::behavior_type
+aux_service(aux_service_actor::stateful_pointer<aux_service_state> self,
+            service_info info);
+
+} // namespace augur

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "augur/messages/interfaces.hpp"
+#include "augur/model/network_emulator.hpp"
+#include "augur/probes/channel_estimator.hpp"
+
+namespace augur {
+
+/// How a channel probe works.
+struct channel_probe_settings {
+  std::string host;
+  std::vector<std::string> services;
+  /// Mean time between two probes of every service.
+  double interval_ms = 100;
+  /// Each interval is drawn uniformly within +-jitter of the mean, so that
+  /// probes of many hosts do not synchronize.
+  double interval_jitter = 0.1;
+  size_t loss_window = 20;
+  size_t down_after = 3;
+  uint64_t seed = 1;
+};
+
+struct channel_probe_state {
+  channel_probe_settings cfg;
+  std::shared_ptr<network_emulator> network;
+  std::map<std::string, channel_estimator> channels;
+  std::vector<channel_listener_actor> listeners;
+  std::mt19937_64 rng;
+  static inline const char* name = "channel_probe";
+};
+
+/// The channel probe of one host: every interval it measures the link to
+/// each service (here over the emulated network), updates the estimators and
+/// publishes a sample per service to its listeners.
+channel_probe_actor::behavior_type
+channel_probe(channel_probe_actor::stateful_pointer<channel_probe_state> self,
+              channel_probe_settings cfg,
+              std::shared_ptr<network_emulator> network);
+
+} // namespace augur

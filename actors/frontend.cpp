@@ -1,0 +1,427 @@
+#include "augur/actors/frontend.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "augur/model/placement.hpp"
+#include "augur/runtime/clock.hpp"
+
+// The flow of one invocation, top to bottom:
+//   admit -> resolve its profile (cache, or ask the registry)
+//         -> route (a free slot somewhere? else wait in the bounded queue)
+//         -> place: likelihood >= threshold ? negotiate : fast path
+//         -> dispatch (execute on the chosen instance; a refusal tries the
+//            next bid) -> finish (answer the caller, free the slot, pump the
+//            queue).
+
+namespace augur {
+
+namespace {
+
+using frontend_ptr = frontend_actor::stateful_pointer<frontend_state>;
+
+void resolve_profile(frontend_ptr self, invocation_id id);
+void route(frontend_ptr self, invocation_id id);
+void place(frontend_ptr self, invocation_id id);
+void negotiate(frontend_ptr self, invocation_id id,
+               const service_likelihood& svc);
+void try_next_bid(frontend_ptr self, invocation_id id);
+void fast_path(frontend_ptr self, invocation_id id, const std::string& why);
+void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
+void finish(frontend_ptr self, invocation_id id, invoke_result r);
+void pump(frontend_ptr self);
+
+// -- admission ---------------------------------------------------------------
+
+void admit(frontend_ptr self, invoke_request req,
+           caf::typed_response_promise<invoke_result> rp) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  ++st.counters.admitted;
+  frontend_state::invocation inv;
+  inv.request = std::move(req);
+  inv.promise = std::move(rp);
+  inv.admitted_ms = now_ms(self);
+  st.live.emplace(id, std::move(inv));
+  resolve_profile(self, id);
+}
+
+/// Answers an invocation that never ran (unknown task, queue full, ...).
+void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
+                     std::string error) {
+  invoke_result r;
+  r.status = status;
+  r.error = std::move(error);
+  finish(self, id, std::move(r));
+}
+
+// -- profiles ----------------------------------------------------------------
+
+// A cached profile answers at once; otherwise one lookup per task is in
+// flight at a time and every invocation of that task waits for it.
+void resolve_profile(frontend_ptr self, invocation_id id) {
+  auto& st = self->state;
+  auto& task = st.live.at(id).request.task;
+  if (st.profiles.count(task) != 0) {
+    ++st.counters.profile_cache_hits;
+    route(self, id);
+    return;
+  }
+  auto& waiting = st.awaiting_profile[task];
+  waiting.push_back(id);
+  if (waiting.size() > 1)
+    return;
+  ++st.counters.profile_lookups;
+  self->request(st.registry, std::chrono::seconds(5), caf::get_atom::value,
+                task)
+    .then(
+      [=](task_profile& p) {
+        auto& st = self->state;
+        auto waiting = std::move(st.awaiting_profile[p.task]);
+        st.awaiting_profile.erase(p.task);
+        if (p.known) {
+          auto& cached = st.profiles[p.task];
+          if (cached.version <= p.version)
+            cached = p;
+        }
+        for (auto w : waiting) {
+          if (st.live.count(w) == 0)
+            continue;
+          if (p.known)
+            route(self, w);
+          else
+            answer_unplaced(self, w, outcome::unknown_task,
+                            "no task named '" + p.task + "'");
+        }
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        auto waiting = std::move(st.awaiting_profile[task]);
+        st.awaiting_profile.erase(task);
+        for (auto w : waiting)
+          answer_unplaced(self, w, outcome::failed,
+                          "profile registry unavailable: "
+                            + self->system().render(err));
+      });
+}
+
+// -- routing -----------------------------------------------------------------
+
+void route(frontend_ptr self, invocation_id id) {
+  auto& st = self->state;
+  if (!st.pool.free().empty()) {
+    place(self, id);
+    return;
+  }
+  if (st.queue.size() >= st.cfg.queue_capacity) {
+    ++st.counters.rejected;
+    answer_unplaced(self, id, outcome::rejected,
+                    "queue full: " + std::to_string(st.queue.size())
+                      + " invocations already wait for a free slot");
+    return;
+  }
+  st.queue.push_back(id);
+}
+
+/// The service the task most likely uses, or nullptr when it has none.
+const service_likelihood* most_likely_service(const task_profile& p) {
+  const service_likelihood* best = nullptr;
+  for (auto& s : p.services)
+    if (best == nullptr || s.likelihood > best->likelihood)
+      best = &s;
+  return best;
+}
+
+void place(frontend_ptr self, invocation_id id) {
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  auto& profile = st.profiles.at(inv.request.task);
+  auto svc = most_likely_service(profile);
+  if (svc != nullptr) {
+    inv.reason.service = svc->service;
+    inv.reason.likelihood = svc->likelihood;
+  }
+  if (st.cfg.policy == "least-loaded") {
+    inv.reason.policy = "least-loaded";
+    dispatch(self, id, placement::least_loaded(st.pool, st.rng));
+    return;
+  }
+  if (svc != nullptr && svc->likelihood >= st.cfg.threshold)
+    negotiate(self, id, *svc);
+  else
+    fast_path(self, id, "fast-path");
+}
+
+// -- negotiation -------------------------------------------------------------
+
+/// Cost of one round trip from every host of the pool to `service`.
+std::vector<double> host_costs(frontend_ptr self, const std::string& service) {
+  auto& st = self->state;
+  std::vector<double> result(st.pool.hosts(), channel_quality::unusable);
+  auto i = st.channels.find(service);
+  if (i == st.channels.end())
+    return result;
+  auto now = now_ms(self);
+  for (uint32_t h = 0; h < st.pool.hosts(); ++h) {
+    auto j = i->second.find(st.pool.host_name(h));
+    if (j != i->second.end()) {
+      auto& e = j->second;
+      result[h] = st.quality.cost_ms(e.sample,
+                                     e.sample.age_ms + now - e.received_ms);
+    }
+  }
+  return result;
+}
+
+void negotiate(frontend_ptr self, invocation_id id,
+               const service_likelihood& svc) {
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  auto shortlist = placement::shortlist(st.pool, host_costs(self, svc.service),
+                                        st.cfg.candidates);
+  if (shortlist.empty()) {
+    inv.reason.note = "no measured channel to '" + svc.service + "'";
+    ++st.counters.fallbacks;
+    fast_path(self, id, "fallback");
+    return;
+  }
+  ++st.counters.negotiations;
+  inv.reason.policy = "negotiated";
+  struct round {
+    size_t expected;
+    size_t answered = 0;
+    std::vector<bid> bids;
+  };
+  auto rnd = std::make_shared<round>(round{shortlist.size(), 0, {}});
+  auto conclude = [self, id, rnd] {
+    auto& st = self->state;
+    auto i = st.live.find(id);
+    if (i == st.live.end())
+      return;
+    auto& inv = i->second;
+    auto& bids = rnd->bids;
+    std::stable_sort(bids.begin(), bids.end(), [](auto& a, auto& b) {
+      if (a.accept != b.accept)
+        return a.accept;
+      return a.accept && a.expected_ms < b.expected_ms;
+    });
+    inv.reason.bids = bids;
+    for (auto& b : bids)
+      if (b.accept)
+        inv.ranked.push_back(b);
+    if (bids.size() < rnd->expected)
+      inv.reason.note = std::to_string(rnd->expected - bids.size())
+                        + " of " + std::to_string(rnd->expected)
+                        + " bids missed the deadline";
+    try_next_bid(self, id);
+  };
+  bid_request req{id, inv.request.task, svc.service, svc.likelihood,
+                  svc.round_trips};
+  for (auto i : shortlist) {
+    self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
+      .then(
+        [=](bid& b) {
+          rnd->bids.push_back(std::move(b));
+          if (++rnd->answered == rnd->expected)
+            conclude();
+        },
+        [=](caf::error& err) {
+          if (err == caf::sec::request_timeout)
+            ++self->state.counters.bid_timeouts;
+          if (++rnd->answered == rnd->expected)
+            conclude();
+        });
+  }
+}
+
+// Takes the best remaining bid whose instance still has a free slot in the
+// frontend's view; with none left, the fast path decides.
+void try_next_bid(frontend_ptr self, invocation_id id) {
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  while (inv.next_bid < inv.ranked.size()) {
+    auto& b = inv.ranked[inv.next_bid++];
+    auto i = st.pool.find(b.instance);
+    if (i != instance_pool::npos && st.pool.has_free_slot(i)) {
+      dispatch(self, id, i);
+      return;
+    }
+  }
+  ++st.counters.fallbacks;
+  if (!inv.reason.note.empty())
+    inv.reason.note += "; ";
+  inv.reason.note += "no usable bid";
+  fast_path(self, id, "fallback");
+}
+
+// -- fast path ---------------------------------------------------------------
+
+void fast_path(frontend_ptr self, invocation_id id, const std::string& why) {
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  auto i = placement::power_of_k(st.pool, st.cfg.candidates,
+                                 inv.request.task, st.rng);
+  if (i == instance_pool::npos) {
+    // Every slot was taken meanwhile (bids outstanding): wait in line.
+    route(self, id);
+    return;
+  }
+  if (why == "fast-path")
+    ++st.counters.fast_path;
+  inv.reason.policy = why;
+  dispatch(self, id, i);
+}
+
+// -- execution ---------------------------------------------------------------
+
+void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
+  auto& st = self->state;
+  if (i == instance_pool::npos) {
+    route(self, id);
+    return;
+  }
+  auto& inv = st.live.at(id);
+  st.pool.acquire(i);
+  st.pool.touch(i, inv.request.task);
+  ++st.counters.in_flight;
+  if (!inv.reason.service.empty()) {
+    auto costs = host_costs(self, inv.reason.service);
+    inv.reason.channel_ms = costs[st.pool.host_of(i)];
+  }
+  execute_request req{id, inv.request.task, inv.request.payload};
+  self->request(st.handles[i], caf::infinite, std::move(req))
+    .then(
+      [=](invoke_result& r) {
+        auto& st = self->state;
+        st.pool.release(i);
+        --st.counters.in_flight;
+        if (r.status == outcome::refused && st.live.count(id) != 0) {
+          ++st.counters.refusals;
+          auto& inv = st.live.at(id);
+          if (!inv.reason.note.empty())
+            inv.reason.note += "; ";
+          inv.reason.note += r.instance + " refused";
+          if (++inv.refusals > st.cfg.max_refusals) {
+            r.status = outcome::failed;
+            r.error = "refused by " + std::to_string(inv.refusals)
+                      + " instances";
+            finish(self, id, std::move(r));
+          } else if (inv.reason.policy == "negotiated") {
+            try_next_bid(self, id);
+          } else {
+            route(self, id);
+          }
+        } else {
+          finish(self, id, std::move(r));
+        }
+        pump(self);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        st.pool.release(i);
+        --st.counters.in_flight;
+        invoke_result r;
+        r.status = outcome::failed;
+        r.host = st.pool.host_name(st.pool.host_of(i));
+        r.instance = st.pool.name(i);
+        r.error = "instance " + r.instance + " failed: "
+                  + self->system().render(err);
+        finish(self, id, std::move(r));
+        pump(self);
+      });
+}
+
+void finish(frontend_ptr self, invocation_id id, invoke_result r) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i == st.live.end())
+    return;
+  auto& inv = i->second;
+  r.invocation = id;
+  r.task = inv.request.task;
+  r.reason = std::move(inv.reason);
+  r.latency_ms = now_ms(self) - inv.admitted_ms;
+  if (r.status == outcome::ok)
+    ++st.counters.completed;
+  else if (r.status == outcome::failed)
+    ++st.counters.failed;
+  inv.promise.deliver(std::move(r));
+  st.live.erase(i);
+}
+
+/// Places waiting invocations while slots are free.
+void pump(frontend_ptr self) {
+  auto& st = self->state;
+  while (!st.queue.empty() && !st.pool.free().empty()) {
+    auto id = st.queue.front();
+    st.queue.pop_front();
+    if (st.live.count(id) != 0)
+      place(self, id);
+  }
+}
+
+} // namespace
+
+frontend_actor::behavior_type
+frontend(frontend_actor::stateful_pointer<frontend_state> self,
+         frontend_settings cfg, profile_registry_actor registry) {
+  auto& st = self->state;
+  st.pool = instance_pool{cfg.warm_capacity};
+  st.quality = channel_quality{cfg.quality};
+  st.rng.seed(cfg.seed);
+  st.cfg = std::move(cfg);
+  st.registry = std::move(registry);
+  self->send(st.registry, caf::subscribe_atom::value,
+             caf::actor_cast<profile_listener_actor>(self));
+  self->set_down_handler([=](caf::down_msg& msg) {
+    // An instance died: it leaves the pool; its in-flight executions fail
+    // through their requests' errors.
+    auto& st = self->state;
+    for (size_t i = 0; i < st.handles.size(); ++i)
+      if (st.handles[i].address() == msg.source)
+        st.pool.retire(static_cast<instance_pool::index>(i));
+  });
+  return {
+    [=](invoke_request& req) {
+      auto rp = self->make_response_promise<invoke_result>();
+      admit(self, std::move(req), rp);
+      return rp;
+    },
+    [=](task_profile& p) {
+      auto& cached = self->state.profiles[p.task];
+      if (cached.version <= p.version)
+        cached = std::move(p);
+    },
+    [=](channel_sample& x) {
+      auto& st = self->state;
+      auto& e = st.channels[x.service][x.host];
+      e.sample = std::move(x);
+      e.received_ms = now_ms(self);
+    },
+    [=](caf::join_atom, instance_info& info, instance_actor& h) {
+      auto& st = self->state;
+      if (st.pool.find(info.name) != instance_pool::npos)
+        return;
+      st.pool.add(info.name, info.host, info.slots);
+      self->monitor(h);
+      st.handles.push_back(std::move(h));
+      pump(self);
+    },
+    [=](caf::get_atom, status_atom) {
+      auto& st = self->state;
+      auto s = st.counters;
+      s.queued = static_cast<uint32_t>(st.queue.size());
+      s.instances = static_cast<uint32_t>(st.pool.size());
+      return s;
+    },
+    [=](caf::get_atom, channels_atom) {
+      std::vector<channel_sample> result;
+      for (auto& [service, hosts] : self->state.channels)
+        for (auto& [host, e] : hosts)
+          result.push_back(e.sample);
+      return result;
+    },
+  };
+}
+
+} // namespace augur

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "augur/messages/interfaces.hpp"
+#include "augur/model/instance_pool.hpp"
+#include "augur/probes/channel_quality.hpp"
+
+namespace augur {
+
+/// How the frontend places.
+struct frontend_settings {
+  /// `predictive` (augur) or `least-loaded` (the baseline).
+  std::string policy = "predictive";
+  /// Likelihood at or above which the frontend negotiates by channel.
+  double threshold = 0.5;
+  /// Instances asked for a bid (negotiation) or sampled (fast path).
+  uint32_t candidates = 3;
+  /// Invocations that may wait for a free slot; one more is rejected.
+  uint32_t queue_capacity = 1024;
+  /// Time the frontend waits for bids before it falls back to the fast path.
+  double bid_deadline_ms = 5;
+  /// Refusals after which an invocation fails instead of being placed again.
+  uint32_t max_refusals = 3;
+  size_t warm_capacity = 8;
+  channel_quality::settings quality;
+  uint64_t seed = 1;
+};
+
+struct frontend_state {
+  /// One admitted invocation, from admission to its answer.
+  struct invocation {
+    invoke_request request;
+    caf::typed_response_promise<invoke_result> promise;
+    double admitted_ms = 0;
+    placement_reason reason;
+    /// Accepting bids, best first, and the next one to try.
+    std::vector<bid> ranked;
+    size_t next_bid = 0;
+    uint32_t refusals = 0;
+  };
+
+  /// The latest sample of a channel and when it arrived.
+  struct channel_entry {
+    channel_sample sample;
+    double received_ms = 0;
+  };
+
+  frontend_settings cfg;
+  profile_registry_actor registry;
+  instance_pool pool;
+  std::vector<instance_actor> handles;
+  channel_quality quality;
+  /// Profiles pushed by the registry (or fetched on a miss).
+  std::unordered_map<std::string, task_profile> profiles;
+  /// Invocations waiting for a profile lookup, by task.
+  std::unordered_map<std::string, std::vector<invocation_id>> awaiting_profile;
+  /// Channel table: service -> host -> latest sample.
+  std::unordered_map<std::string,
+                     std::unordered_map<std::string, channel_entry>>
+    channels;
+  std::unordered_map<invocation_id, invocation> live;
+  /// Invocations waiting for a free slot, oldest first.
+  std::deque<invocation_id> queue;
+  frontend_status counters;
+  std::mt19937_64 rng;
+  invocation_id next_id = 1;
+  static inline const char* name = "frontend";
+};
+
+/// The frontend: admits invocations and places each one. Read
+/// `actors/frontend.cpp` top to bottom for the flow of one invocation.
+frontend_actor::behavior_type
+frontend(frontend_actor::stateful_pointer<frontend_state> self,
+         frontend_settings cfg, profile_registry_actor registry);
+
+} // namespace augur

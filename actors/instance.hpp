@@ -1,0 +1,66 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "augur/messages/interfaces.hpp"
+#include "augur/model/network_emulator.hpp"
+#include "augur/model/warm_set.hpp"
+#include "augur/probes/channel_quality.hpp"
+#include "augur/runtime/task.hpp"
+
+namespace augur {
+
+/// How an instance behaves.
+struct instance_settings {
+  instance_info info;
+  /// Cold start of a task that declares none.
+  double cold_start_ms = 50;
+  /// Cost of running beside other executions, per unit of load (bids).
+  double load_weight_ms = 1;
+  size_t warm_capacity = 8;
+  /// Time this instance takes to answer a bid: emulates a slow or distant
+  /// host (0: at once).
+  double bid_delay_ms = 0;
+  channel_quality::settings quality;
+};
+
+struct instance_state {
+  instance_settings cfg;
+  std::shared_ptr<task_catalog> catalog;
+  std::shared_ptr<network_emulator> network;
+  profile_registry_actor registry;
+  warm_set warm;
+  channel_quality quality;
+  uint32_t busy = 0;
+  uint64_t executions = 0;
+  uint64_t cold_starts = 0;
+  /// The latest channel sample per service and when it arrived (ms).
+  std::map<std::string, std::pair<channel_sample, double>> channels;
+  struct running {
+    caf::typed_response_promise<invoke_result> promise;
+    invoke_result result;
+    observation seen;
+  };
+  /// Executions whose time has not elapsed yet, by a local sequence number.
+  std::unordered_map<uint64_t, running> running_executions;
+  /// Bids held back by `bid_delay_ms`, by the same sequence numbers.
+  std::unordered_map<uint64_t, std::pair<caf::typed_response_promise<bid>,
+                                         bid>>
+    delayed_bids;
+  uint64_t next_seq = 1;
+  static inline const char* name = "instance";
+};
+
+/// One VM instance: bids honestly for invocations, runs them in its slots
+/// (the first run of a task here is a cold start), answers the frontend with
+/// the result and tells the registry what each execution really did.
+instance_actor::behavior_type
+instance(instance_actor::stateful_pointer<instance_state> self,
+         instance_settings cfg, std::shared_ptr<task_catalog> catalog,
+         std::shared_ptr<network_emulator> network,
+         profile_registry_actor registry);
+
+} // namespace augur

@@ -1,0 +1,50 @@
+#include "augur/actors/profile_registry.hpp"
+
+namespace augur {
+
+namespace {
+
+using registry_ptr
+  = profile_registry_actor::stateful_pointer<profile_registry_state>;
+
+void push_if_moved(registry_ptr self, const std::string& task, bool force) {
+  auto& st = self->state;
+  auto now = st.estimator.profile(task);
+  auto i = st.pushed.find(task);
+  if (!force && i != st.pushed.end()
+      && !profile_moved(i->second, now, st.push_delta))
+    return;
+  for (auto& l : st.listeners)
+    self->send(l, now);
+  st.pushed[task] = std::move(now);
+}
+
+} // namespace
+
+profile_registry_actor::behavior_type profile_registry(
+  profile_registry_actor::stateful_pointer<profile_registry_state> self,
+  profile_registry_settings cfg) {
+  auto& st = self->state;
+  st.estimator = profile_estimator{cfg.estimator};
+  for (auto& s : cfg.services)
+    st.estimator.add_service(s);
+  st.push_delta = cfg.push_delta;
+  return {
+    [=](observation& x) {
+      if (self->state.estimator.observe(x.task, x.used))
+        push_if_moved(self, x.task, false);
+    },
+    [=](task_spec& x) {
+      self->state.estimator.define(x.name, x.hints);
+      push_if_moved(self, x.name, true);
+    },
+    [=](caf::get_atom, const std::string& task) {
+      return self->state.estimator.profile(task);
+    },
+    [=](caf::subscribe_atom, profile_listener_actor l) {
+      self->state.listeners.push_back(std::move(l));
+    },
+  };
+}
+
+} // namespace augur

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "augur/messages/interfaces.hpp"
+#include "augur/model/profile_estimator.hpp"
+
+namespace augur {
+
+/// How the registry learns and when it pushes.
+struct profile_registry_settings {
+  profile_estimator::settings estimator;
+  /// Services every task may use.
+  std::vector<std::string> services;
+  /// A profile is pushed to the frontends when some likelihood moved by at
+  /// least this much since the last push.
+  double push_delta = 0.01;
+};
+
+struct profile_registry_state {
+  profile_estimator estimator;
+  double push_delta = 0.01;
+  std::vector<profile_listener_actor> listeners;
+  /// What the frontends last received, per task.
+  std::map<std::string, task_profile> pushed;
+  static inline const char* name = "profile_registry";
+};
+
+/// The profile registry: learns from observations, merges declared hints,
+/// pushes profiles to frontends when an estimate moves.
+profile_registry_actor::behavior_type profile_registry(
+  profile_registry_actor::stateful_pointer<profile_registry_state> self,
+  profile_registry_settings cfg);
+
+} // namespace augur

@@ -1,0 +1,92 @@
+#pragma once
+
+// The typed actor interfaces of augur: who receives what, with a one-line
+// comment per handler. Handlers marked INTERNAL are only sent by the actor to
+// itself.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "augur/messages/protocol.hpp"
+
+namespace augur {
+
+/// Anything that consumes channel samples (frontends and instances).
+using channel_listener_actor = caf::typed_actor<
+  // A probe publishes its current estimate of one host-service channel.
+  caf::reacts_to<channel_sample>>;
+
+/// Anything that consumes profile updates (frontends).
+using profile_listener_actor = caf::typed_actor<
+  // The registry pushes a task's profile after an estimate moved.
+  caf::reacts_to<task_profile>>;
+
+/// One VM instance: slots, warm tasks, executions.
+using instance_actor = caf::typed_actor<
+  // The frontend asks what an invocation would cost here; the reply declines
+  // when no slot is free.
+  caf::replies_to<bid_request>::with<bid>,
+  // The frontend tells the instance to run an invocation; the reply is the
+  // result, or `outcome::refused` when no slot is free any more.
+  caf::replies_to<execute_request>::with<invoke_result>,
+  // The host's probe publishes a channel estimate.
+  caf::reacts_to<channel_sample>,
+  // Reports slots, load and warm tasks.
+  caf::replies_to<caf::get_atom, status_atom>::with<instance_status>,
+  // INTERNAL: the execution with this local sequence number finished (its
+  // virtual or real duration elapsed).
+  caf::reacts_to<done_atom, uint64_t>,
+  // INTERNAL: the held-back bid with this sequence number is due.
+  caf::reacts_to<bid_atom, uint64_t>>;
+
+/// The profile registry: learns which services each task uses.
+using profile_registry_actor = caf::typed_actor<
+  // An instance reports what one execution really did.
+  caf::reacts_to<observation>,
+  // Defines (or redefines) a task with its declared hints.
+  caf::reacts_to<task_spec>,
+  // Answers a task's profile; `known` is false for an undefined task.
+  caf::replies_to<caf::get_atom, std::string>::with<task_profile>,
+  // A frontend subscribes to profile pushes.
+  caf::reacts_to<caf::subscribe_atom, profile_listener_actor>>;
+
+/// The frontend: admits invocations and places them.
+using frontend_actor = caf::typed_actor<
+  // A caller invokes a task; the reply says what ran where, and why.
+  caf::replies_to<invoke_request>::with<invoke_result>,
+  // The registry pushes a task's profile.
+  caf::reacts_to<task_profile>,
+  // A probe publishes a channel estimate.
+  caf::reacts_to<channel_sample>,
+  // An instance joins the pool.
+  caf::reacts_to<caf::join_atom, instance_info, instance_actor>,
+  // Reports the frontend's counters.
+  caf::replies_to<caf::get_atom, status_atom>::with<frontend_status>,
+  // Reports the channel table as the frontend sees it.
+  caf::replies_to<caf::get_atom, channels_atom>::with<
+    std::vector<channel_sample>>>;
+
+/// One channel probe per host: measures every service from that host.
+using channel_probe_actor = caf::typed_actor<
+  // Adds a consumer of this probe's samples.
+  caf::reacts_to<caf::subscribe_atom, channel_listener_actor>,
+  // Returns the current estimate for every service.
+  caf::replies_to<caf::get_atom, channels_atom>::with<
+    std::vector<channel_sample>>,
+  // INTERNAL: time to probe every service once more.
+  caf::reacts_to<caf::tick_atom>>;
+
+/// One auxiliary service: where it is and whether it is healthy.
+using aux_service_actor = caf::typed_actor<
+  // Describes the service.
+  caf::replies_to<caf::get_atom>::with<service_info>,
+  // Marks the service healthy or not (from probes and gateways).
+  caf::reacts_to<health_atom, bool>>;
+
+} // namespace augur

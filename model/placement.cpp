@@ -1,0 +1,106 @@
+#include "augur/model/placement.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace augur::placement {
+
+std::vector<instance_pool::index>
+shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
+          size_t k) {
+  std::vector<uint32_t> hosts;
+  hosts.reserve(host_cost.size());
+  for (uint32_t h = 0; h < host_cost.size() && h < pool.hosts(); ++h)
+    if (std::isfinite(host_cost[h]) && !pool.free_on_host(h).empty())
+      hosts.push_back(h);
+  std::sort(hosts.begin(), hosts.end(), [&](uint32_t a, uint32_t b) {
+    return host_cost[a] < host_cost[b];
+  });
+  std::vector<instance_pool::index> result;
+  for (auto h : hosts) {
+    auto free = pool.free_on_host(h);
+    auto n = std::min(free.size(), k - result.size());
+    std::partial_sort(free.begin(), free.begin() + n, free.end(),
+                      [&](auto a, auto b) {
+                        return pool.busy(a) * pool.slots(b)
+                               < pool.busy(b) * pool.slots(a);
+                      });
+    result.insert(result.end(), free.begin(), free.begin() + n);
+    if (result.size() == k)
+      break;
+  }
+  return result;
+}
+
+instance_pool::index power_of_k(const instance_pool& pool, size_t k,
+                                const std::string& task, std::mt19937_64& rng,
+                                double warm_bonus) {
+  auto& free = pool.free();
+  if (free.empty())
+    return instance_pool::npos;
+  k = std::max<size_t>(1, std::min(k, free.size()));
+  auto best = instance_pool::npos;
+  auto best_score = 0.0;
+  // Floyd's algorithm: k distinct positions without touching the list.
+  std::vector<size_t> picked;
+  picked.reserve(k);
+  for (size_t j = free.size() - k; j < free.size(); ++j) {
+    auto t = std::uniform_int_distribution<size_t>{0, j}(rng);
+    if (std::find(picked.begin(), picked.end(), t) != picked.end())
+      t = j;
+    picked.push_back(t);
+    auto i = free[t];
+    auto score = static_cast<double>(pool.busy(i)) / pool.slots(i)
+                 - (pool.warm(i, task) ? warm_bonus : 0.0);
+    if (best == instance_pool::npos || score < best_score) {
+      best = i;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+instance_pool::index least_loaded(const instance_pool& pool,
+                                  std::mt19937_64& rng) {
+  auto& free = pool.free();
+  if (free.empty())
+    return instance_pool::npos;
+  auto best = instance_pool::npos;
+  double best_load = 0;
+  size_t ties = 0;
+  for (auto i : free) {
+    auto load = static_cast<double>(pool.busy(i)) / pool.slots(i);
+    if (best == instance_pool::npos || load < best_load) {
+      best = i;
+      best_load = load;
+      ties = 1;
+    } else if (load == best_load) {
+      // Reservoir sampling among equally loaded instances.
+      if (std::uniform_int_distribution<size_t>{0, ties}(rng) == 0)
+        best = i;
+      ++ties;
+    }
+  }
+  return best;
+}
+
+double expected_latency_ms(const bid_inputs& x) {
+  auto cold = x.warm ? 0.0 : x.cold_start_ms;
+  auto channel = std::isfinite(x.channel_ms)
+                   ? x.likelihood * x.round_trips * x.channel_ms
+                   : x.likelihood * x.round_trips * 1e6;
+  auto load = x.slots == 0 ? 1.0 : static_cast<double>(x.busy) / x.slots;
+  return cold + channel + load * x.load_weight_ms;
+}
+
+size_t best_bid(const std::vector<bid>& bids) {
+  auto best = bids.size();
+  for (size_t i = 0; i < bids.size(); ++i)
+    if (bids[i].accept
+        && (best == bids.size() || bids[i].expected_ms < bids[best].expected_ms))
+      best = i;
+  return best;
+}
+
+} // namespace augur::placement

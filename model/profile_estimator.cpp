@@ -1,0 +1,120 @@
+#include "augur/model/profile_estimator.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace augur {
+
+void profile_estimator::add_service(const std::string& name) {
+  if (std::find(services_.begin(), services_.end(), name) != services_.end())
+    return;
+  services_.push_back(name);
+  for (auto& [_, st] : tasks_)
+    st.services.emplace(name, estimate{});
+}
+
+void profile_estimator::define(const std::string& task,
+                               const std::vector<std::string>& hints) {
+  auto& st = tasks_[task];
+  for (auto& svc : services_)
+    st.services.emplace(svc, estimate{});
+  for (auto& [name, est] : st.services)
+    est.hinted = false;
+  for (auto& h : hints)
+    st.services[h].hinted = true;
+  ++st.version;
+}
+
+bool profile_estimator::observe(const std::string& task,
+                                const std::vector<service_use>& used) {
+  auto i = tasks_.find(task);
+  if (i == tasks_.end())
+    return false;
+  auto& st = i->second;
+  auto keep = std::exp2(-1.0 / std::max(cfg_.half_life, 1e-9));
+  for (auto& u : used)
+    st.services.emplace(u.service, estimate{});
+  for (auto& [name, est] : st.services) {
+    est.successes *= keep;
+    est.failures *= keep;
+    auto u = std::find_if(used.begin(), used.end(), [&](const service_use& x) {
+      return x.service == name;
+    });
+    if (u == used.end()) {
+      est.failures += 1;
+      continue;
+    }
+    est.successes += 1;
+    // Round trips and bytes: exponentially weighted, with the same memory
+    // as the likelihood (the first use sets them).
+    auto w = est.successes <= 1 ? 1.0 : 1.0 / std::min(est.successes,
+                                                        cfg_.half_life);
+    est.round_trips += w * (u->round_trips - est.round_trips);
+    est.bytes_out += w * (static_cast<double>(u->bytes_out) - est.bytes_out);
+  }
+  ++st.observations;
+  ++st.version;
+  return true;
+}
+
+double profile_estimator::mean(const estimate& x) const {
+  auto m = x.hinted ? cfg_.hinted_mean : cfg_.unhinted_mean;
+  auto a0 = m * cfg_.prior_weight;
+  auto b0 = (1 - m) * cfg_.prior_weight;
+  return (a0 + x.successes) / (a0 + b0 + x.successes + x.failures);
+}
+
+task_profile profile_estimator::profile(const std::string& task) const {
+  task_profile result;
+  result.task = task;
+  auto i = tasks_.find(task);
+  if (i == tasks_.end())
+    return result;
+  result.known = true;
+  result.observations = i->second.observations;
+  result.version = i->second.version;
+  for (auto& [name, est] : i->second.services) {
+    service_likelihood x;
+    x.service = name;
+    x.likelihood = mean(est);
+    x.round_trips = est.round_trips > 0 ? est.round_trips : 1;
+    x.bytes_out = est.bytes_out;
+    x.evidence = est.successes + est.failures;
+    x.hinted = est.hinted;
+    result.services.push_back(std::move(x));
+  }
+  return result;
+}
+
+double profile_estimator::likelihood(const std::string& task,
+                                     const std::string& service) const {
+  auto i = tasks_.find(task);
+  if (i == tasks_.end())
+    return 0;
+  auto j = i->second.services.find(service);
+  return j == i->second.services.end() ? 0 : mean(j->second);
+}
+
+std::vector<std::string> profile_estimator::tasks() const {
+  std::vector<std::string> result;
+  for (auto& [name, _] : tasks_)
+    result.push_back(name);
+  return result;
+}
+
+bool profile_moved(const task_profile& before, const task_profile& now,
+                   double delta) {
+  if (before.known != now.known || before.services.size() != now.services.size())
+    return true;
+  for (auto& x : now.services) {
+    auto i = std::find_if(before.services.begin(), before.services.end(),
+                          [&](auto& y) { return y.service == x.service; });
+    if (i == before.services.end()
+        || std::fabs(i->likelihood - x.likelihood) >= delta
+        || i->hinted != x.hinted)
+      return true;
+  }
+  return false;
+}
+
+} // namespace augur

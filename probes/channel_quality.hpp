@@ -1,0 +1,57 @@
+#pragma once
+
+#include <limits>
+
+#include "augur/messages/protocol.hpp"
+
+namespace augur {
+
+/// Turns a channel estimate into one number: the expected cost, in
+/// milliseconds, of one round trip to the service over that channel. Lower
+/// is better; a channel that is down, or was never measured, costs infinity.
+///
+///   cost = SRTT + RTTVAR                       (latency and its jitter)
+///        + loss / (1 - loss) * RTO             (expected retransmissions,
+///                                               RTO = max(SRTT + 4 RTTVAR,
+///                                               min_rto), TCP's timer)
+///        + (1 - 2^(-age / stale_half_life)) * stale_penalty
+///
+/// The last term is staleness: an estimate loses confidence as it ages, so an
+/// old good measurement does not beat a fresh one by much.
+class channel_quality {
+public:
+  /// Tunables of the score.
+  struct settings {
+    /// Age at which half the staleness penalty applies.
+    double stale_half_life_ms = 1000;
+    /// The penalty of a fully stale estimate.
+    double stale_penalty_ms = 10;
+    /// Loss is capped below 1 so that the cost stays finite while the link
+    /// is still up.
+    double max_loss = 0.95;
+    /// TCP's minimum retransmission timeout (Linux: 200 ms): what a lost
+    /// packet costs on a fast link.
+    double min_rto_ms = 200;
+  };
+
+  channel_quality() = default;
+
+  explicit channel_quality(settings cfg) : cfg_(cfg) {
+    // nop
+  }
+
+  static constexpr double unusable = std::numeric_limits<double>::infinity();
+
+  /// Expected cost of one round trip, given the sample and how long ago (in
+  /// milliseconds) the sample's measurement was taken.
+  double cost_ms(const channel_sample& x, double age_ms) const;
+
+  const settings& config() const noexcept {
+    return cfg_;
+  }
+
+private:
+  settings cfg_;
+};
+
+} // namespace augur

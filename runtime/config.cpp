@@ -1,0 +1,293 @@
+#include "augur/runtime/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace augur {
+
+config_error::config_error(std::string file, uint32_t line, std::string key,
+                           const std::string& problem)
+  : std::runtime_error(file + ":" + std::to_string(line) + ": key '" + key
+                       + "': " + problem),
+    file_(std::move(file)),
+    line_(line),
+    key_(std::move(key)) {
+  // nop
+}
+
+size_t cluster_config::instance_count() const {
+  size_t n = 0;
+  for (auto& h : hosts)
+    n += h.instances;
+  return n;
+}
+
+const std::vector<std::string>& known_policies() {
+  static const std::vector<std::string> xs{"predictive", "least-loaded"};
+  return xs;
+}
+
+namespace {
+
+/// Reads one TOML table, naming the file, line and key of every problem,
+/// and refusing keys it was not asked for (typos must not pass silently).
+class table_reader {
+public:
+  table_reader(const std::string& file, const toml::table& tbl,
+               std::string prefix)
+    : file_(file), tbl_(tbl), prefix_(std::move(prefix)) {
+    // nop
+  }
+
+  [[noreturn]] void fail(const toml::node* at, const std::string& key,
+                         const std::string& problem) const {
+    auto line = at ? static_cast<uint32_t>(at->source().begin.line)
+                   : static_cast<uint32_t>(tbl_.source().begin.line);
+    throw config_error(file_, line, prefix_ + key, problem);
+  }
+
+  double number(const std::string& key, double fallback, double lo,
+                double hi, bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    auto v = node->value<double>();
+    if (!v || !(node->is_number()))
+      fail(node, key, "must be a number");
+    if (*v < lo || *v > hi) {
+      std::ostringstream os;
+      os << "must be within [" << lo << ", " << hi << "], got " << *v;
+      fail(node, key, os.str());
+    }
+    return *v;
+  }
+
+  uint64_t integer(const std::string& key, uint64_t fallback, uint64_t lo,
+                   uint64_t hi, bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    if (!node->is_integer())
+      fail(node, key, "must be an integer");
+    auto v = *node->value<int64_t>();
+    if (v < 0 || static_cast<uint64_t>(v) < lo
+        || static_cast<uint64_t>(v) > hi)
+      fail(node, key,
+           "must be within [" + std::to_string(lo) + ", " + std::to_string(hi)
+             + "], got " + std::to_string(v));
+    return static_cast<uint64_t>(v);
+  }
+
+  std::string string(const std::string& key, const std::string& fallback,
+                     bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    if (!node->is_string())
+      fail(node, key, "must be a string");
+    auto v = *node->value<std::string>();
+    if (required && v.empty())
+      fail(node, key, "must not be empty");
+    return v;
+  }
+
+  const toml::node* node(const std::string& key) const {
+    return tbl_.get(key);
+  }
+
+  /// Refuses every key not read so far.
+  void no_other_keys() const {
+    for (auto& [k, v] : tbl_) {
+      auto key = std::string{k.str()};
+      if (seen_.count(key) == 0)
+        fail(&v, key, "unknown key");
+    }
+  }
+
+private:
+  const std::string& file_;
+  const toml::table& tbl_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+const toml::array* array_of_tables(const std::string& file,
+                                   const toml::table& root,
+                                   const std::string& key) {
+  auto node = root.get(key);
+  if (!node)
+    return nullptr;
+  auto arr = node->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    throw config_error(file, static_cast<uint32_t>(node->source().begin.line),
+                       key, "must be an array of tables ([[" + key + "]])");
+  return arr;
+}
+
+} // namespace
+
+cluster_config parse_config(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw config_error(source, static_cast<uint32_t>(e.source().begin.line),
+                       "", std::string{"malformed TOML: "}
+                             + std::string{e.description()});
+  }
+  cluster_config cfg;
+  std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
+                                 "link"};
+  for (auto& [k, v] : root)
+    if (top_keys.count(std::string{k.str()}) == 0)
+      throw config_error(source, static_cast<uint32_t>(v.source().begin.line),
+                         std::string{k.str()}, "unknown section");
+  if (auto node = root.get("cluster")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "cluster", "must be a table");
+    table_reader r{source, *tbl, "cluster."};
+    cfg.threshold = r.number("threshold", cfg.threshold, 0, 1);
+    cfg.candidates = static_cast<uint32_t>(
+      r.integer("candidates", cfg.candidates, 1, 1024));
+    cfg.probe_interval_ms = r.number("probe_interval_ms",
+                                     cfg.probe_interval_ms, 0.001, 3.6e6);
+    cfg.policy = r.string("policy", cfg.policy);
+    if (auto& ps = known_policies();
+        std::find(ps.begin(), ps.end(), cfg.policy) == ps.end()) {
+      std::string names;
+      for (auto& p : ps)
+        names += (names.empty() ? "" : ", ") + p;
+      r.fail(r.node("policy"), "policy",
+             "unknown policy '" + cfg.policy + "' (known: " + names + ")");
+    }
+    cfg.queue_capacity = static_cast<uint32_t>(
+      r.integer("queue_capacity", cfg.queue_capacity, 0, 1u << 24));
+    cfg.bid_deadline_ms = r.number("bid_deadline_ms", cfg.bid_deadline_ms,
+                                   0.001, 60000);
+    cfg.cold_start_ms = r.number("cold_start_ms", cfg.cold_start_ms, 0, 3.6e6);
+    cfg.warm_capacity = static_cast<uint32_t>(
+      r.integer("warm_capacity", cfg.warm_capacity, 0, 1u << 16));
+    cfg.profile_half_life = r.number("profile_half_life",
+                                     cfg.profile_half_life, 1, 1e9);
+    cfg.load_weight_ms = r.number("load_weight_ms", cfg.load_weight_ms, 0,
+                                  3.6e6);
+    cfg.stale_half_life_ms = r.number("stale_half_life_ms",
+                                      cfg.stale_half_life_ms, 0.001, 3.6e6);
+    cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms,
+                                    0, 3.6e6);
+    cfg.seed = r.integer("seed", cfg.seed, 0,
+                         std::numeric_limits<int64_t>::max());
+    r.no_other_keys();
+  }
+  if (auto node = root.get("defaults")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "defaults", "must be a table");
+    table_reader r{source, *tbl, "defaults."};
+    cfg.same_zone_rtt_ms = r.number("same_zone_rtt_ms", cfg.same_zone_rtt_ms,
+                                    0, 60000);
+    cfg.cross_zone_rtt_ms = r.number("cross_zone_rtt_ms",
+                                     cfg.cross_zone_rtt_ms, 0, 60000);
+    r.no_other_keys();
+  }
+  std::set<std::string> host_names;
+  if (auto arr = array_of_tables(source, root, "host")) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto& tbl = *arr->get(i)->as_table();
+      table_reader r{source, tbl, "host[" + std::to_string(i) + "]."};
+      host_config h;
+      h.name = r.string("name", "", true);
+      h.zone = r.string("zone", "default");
+      h.instances = static_cast<uint32_t>(r.integer("instances", 1, 1,
+                                                    1u << 20));
+      h.slots = static_cast<uint32_t>(r.integer("slots", 1, 1, 1u << 16));
+      h.bid_delay_ms = r.number("bid_delay_ms", 0, 0, 60000);
+      r.no_other_keys();
+      if (!host_names.insert(h.name).second)
+        r.fail(r.node("name"), "name", "duplicate host '" + h.name + "'");
+      cfg.hosts.push_back(std::move(h));
+    }
+  }
+  if (cfg.hosts.empty())
+    throw config_error(source, 1, "host", "at least one [[host]] is required");
+  std::set<std::string> service_names;
+  if (auto arr = array_of_tables(source, root, "service")) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto& tbl = *arr->get(i)->as_table();
+      table_reader r{source, tbl, "service[" + std::to_string(i) + "]."};
+      service_config s;
+      s.name = r.string("name", "", true);
+      s.zone = r.string("zone", "default");
+      s.endpoint = r.string("endpoint", "");
+      r.no_other_keys();
+      if (!service_names.insert(s.name).second)
+        r.fail(r.node("name"), "name", "duplicate service '" + s.name + "'");
+      cfg.services.push_back(std::move(s));
+    }
+  }
+  std::set<std::pair<std::string, std::string>> listed;
+  if (auto arr = array_of_tables(source, root, "link")) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto& tbl = *arr->get(i)->as_table();
+      table_reader r{source, tbl, "link[" + std::to_string(i) + "]."};
+      link_spec l;
+      l.host = r.string("host", "", true);
+      if (host_names.count(l.host) == 0)
+        r.fail(r.node("host"), "host", "no [[host]] named '" + l.host + "'");
+      l.service = r.string("service", "", true);
+      if (service_names.count(l.service) == 0)
+        r.fail(r.node("service"), "service",
+               "no [[service]] named '" + l.service + "'");
+      l.rtt_ms = r.number("rtt_ms", 0, 0, 60000, true);
+      l.jitter_ms = r.number("jitter_ms", 0, 0, 60000);
+      l.loss = r.number("loss", 0, 0, 1);
+      r.no_other_keys();
+      if (!listed.emplace(l.host, l.service).second)
+        r.fail(r.node("host"), "host",
+               "second link from '" + l.host + "' to '" + l.service + "'");
+      cfg.links.push_back(std::move(l));
+    }
+  }
+  // Every other host-service pair gets a link from [defaults], by zone.
+  for (auto& h : cfg.hosts)
+    for (auto& s : cfg.services)
+      if (listed.count({h.name, s.name}) == 0)
+        cfg.links.push_back(link_spec{h.name, s.name,
+                                      h.zone == s.zone ? cfg.same_zone_rtt_ms
+                                                       : cfg.cross_zone_rtt_ms,
+                                      0, 0});
+  return cfg;
+}
+
+cluster_config load_config(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw config_error(path, 0, "", "cannot open the file");
+  std::ostringstream os;
+  os << in.rdbuf();
+  return parse_config(os.str(), path);
+}
+
+} // namespace augur

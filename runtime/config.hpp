@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "augur/messages/protocol.hpp"
+
+namespace augur {
+
+/// A host: a machine with `instances` VM instances of `slots` slots each.
+struct host_config {
+  std::string name;
+  std::string zone;
+  uint32_t instances = 1;
+  uint32_t slots = 1;
+  /// Time the host's instances take to answer a bid (emulates a slow or
+  /// distant host).
+  double bid_delay_ms = 0;
+};
+
+/// An auxiliary service.
+struct service_config {
+  std::string name;
+  std::string zone;
+  std::string endpoint;
+};
+
+/// A whole cluster as the TOML file describes it (see configs/README.md).
+/// After loading, `links` holds one link for every host and service: those
+/// the file lists, the rest from `[defaults]` by zone.
+struct cluster_config {
+  // [cluster]
+  double threshold = 0.5;
+  uint32_t candidates = 3;
+  double probe_interval_ms = 100;
+  std::string policy = "predictive";
+  uint32_t queue_capacity = 1024;
+  double bid_deadline_ms = 5;
+  double cold_start_ms = 50;
+  uint32_t warm_capacity = 8;
+  double profile_half_life = 20;
+  double load_weight_ms = 1;
+  double stale_half_life_ms = 1000;
+  double stale_penalty_ms = 10;
+  uint64_t seed = 1;
+  // [defaults]
+  double same_zone_rtt_ms = 0.2;
+  double cross_zone_rtt_ms = 2.0;
+  // [[host]], [[service]], [[link]]
+  std::vector<host_config> hosts;
+  std::vector<service_config> services;
+  std::vector<link_spec> links;
+
+  /// Total instances over all hosts.
+  size_t instance_count() const;
+};
+
+/// A configuration that cannot be used. `what()` reads
+/// `FILE:LINE: key 'KEY': PROBLEM`.
+class config_error : public std::runtime_error {
+public:
+  config_error(std::string file, uint32_t line, std::string key,
+               const std::string& problem);
+
+  const std::string& file() const noexcept {
+    return file_;
+  }
+
+  uint32_t line() const noexcept {
+    return line_;
+  }
+
+  const std::string& key() const noexcept {
+    return key_;
+  }
+
+private:
+  std::string file_;
+  uint32_t line_;
+  std::string key_;
+};
+
+/// Policies the frontend knows.
+const std::vector<std::string>& known_policies();
+
+/// Parses a cluster from TOML text; `source` names it in errors. Throws
+/// `config_error` for anything malformed, missing, unknown or out of range.
+cluster_config parse_config(std::string_view text,
+                            const std::string& source = "<string>");
+
+/// Reads and parses a cluster file.
+cluster_config load_config(const std::string& path);
+
+} // namespace augur

@@ -1,0 +1,420 @@
+#include "augur/runtime/embedded_cluster.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "augur/actors/aux_service.hpp"
+#include "augur/actors/channel_probe.hpp"
+#include "augur/actors/frontend.hpp"
+#include "augur/actors/instance.hpp"
+#include "augur/actors/profile_registry.hpp"
+
+namespace augur {
+
+namespace {
+
+caf::actor_system_config& prepare(caf::actor_system_config& cfg,
+                                  embedded_cluster::clock_mode mode) {
+  register_messages(cfg);
+  if (mode == embedded_cluster::clock_mode::virtual_time) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+  } else {
+    auto threads = std::max(2u, std::thread::hardware_concurrency());
+    cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  }
+  return cfg;
+}
+
+} // namespace
+
+struct embedded_cluster::impl {
+  // -- state -----------------------------------------------------------------
+
+  cluster_config cfg;
+  clock_mode mode;
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<network_emulator> network;
+  std::shared_ptr<task_catalog> catalog;
+  profile_registry_actor registry;
+  frontend_actor front;
+  std::vector<aux_service_actor> services;
+  std::vector<std::pair<std::string, instance_actor>> instances;
+  std::vector<channel_probe_actor> probes;
+  caf::actor_clock::time_point started;
+
+  /// Answers of submitted invocations; filled by client actors (from worker
+  /// threads in real time).
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::map<ticket, std::optional<invocation_result>> answers;
+  ticket next_ticket = 1;
+
+  // -- construction ----------------------------------------------------------
+
+  impl(cluster_config config, clock_mode m)
+    : cfg(std::move(config)), mode(m), sys(prepare(sys_cfg, m)) {
+    if (mode == clock_mode::virtual_time)
+      sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+    started = sys.clock().now();
+    network = std::make_shared<network_emulator>(cfg.seed);
+    for (auto& l : cfg.links)
+      network->set_link(l);
+    catalog = std::make_shared<task_catalog>();
+    std::vector<std::string> service_names;
+    for (auto& s : cfg.services) {
+      catalog->add_service(s.name);
+      service_names.push_back(s.name);
+      services.push_back(
+        sys.spawn(aux_service, service_info{s.name, s.zone, s.endpoint, true}));
+    }
+    channel_quality::settings quality;
+    quality.stale_half_life_ms = cfg.stale_half_life_ms;
+    quality.stale_penalty_ms = cfg.stale_penalty_ms;
+    profile_registry_settings rs;
+    rs.estimator.half_life = cfg.profile_half_life;
+    rs.services = service_names;
+    registry = sys.spawn(profile_registry, rs);
+    frontend_settings fs;
+    fs.policy = cfg.policy;
+    fs.threshold = cfg.threshold;
+    fs.candidates = cfg.candidates;
+    fs.queue_capacity = cfg.queue_capacity;
+    fs.bid_deadline_ms = cfg.bid_deadline_ms;
+    fs.warm_capacity = cfg.warm_capacity;
+    fs.quality = quality;
+    fs.seed = cfg.seed;
+    front = sys.spawn(frontend, fs, registry);
+    uint64_t h_index = 0;
+    for (auto& h : cfg.hosts) {
+      std::vector<channel_listener_actor> listeners{front};
+      for (uint32_t k = 0; k < h.instances; ++k) {
+        instance_settings is;
+        is.info = instance_info{h.name + "/" + std::to_string(k), h.name,
+                                h.zone, h.slots};
+        is.cold_start_ms = cfg.cold_start_ms;
+        is.load_weight_ms = cfg.load_weight_ms;
+        is.warm_capacity = cfg.warm_capacity;
+        is.bid_delay_ms = h.bid_delay_ms;
+        is.quality = quality;
+        auto inst = sys.spawn(augur::instance, is, catalog, network, registry);
+        caf::anon_send(front, caf::join_atom::value, is.info, inst);
+        listeners.push_back(inst);
+        instances.emplace_back(is.info.name, inst);
+      }
+      channel_probe_settings ps;
+      ps.host = h.name;
+      ps.services = service_names;
+      ps.interval_ms = cfg.probe_interval_ms;
+      ps.seed = cfg.seed * 1000003 + h_index++;
+      auto probe = sys.spawn(channel_probe, ps, network);
+      for (auto& l : listeners)
+        caf::anon_send(probe, caf::subscribe_atom::value, l);
+      probes.push_back(probe);
+    }
+    run();
+  }
+
+  ~impl() {
+    auto stop = [&](auto& h) {
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    };
+    for (auto& p : probes)
+      stop(p);
+    for (auto& [_, i] : instances)
+      stop(i);
+    for (auto& s : services)
+      stop(s);
+    stop(front);
+    stop(registry);
+    if (sched != nullptr) {
+      // Pending timeouts keep actors alive: fire them all until none is left.
+      do
+        sched->run();
+      while (sched->trigger_timeouts() > 0);
+    }
+  }
+
+  // -- running ---------------------------------------------------------------
+
+  /// Virtual time: runs every message due now.
+  void run() {
+    if (sched != nullptr)
+      sched->run();
+  }
+
+  /// Virtual time: runs, jumping from timeout to timeout, until `done()`.
+  template <class Predicate>
+  void run_until(Predicate done) {
+    for (;;) {
+      sched->run();
+      if (done())
+        return;
+      if (!sched->has_pending_timeout())
+        throw std::logic_error("embedded cluster idle before an answer came: "
+                               "an actor is missing or stuck");
+      sched->trigger_timeout();
+    }
+  }
+
+  /// Sends a request from a short-lived actor and returns the reply.
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& dest, Ts... xs) {
+    if (sched == nullptr) {
+      caf::scoped_actor self{sys};
+      T result;
+      std::string failure;
+      self->request(dest, caf::infinite, xs...)
+        .receive([&](T& x) { result = std::move(x); },
+                 [&](caf::error& err) { failure = sys.render(err); });
+      if (!failure.empty())
+        throw std::runtime_error("request failed: " + failure);
+      return result;
+    }
+    auto out = std::make_shared<std::optional<T>>();
+    auto failure = std::make_shared<std::string>();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(dest, caf::infinite, xs...)
+        .then([=](T& x) { *out = std::move(x); },
+              [=](caf::error& err) { *failure = self->system().render(err); });
+    });
+    run_until([&] { return out->has_value() || !failure->empty(); });
+    if (!failure->empty())
+      throw std::runtime_error("request failed: " + *failure);
+    return std::move(**out);
+  }
+
+  /// Sends a request whose answer lands in `answers[t]`.
+  template <class Handle, class Request>
+  ticket submit_to(const Handle& dest, Request req) {
+    ticket t;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      t = next_ticket++;
+      answers.emplace(t, std::nullopt);
+    }
+    auto deliver = [this, t](invocation_result r) {
+      std::lock_guard<std::mutex> guard{mtx};
+      answers[t] = std::move(r);
+      cv.notify_all();
+    };
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(dest, caf::infinite, req)
+        .then(
+          [=](invoke_result& r) {
+            invocation_result x;
+            static_cast<invoke_result&>(x) = std::move(r);
+            x.latency = std::chrono::duration<double, std::milli>{
+              x.latency_ms};
+            deliver(std::move(x));
+          },
+          [=](caf::error& err) {
+            invocation_result x;
+            x.status = outcome::failed;
+            x.error = "request failed: " + self->system().render(err);
+            deliver(std::move(x));
+          });
+    });
+    run();
+    return t;
+  }
+
+  bool ready(ticket t) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = answers.find(t);
+    return i == answers.end() || i->second.has_value();
+  }
+
+  invocation_result wait(ticket t) {
+    if (sched != nullptr) {
+      run_until([&] { return ready(t); });
+    } else {
+      std::unique_lock<std::mutex> guard{mtx};
+      cv.wait(guard, [&] {
+        auto i = answers.find(t);
+        return i == answers.end() || i->second.has_value();
+      });
+    }
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = answers.find(t);
+    if (i == answers.end())
+      throw std::invalid_argument("unknown or already taken ticket "
+                                  + std::to_string(t));
+    auto result = std::move(*i->second);
+    answers.erase(i);
+    return result;
+  }
+};
+
+// -- embedded_cluster --------------------------------------------------------
+
+embedded_cluster embedded_cluster::from_toml(std::string_view text,
+                                             clock_mode mode) {
+  return embedded_cluster{parse_config(text), mode};
+}
+
+embedded_cluster embedded_cluster::from_file(const std::string& path,
+                                             clock_mode mode) {
+  return embedded_cluster{load_config(path), mode};
+}
+
+embedded_cluster::embedded_cluster(cluster_config cfg, clock_mode mode)
+  : impl_(std::make_unique<impl>(std::move(cfg), mode)) {
+  // nop
+}
+
+embedded_cluster::embedded_cluster(embedded_cluster&&) noexcept = default;
+
+embedded_cluster&
+embedded_cluster::operator=(embedded_cluster&&) noexcept = default;
+
+embedded_cluster::~embedded_cluster() = default;
+
+void embedded_cluster::define_task(const std::string& name,
+                                   task_options options, task_handler handler) {
+  auto hints = options.hints;
+  auto known = impl_->catalog->services();
+  for (auto& h : hints)
+    if (known.count(h) == 0)
+      throw std::invalid_argument("task '" + name + "' hints at '" + h
+                                  + "', which is no service of this cluster");
+  impl_->catalog->define(name, std::move(options), std::move(handler));
+  caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
+  impl_->run();
+}
+
+void embedded_cluster::define_service(const std::string& name,
+                                      task_context::service_handler handler) {
+  auto known = impl_->catalog->services();
+  if (known.count(name) == 0)
+    throw std::invalid_argument("no service named '" + name + "'");
+  impl_->catalog->define_service(name, std::move(handler));
+}
+
+invocation_result embedded_cluster::invoke(const std::string& task,
+                                           const std::string& payload) {
+  return wait(submit(task, payload));
+}
+
+embedded_cluster::ticket embedded_cluster::submit(const std::string& task,
+                                                  const std::string& payload) {
+  return impl_->submit_to(impl_->front, invoke_request{task, payload});
+}
+
+invocation_result embedded_cluster::wait(ticket t) {
+  return impl_->wait(t);
+}
+
+std::vector<invocation_result> embedded_cluster::drain() {
+  std::vector<ticket> pending;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (auto& [t, _] : impl_->answers)
+      pending.push_back(t);
+  }
+  std::vector<invocation_result> result;
+  for (auto t : pending)
+    result.push_back(wait(t));
+  return result;
+}
+
+embedded_cluster::ticket
+embedded_cluster::execute_on(const std::string& instance_name,
+                             const std::string& task,
+                             const std::string& payload) {
+  for (auto& [name, h] : impl_->instances)
+    if (name == instance_name)
+      return impl_->submit_to(h, execute_request{0, task, payload});
+  throw std::invalid_argument("no instance named '" + instance_name + "'");
+}
+
+void embedded_cluster::set_link(const std::string& host,
+                                const std::string& service,
+                                std::chrono::duration<double, std::milli> rtt,
+                                double loss,
+                                std::chrono::duration<double, std::milli> jitter) {
+  if (!impl_->network->link(host, service))
+    throw std::invalid_argument("no link from '" + host + "' to '" + service
+                                + "'");
+  if (rtt.count() < 0 || jitter.count() < 0 || loss < 0 || loss > 1)
+    throw std::invalid_argument("link values out of range");
+  impl_->network->set_link(
+    link_spec{host, service, rtt.count(), jitter.count(), loss});
+}
+
+void embedded_cluster::advance(std::chrono::duration<double, std::milli> d) {
+  auto& x = *impl_;
+  if (x.sched == nullptr) {
+    std::this_thread::sleep_for(d);
+    return;
+  }
+  auto end = x.sched->clock().current_time
+             + std::chrono::duration_cast<caf::timespan>(d);
+  for (;;) {
+    x.sched->run();
+    auto& schedule = x.sched->clock().schedule();
+    if (schedule.empty() || schedule.begin()->first > end)
+      break;
+    x.sched->trigger_timeout();
+  }
+  auto now = x.sched->clock().current_time;
+  if (now < end)
+    x.sched->advance_time(end - now);
+  x.sched->run();
+}
+
+std::chrono::duration<double, std::milli> embedded_cluster::now() const {
+  return std::chrono::duration<double, std::milli>{
+    impl_->sys.clock().now() - impl_->started};
+}
+
+task_profile embedded_cluster::profile(const std::string& task) {
+  return impl_->ask<task_profile>(impl_->registry, caf::get_atom::value, task);
+}
+
+frontend_status embedded_cluster::status() {
+  return impl_->ask<frontend_status>(impl_->front, caf::get_atom::value,
+                                     status_atom::value);
+}
+
+std::vector<channel_sample> embedded_cluster::channels() {
+  return impl_->ask<std::vector<channel_sample>>(
+    impl_->front, caf::get_atom::value, channels_atom::value);
+}
+
+instance_status embedded_cluster::instance(const std::string& name) {
+  for (auto& [n, h] : impl_->instances)
+    if (n == name)
+      return impl_->ask<instance_status>(h, caf::get_atom::value,
+                                         status_atom::value);
+  throw std::invalid_argument("no instance named '" + name + "'");
+}
+
+std::vector<std::string> embedded_cluster::instances() const {
+  std::vector<std::string> result;
+  for (auto& [n, _] : impl_->instances)
+    result.push_back(n);
+  return result;
+}
+
+const cluster_config& embedded_cluster::config() const {
+  return impl_->cfg;
+}
+
+caf::actor_system& embedded_cluster::system() {
+  return impl_->sys;
+}
+
+} // namespace augur

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "augur/messages/protocol.hpp"
+#include "augur/runtime/config.hpp"
+#include "augur/runtime/task.hpp"
+
+namespace augur {
+
+/// The answer to one invocation, as the embedded cluster hands it back.
+struct invocation_result : invoke_result {
+  /// From admission at the frontend to the answer.
+  std::chrono::duration<double, std::milli> latency{0};
+
+  bool ok() const noexcept {
+    return status == outcome::ok;
+  }
+};
+
+/// A whole augur cluster inside one process, for users' unit tests and for
+/// the demo: a frontend, a profile registry, one actor per auxiliary service,
+/// the instances of every host and one channel probe per host, over an
+/// emulated network.
+///
+/// By default it runs on CAF's deterministic test coordinator in virtual
+/// time: nothing happens between calls, `invoke` runs the cluster until the
+/// answer is there (jumping over idle time), and `advance` moves the clock.
+/// The same cluster can run in real time on CAF's ordinary scheduler.
+class embedded_cluster {
+public:
+  enum class clock_mode { virtual_time, real_time };
+
+  /// A submitted invocation, to wait for later.
+  using ticket = uint64_t;
+
+  /// Builds a cluster from TOML text (throws `config_error`).
+  static embedded_cluster from_toml(std::string_view text,
+                                    clock_mode mode = clock_mode::virtual_time);
+
+  /// Builds a cluster from a TOML file (throws `config_error`).
+  static embedded_cluster from_file(const std::string& path,
+                                    clock_mode mode = clock_mode::virtual_time);
+
+  explicit embedded_cluster(cluster_config cfg,
+                            clock_mode mode = clock_mode::virtual_time);
+
+  embedded_cluster(embedded_cluster&&) noexcept;
+  embedded_cluster& operator=(embedded_cluster&&) noexcept;
+  ~embedded_cluster();
+
+  // -- tasks and services ----------------------------------------------------
+
+  /// Defines a task: its options (hints, modelled compute and cold start)
+  /// and its handler, which reaches services through `ctx.call`.
+  void define_task(const std::string& name, task_options options,
+                   task_handler handler);
+
+  /// Gives a service an in-process behaviour (by default it echoes).
+  void define_service(const std::string& name,
+                      task_context::service_handler handler);
+
+  // -- invocations -----------------------------------------------------------
+
+  /// Invokes a task and waits for the answer.
+  invocation_result invoke(const std::string& task,
+                           const std::string& payload = "");
+
+  /// Submits an invocation without waiting; see `wait` and `drain`.
+  ticket submit(const std::string& task, const std::string& payload = "");
+
+  /// Waits for a submitted invocation and returns its answer.
+  invocation_result wait(ticket t);
+
+  /// Waits for every submitted invocation; returns their answers in order
+  /// of submission (and forgets them).
+  std::vector<invocation_result> drain();
+
+  /// Runs a task on one named instance, bypassing the frontend (debugging,
+  /// and taking a slot behind the frontend's back).
+  ticket execute_on(const std::string& instance, const std::string& task,
+                    const std::string& payload = "");
+
+  // -- the world -------------------------------------------------------------
+
+  /// Changes the emulated link from `host` to `service` now.
+  void set_link(const std::string& host, const std::string& service,
+                std::chrono::duration<double, std::milli> rtt, double loss = 0,
+                std::chrono::duration<double, std::milli> jitter = {});
+
+  /// Lets time pass (virtual: runs everything due meanwhile; real: sleeps).
+  void advance(std::chrono::duration<double, std::milli> d);
+
+  /// Time since the cluster started, on the actors' clock.
+  std::chrono::duration<double, std::milli> now() const;
+
+  // -- observers -------------------------------------------------------------
+
+  /// What the registry has learned about a task.
+  task_profile profile(const std::string& task);
+
+  /// The frontend's counters.
+  frontend_status status();
+
+  /// The channel table as the frontend sees it.
+  std::vector<channel_sample> channels();
+
+  /// One instance's state.
+  instance_status instance(const std::string& name);
+
+  /// Names of all instances, host by host.
+  std::vector<std::string> instances() const;
+
+  const cluster_config& config() const;
+
+  /// The actor system (for tracing and advanced tests).
+  caf::actor_system& system();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace augur

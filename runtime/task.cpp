@@ -1,0 +1,78 @@
+#include "augur/runtime/task.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace augur {
+
+task_context::task_context(
+  std::string host, std::string instance, network_emulator& network,
+  const std::map<std::string, service_handler>& services)
+  : host_(std::move(host)),
+    instance_(std::move(instance)),
+    network_(network),
+    services_(services) {
+  // nop
+}
+
+std::string task_context::call(const std::string& service,
+                               const std::string& request) {
+  auto svc = services_.find(service);
+  if (svc == services_.end())
+    throw task_error("unknown service '" + service + "'");
+  auto x = network_.round_trip(host_, service);
+  auto i = std::find_if(used_.begin(), used_.end(),
+                        [&](auto& u) { return u.service == service; });
+  if (i == used_.end()) {
+    used_.push_back(service_use{service, 0, 0, 0, 0});
+    i = used_.end() - 1;
+  }
+  i->round_trips += 1;
+  i->bytes_out += request.size();
+  i->aux_ms += x.ms;
+  aux_ms_ += x.ms;
+  if (x.attempts == 0)
+    throw task_error("no link from host '" + host_ + "' to service '"
+                     + service + "'");
+  if (!x.delivered)
+    throw task_error("service '" + service + "' unreachable from host '"
+                     + host_ + "' after " + std::to_string(x.attempts)
+                     + " attempts");
+  auto response = svc->second ? svc->second(request) : request;
+  i->bytes_in += response.size();
+  return response;
+}
+
+void task_catalog::define(const std::string& name, task_options options,
+                          task_handler handler) {
+  auto x = std::make_shared<entry>(entry{std::move(options),
+                                         std::move(handler)});
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  tasks_[name] = std::move(x);
+}
+
+std::shared_ptr<const task_catalog::entry>
+task_catalog::find(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = tasks_.find(name);
+  return i == tasks_.end() ? nullptr : i->second;
+}
+
+void task_catalog::define_service(const std::string& name,
+                                  task_context::service_handler handler) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  services_[name] = std::move(handler);
+}
+
+void task_catalog::add_service(const std::string& name) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  services_.emplace(name, nullptr);
+}
+
+std::map<std::string, task_context::service_handler>
+task_catalog::services() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return services_;
+}
+
+} // namespace augur

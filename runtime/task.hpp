@@ -1,0 +1,124 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "augur/messages/protocol.hpp"
+#include "augur/model/network_emulator.hpp"
+
+namespace augur {
+
+/// Thrown from inside a task when a service call cannot complete; the
+/// execution ends with `outcome::failed` and this message.
+class task_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// How a task is declared.
+struct task_options {
+  /// Services the task declares it uses: they seed its profile.
+  std::vector<std::string> hints;
+  /// Modelled compute time of one execution, in milliseconds.
+  double compute_ms = 0;
+  /// Modelled cold start on an instance that does not keep it warm; a
+  /// negative value takes the cluster's default.
+  double cold_start_ms = -1;
+};
+
+/// What an execution sees: the instance it runs on, and its channels to the
+/// auxiliary services. Every call goes through the instance's channel and is
+/// counted; the counts are the observation that profiles learn from.
+class task_context {
+public:
+  using service_handler = std::function<std::string(const std::string&)>;
+
+  task_context(std::string host, std::string instance,
+               network_emulator& network,
+               const std::map<std::string, service_handler>& services);
+
+  /// Sends `request` to `service` and returns its response. Costs one round
+  /// trip over this host's link to the service (with retransmissions when
+  /// the link loses packets). Throws `task_error` for an unknown service or
+  /// when every attempt was lost.
+  std::string call(const std::string& service, const std::string& request);
+
+  /// Spends `ms` milliseconds of modelled compute.
+  void compute(double ms) {
+    compute_ms_ += ms;
+  }
+
+  const std::string& host() const noexcept {
+    return host_;
+  }
+
+  const std::string& instance() const noexcept {
+    return instance_;
+  }
+
+  /// What the execution did with each service so far.
+  const std::vector<service_use>& used() const noexcept {
+    return used_;
+  }
+
+  /// Time spent in service calls so far.
+  double aux_ms() const noexcept {
+    return aux_ms_;
+  }
+
+  double compute_ms() const noexcept {
+    return compute_ms_;
+  }
+
+private:
+  std::string host_;
+  std::string instance_;
+  network_emulator& network_;
+  const std::map<std::string, service_handler>& services_;
+  std::vector<service_use> used_;
+  double aux_ms_ = 0;
+  double compute_ms_ = 0;
+};
+
+/// The body of a task: gets the context and the payload, returns the output.
+using task_handler = std::function<std::string(task_context&,
+                                               const std::string&)>;
+
+/// The tasks and in-process services of one cluster, shared by its
+/// instances. Definitions may be added while the cluster runs.
+class task_catalog {
+public:
+  struct entry {
+    task_options options;
+    task_handler handler;
+  };
+
+  void define(const std::string& name, task_options options,
+              task_handler handler);
+
+  /// Looks a task up; returns nullptr when unknown.
+  std::shared_ptr<const entry> find(const std::string& name) const;
+
+  /// Sets the in-process behaviour of a service: `handler` turns a request
+  /// into a response. A service without a handler echoes the request.
+  void define_service(const std::string& name,
+                      task_context::service_handler handler);
+
+  /// Registers a service by name (echoing until a handler is defined).
+  void add_service(const std::string& name);
+
+  /// A snapshot of the services (safe to use while others define more).
+  std::map<std::string, task_context::service_handler> services() const;
+
+private:
+  mutable std::shared_mutex mtx_;
+  std::map<std::string, std::shared_ptr<const entry>> tasks_;
+  std::map<std::string, task_context::service_handler> services_;
+};
+
+} // namespace augur

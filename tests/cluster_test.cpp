@@ -1,0 +1,367 @@
+// The whole claim path through the real actors, in virtual time.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "augur/runtime/embedded_cluster.hpp"
+
+using namespace augur;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Two hosts near the database, two far from it, one in between.
+const char* zones = R"(
+[cluster]
+threshold = 0.5
+candidates = 3
+probe_interval_ms = 100
+cold_start_ms = 20
+
+[[host]]
+name = "near"
+zone = "a"
+instances = 2
+slots = 2
+
+[[host]]
+name = "mid"
+zone = "b"
+instances = 1
+slots = 2
+
+[[host]]
+name = "far"
+zone = "c"
+instances = 2
+slots = 2
+
+[[service]]
+name = "db"
+zone = "a"
+
+[[link]]
+host = "near"
+service = "db"
+rtt_ms = 1
+
+[[link]]
+host = "mid"
+service = "db"
+rtt_ms = 5
+
+[[link]]
+host = "far"
+service = "db"
+rtt_ms = 20
+)";
+
+/// A task that queries the database `n` times.
+task_handler queries(int n) {
+  return [n](task_context& ctx, const std::string& in) {
+    std::string out;
+    for (int i = 0; i < n; ++i)
+      out = ctx.call("db", in);
+    return out;
+  };
+}
+
+std::string pure(task_context&, const std::string& in) {
+  return "hash:" + std::to_string(std::hash<std::string>{}(in));
+}
+
+} // namespace
+
+TEST_CASE("claim path: profile, threshold, channel, execution over it") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("orders", {{"db"}}, queries(3));
+  auto r = c.invoke("orders", "select");
+  REQUIRE(r.ok());
+  CHECK(r.output == "select"); // the database echoes by default
+  CHECK(r.host == "near");
+  CHECK(r.reason.policy == "negotiated");
+  CHECK(r.reason.service == "db");
+  CHECK(r.reason.likelihood >= 0.5);
+  CHECK(r.reason.channel_ms < 2);
+  // Three bids: near's two instances, then mid's.
+  REQUIRE(r.reason.bids.size() == 3);
+  CHECK(r.reason.bids[0].instance == r.instance);
+  CHECK(r.reason.bids[0].accept);
+  CHECK(r.reason.bids[2].host == "mid");
+  // The execution really paid the near channel: 3 round trips of 1 ms.
+  CHECK(r.aux_ms == doctest::Approx(3.0));
+  CHECK(r.cold_start);
+  CHECK(r.latency.count() == doctest::Approx(20 + 3.0));
+  // The instance reported what it did; the registry learned from it.
+  auto p = c.profile("orders");
+  REQUIRE(p.services.size() == 1);
+  CHECK(p.observations == 1);
+  CHECK(p.services[0].round_trips == doctest::Approx(3));
+  // The second run is warm.
+  auto r2 = c.invoke("orders", "again");
+  CHECK(r2.host == "near");
+  CHECK_FALSE(r2.cold_start);
+  auto s = c.status();
+  CHECK(s.negotiations == 2);
+  CHECK(s.fast_path == 0);
+  CHECK(s.completed == 2);
+}
+
+TEST_CASE("below the threshold: load and warmth, not channels") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("hash", {}, pure);
+  // Ten slots in all: ten concurrent invocations fill every one of them.
+  std::vector<embedded_cluster::ticket> ts;
+  for (int i = 0; i < 10; ++i)
+    ts.push_back(c.submit("hash", std::to_string(i)));
+  std::map<std::string, int> per_instance;
+  std::set<std::string> hosts;
+  for (auto t : ts) {
+    auto r = c.wait(t);
+    REQUIRE(r.ok());
+    CHECK(r.reason.policy == "fast-path");
+    CHECK(r.reason.likelihood < 0.5);
+    ++per_instance[r.instance];
+    hosts.insert(r.host);
+  }
+  CHECK(hosts.size() == 3);
+  for (auto& [name, n] : per_instance)
+    CHECK(n <= 2);
+  CHECK(c.status().negotiations == 0);
+}
+
+TEST_CASE("a profile is learned from observations without hints") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("report", {}, queries(2));
+  auto first = c.invoke("report");
+  CHECK(first.reason.policy == "fast-path");
+  int runs = 1;
+  invocation_result r;
+  do {
+    r = c.invoke("report");
+    ++runs;
+  } while (r.reason.policy != "negotiated" && runs < 20);
+  CHECK(runs <= 4);
+  CHECK(r.host == "near");
+  CHECK(c.profile("report").services[0].likelihood >= 0.5);
+}
+
+TEST_CASE("a wrong hint is corrected by observations") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("liar", {{"db"}}, pure);
+  CHECK(c.invoke("liar").reason.policy == "negotiated");
+  int runs = 1;
+  while (c.invoke("liar").reason.policy == "negotiated" && runs < 20)
+    ++runs;
+  CHECK(runs <= 3);
+  CHECK(c.profile("liar").services[0].likelihood < 0.5);
+}
+
+TEST_CASE("a change of behaviour is followed") {
+  auto c = embedded_cluster::from_toml(zones);
+  auto uses_db = std::make_shared<std::atomic<bool>>(false);
+  c.define_task("drift", {}, [uses_db](task_context& ctx, const std::string&) {
+    return *uses_db ? ctx.call("db", "q") : std::string{"local"};
+  });
+  for (int i = 0; i < 50; ++i)
+    CHECK(c.invoke("drift").reason.policy == "fast-path");
+  *uses_db = true;
+  int runs = 0;
+  while (c.invoke("drift").reason.policy != "negotiated" && runs < 100)
+    ++runs;
+  // Half-life 20 observations: the change shows within about 20 runs.
+  CHECK(runs > 0);
+  CHECK(runs <= 25);
+  *uses_db = false;
+  runs = 0;
+  while (c.invoke("drift").reason.policy == "negotiated" && runs < 100)
+    ++runs;
+  CHECK(runs <= 25);
+}
+
+TEST_CASE("a link degraded while running moves placements") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("orders", {{"db"}}, queries(1));
+  CHECK(c.invoke("orders").host == "near");
+  c.set_link("near", "db", 50ms);
+  // The change is physical: the next execution on near pays it at once...
+  auto paid = c.invoke("orders");
+  CHECK(paid.host == "near");
+  CHECK(paid.aux_ms == doctest::Approx(50));
+  // ...and within a few probe intervals the probes see it and placement
+  // moves to the next best channel (mid, 5 ms).
+  int intervals = 0;
+  while (c.invoke("orders").host == "near" && intervals < 20) {
+    c.advance(100ms);
+    ++intervals;
+  }
+  CHECK(intervals >= 1);
+  CHECK(intervals <= 3);
+  auto moved = c.invoke("orders");
+  CHECK(moved.host == "mid");
+  CHECK(moved.aux_ms == doctest::Approx(5));
+  // A recovery brings it back once the smoothed RTT has come down (RFC 6298
+  // smoothing forgets 1/8 of the past per probe).
+  c.set_link("near", "db", 1ms);
+  c.advance(3s);
+  CHECK(c.invoke("orders").host == "near");
+}
+
+TEST_CASE("a lossy link costs more than a slightly slower clean one") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("orders", {{"db"}}, queries(1));
+  c.set_link("near", "db", 1ms, 0.4);
+  c.advance(3s);
+  auto r = c.invoke("orders");
+  CHECK(r.host == "mid");
+}
+
+TEST_CASE("a link that goes down is avoided") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("orders", {{"db"}}, queries(1));
+  c.set_link("near", "db", 1ms, 1.0);
+  c.set_link("mid", "db", 5ms, 1.0);
+  c.advance(1s);
+  auto chans = c.channels();
+  int down = 0;
+  for (auto& ch : chans)
+    down += ch.up ? 0 : 1;
+  CHECK(down == 2);
+  auto r = c.invoke("orders");
+  REQUIRE(r.ok());
+  CHECK(r.host == "far");
+}
+
+TEST_CASE("an instance that refuses an execute: the next bid wins") {
+  std::string cfg = zones;
+  // Near's instances answer bids after 1 ms: time enough for their slots to
+  // be taken behind the frontend's back.
+  cfg.replace(cfg.find("instances = 2\nslots = 2"), 0, "bid_delay_ms = 1\n");
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("orders", {{"db"}}, queries(1));
+  c.define_task("hog", {}, [](task_context& ctx, const std::string&) {
+    ctx.compute(1000);
+    return std::string{};
+  });
+  auto t = c.submit("orders");
+  // The bids of near/0 and near/1 are computed (both accept) but held back.
+  std::vector<embedded_cluster::ticket> hogs;
+  for (auto inst : {"near/0", "near/0", "near/1", "near/1"})
+    hogs.push_back(c.execute_on(inst, "hog"));
+  auto r = c.wait(t);
+  REQUIRE(r.ok());
+  CHECK(r.host == "mid");
+  CHECK(r.reason.policy == "negotiated");
+  CHECK(r.reason.note.find("near/0 refused") != std::string::npos);
+  CHECK(r.reason.note.find("near/1 refused") != std::string::npos);
+  CHECK(c.status().refusals == 2);
+  for (auto h : hogs)
+    CHECK(c.wait(h).ok());
+}
+
+TEST_CASE("a bid deadline falls back to the fast path") {
+  std::string cfg = R"(
+[cluster]
+bid_deadline_ms = 5
+[[host]]
+name = "slow"
+bid_delay_ms = 50
+instances = 2
+[[service]]
+name = "db"
+)";
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("orders", {{"db"}}, queries(1));
+  auto r = c.invoke("orders");
+  REQUIRE(r.ok());
+  CHECK(r.reason.policy == "fallback");
+  CHECK(r.reason.bids.empty());
+  CHECK(r.reason.note.find("2 of 2 bids missed the deadline")
+        != std::string::npos);
+  // It waited for the deadline (5 ms), not for the late bids (50 ms), then
+  // paid a cold start (50 ms) and one round trip (0.2 ms).
+  CHECK(r.latency.count() == doctest::Approx(5 + 50 + 0.2));
+  auto s = c.status();
+  CHECK(s.bid_timeouts == 2);
+  CHECK(s.fallbacks == 1);
+}
+
+TEST_CASE("a full queue answers a clear rejection and loses nothing") {
+  std::string cfg = R"(
+[cluster]
+queue_capacity = 2
+[[host]]
+name = "only"
+[[service]]
+name = "db"
+)";
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("slow", task_options{{}, 100}, pure);
+  std::vector<embedded_cluster::ticket> ts;
+  for (int i = 0; i < 4; ++i)
+    ts.push_back(c.submit("slow", std::to_string(i)));
+  auto rejected = c.wait(ts[3]);
+  CHECK(rejected.status == outcome::rejected);
+  CHECK(rejected.error
+        == "queue full: 2 invocations already wait for a free slot");
+  double last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.wait(ts[i]);
+    REQUIRE(r.ok());
+    // They ran one after the other on the single slot.
+    CHECK(r.latency.count() > last);
+    last = r.latency.count();
+  }
+  CHECK(last == doctest::Approx(3 * 100 + 50)); // one cold start of 50 ms
+  CHECK(c.status().rejected == 1);
+}
+
+TEST_CASE("an unknown task, a failing task, an unreachable service") {
+  auto c = embedded_cluster::from_toml(zones);
+  auto r = c.invoke("nosuch");
+  CHECK(r.status == outcome::unknown_task);
+  CHECK(r.error == "no task named 'nosuch'");
+  c.define_task("throws", {}, [](task_context&, const std::string&) -> std::string {
+    throw std::runtime_error("bad input");
+  });
+  auto f = c.invoke("throws");
+  CHECK(f.status == outcome::failed);
+  CHECK(f.error == "task threw: bad input");
+  c.define_task("lost", {}, [](task_context& ctx, const std::string&) {
+    return ctx.call("cache", "x");
+  });
+  auto l = c.invoke("lost");
+  CHECK(l.status == outcome::failed);
+  CHECK(l.error == "unknown service 'cache'");
+  c.define_task("orders", {{"db"}}, queries(1));
+  for (auto h : {"near", "mid", "far"})
+    c.set_link(h, "db", 1ms, 1.0);
+  auto u = c.invoke("orders");
+  CHECK(u.status == outcome::failed);
+  CHECK(u.error.find("service 'db' unreachable") != std::string::npos);
+  // The cluster keeps serving.
+  c.set_link("mid", "db", 5ms);
+  c.advance(1s);
+  auto ok = c.invoke("orders");
+  CHECK(ok.ok());
+  CHECK(ok.host == "mid");
+  CHECK_THROWS_AS(c.define_task("x", {{"cache"}}, pure), std::invalid_argument);
+  CHECK_THROWS_AS(c.set_link("nowhere", "db", 1ms), std::invalid_argument);
+}
+
+TEST_CASE("the same cluster in real time") {
+  auto c = embedded_cluster::from_toml(zones,
+                                       embedded_cluster::clock_mode::real_time);
+  c.define_task("orders", {{"db"}}, queries(1));
+  // Real probes need a moment before the first sample: until then the
+  // frontend falls back to the fast path; every answer is ok either way.
+  auto r = c.invoke("orders");
+  CHECK(r.ok());
+  auto s = c.status();
+  CHECK(s.completed == 1);
+}

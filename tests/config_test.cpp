@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "augur/runtime/config.hpp"
+
+using namespace augur;
+
+namespace {
+
+const char* good = R"(
+[cluster]
+threshold = 0.6
+candidates = 2
+probe_interval_ms = 50
+
+[defaults]
+same_zone_rtt_ms = 0.3
+cross_zone_rtt_ms = 3
+
+[[host]]
+name = "a1"
+zone = "a"
+instances = 2
+slots = 3
+
+[[host]]
+name = "b1"
+zone = "b"
+
+[[service]]
+name = "db"
+zone = "a"
+
+[[link]]
+host = "b1"
+service = "db"
+rtt_ms = 7.5
+loss = 0.01
+)";
+
+/// The error a config gives, or "" when it loads.
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "test.toml");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("config: a good file loads, with defaults for unlisted links") {
+  auto cfg = parse_config(good, "test.toml");
+  CHECK(cfg.threshold == 0.6);
+  CHECK(cfg.candidates == 2);
+  CHECK(cfg.hosts.size() == 2);
+  CHECK(cfg.hosts[0].slots == 3);
+  CHECK(cfg.hosts[1].instances == 1);
+  CHECK(cfg.instance_count() == 3);
+  REQUIRE(cfg.links.size() == 2);
+  CHECK(cfg.links[0].host == "b1");
+  CHECK(cfg.links[0].rtt_ms == 7.5);
+  CHECK(cfg.links[1].host == "a1");
+  CHECK(cfg.links[1].rtt_ms == 0.3); // same zone default
+}
+
+TEST_CASE("config: errors name the file, the line and the key") {
+  CHECK(error_of(good) == "");
+  CHECK(error_of("[cluster\nthreshold = 1")
+          .rfind("test.toml:1: key '': malformed TOML", 0)
+        == 0);
+  CHECK(error_of("[cluster]\nthreshold = 1.5\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.threshold': must be within [0, 1], "
+           "got 1.5");
+  CHECK(error_of("[cluster]\nthreshold = 'high'\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.threshold': must be a number");
+  CHECK(error_of("[cluster]\ncandidtes = 3\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.candidtes': unknown key");
+  CHECK(error_of("[cluster]\npolicy = 'magic'\n[[host]]\nname='x'")
+          .find("unknown policy 'magic'")
+        != std::string::npos);
+  CHECK(error_of("[cluster]\n")
+        == "test.toml:1: key 'host': at least one [[host]] is required");
+  CHECK(error_of("[[host]]\nzone = 'a'\n")
+        == "test.toml:1: key 'host[0].name': missing");
+  CHECK(error_of("[[host]]\nname = 'a'\n\n[[host]]\nname = 'a'\n")
+        == "test.toml:5: key 'host[1].name': duplicate host 'a'");
+  CHECK(error_of("[[host]]\nname = 'a'\ninstances = 0\n")
+        == "test.toml:3: key 'host[0].instances': must be within [1, "
+           "1048576], got 0");
+  CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
+                 "[[link]]\nhost='zz'\nservice='db'\nrtt_ms=1\n")
+        == "test.toml:6: key 'link[0].host': no [[host]] named 'zz'");
+  CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
+                 "[[link]]\nhost='a'\nservice='cache'\nrtt_ms=1\n")
+        == "test.toml:7: key 'link[0].service': no [[service]] named "
+           "'cache'");
+  CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
+                 "[[link]]\nhost='a'\nservice='db'\n")
+        == "test.toml:5: key 'link[0].rtt_ms': missing");
+  CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
+                 "[[link]]\nhost='a'\nservice='db'\nrtt_ms=1\nloss=2\n")
+        == "test.toml:9: key 'link[0].loss': must be within [0, 1], got 2");
+  CHECK(error_of("host = 3\n")
+        == "test.toml:1: key 'host': must be an array of tables ([[host]])");
+  CHECK(error_of("[[host]]\nname='a'\n[extra]\n")
+        == "test.toml:3: key 'extra': unknown section");
+}
+
+TEST_CASE("config: a missing file is an error naming it") {
+  CHECK_THROWS_WITH_AS(load_config("no/such/file.toml"),
+                       "no/such/file.toml:0: key '': cannot open the file",
+                       config_error);
+}

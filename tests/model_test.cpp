@@ -1,0 +1,234 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "augur/model/instance_pool.hpp"
+#include "augur/model/network_emulator.hpp"
+#include "augur/model/placement.hpp"
+#include "augur/model/profile_estimator.hpp"
+#include "augur/model/warm_set.hpp"
+
+using namespace augur;
+
+namespace {
+
+double likelihood_of(const task_profile& p, const std::string& svc) {
+  for (auto& s : p.services)
+    if (s.service == svc)
+      return s.likelihood;
+  return -1;
+}
+
+std::vector<service_use> uses(const std::string& svc, uint32_t rt = 1) {
+  return {service_use{svc, rt, 10, 10, 1}};
+}
+
+} // namespace
+
+TEST_CASE("profile_estimator: hints seed, observations teach") {
+  profile_estimator est;
+  est.add_service("db");
+  est.add_service("store");
+  est.define("hinted", {"db"});
+  est.define("plain", {});
+  CHECK(est.likelihood("hinted", "db") == doctest::Approx(0.9));
+  CHECK(est.likelihood("plain", "db") == doctest::Approx(0.05));
+  CHECK(est.likelihood("nosuch", "db") == 0);
+  CHECK_FALSE(est.observe("nosuch", {}));
+  SUBCASE("learned from observations without hints") {
+    for (int i = 0; i < 3; ++i)
+      est.observe("plain", uses("db", 4));
+    auto p = est.profile("plain");
+    CHECK(likelihood_of(p, "db") > 0.6);
+    CHECK(likelihood_of(p, "store") < 0.05);
+    CHECK(p.services.size() == 2);
+    auto db = std::find_if(p.services.begin(), p.services.end(),
+                           [](auto& s) { return s.service == "db"; });
+    CHECK(db->round_trips == doctest::Approx(4));
+    CHECK(p.observations == 3);
+  }
+  SUBCASE("a wrong hint is corrected") {
+    for (int i = 0; i < 3; ++i)
+      est.observe("hinted", {});
+    CHECK(est.likelihood("hinted", "db") < 0.5);
+  }
+  SUBCASE("a change of behaviour is followed despite long history") {
+    for (int i = 0; i < 200; ++i)
+      est.observe("plain", {});
+    CHECK(est.likelihood("plain", "db") < 0.05);
+    int n = 0;
+    while (est.likelihood("plain", "db") < 0.5 && n < 100) {
+      est.observe("plain", uses("db"));
+      ++n;
+    }
+    // Half-life 20: the old evidence weighs half after 20 observations, so
+    // the estimate crosses 0.5 well before 40.
+    CHECK(n > 1);
+    CHECK(n <= 25);
+  }
+}
+
+TEST_CASE("profile_moved detects moves beyond delta") {
+  profile_estimator est;
+  est.add_service("db");
+  est.define("t", {});
+  auto before = est.profile("t");
+  CHECK_FALSE(profile_moved(before, est.profile("t"), 0.01));
+  est.observe("t", uses("db"));
+  CHECK(profile_moved(before, est.profile("t"), 0.01));
+  CHECK_FALSE(profile_moved(before, est.profile("t"), 0.9));
+}
+
+TEST_CASE("warm_set keeps the most recent tasks") {
+  warm_set w{2};
+  CHECK(w.touch("a"));
+  CHECK(w.touch("b"));
+  CHECK_FALSE(w.touch("a"));
+  CHECK(w.touch("c")); // evicts b, the least recently used
+  CHECK(w.contains("a"));
+  CHECK_FALSE(w.contains("b"));
+  CHECK(w.contains("c"));
+}
+
+TEST_CASE("instance_pool keeps free lists consistent") {
+  instance_pool pool;
+  auto a = pool.add("a", "h1", 2);
+  auto b = pool.add("b", "h1", 1);
+  auto c = pool.add("c", "h2", 1);
+  CHECK(pool.hosts() == 2);
+  CHECK(pool.free().size() == 3);
+  pool.acquire(b);
+  CHECK(pool.free().size() == 2);
+  CHECK(pool.free_on_host(0).size() == 1);
+  pool.acquire(a);
+  CHECK(pool.has_free_slot(a));
+  pool.acquire(a);
+  CHECK_FALSE(pool.has_free_slot(a));
+  CHECK(pool.free().size() == 1);
+  CHECK(pool.free()[0] == c);
+  CHECK_THROWS_AS(pool.acquire(a), std::logic_error);
+  pool.release(a);
+  pool.release(b);
+  CHECK(pool.free().size() == 3);
+  CHECK(pool.total_busy() == 1);
+  pool.retire(c);
+  CHECK(pool.free().size() == 2);
+  CHECK(pool.free_on_host(1).empty());
+  CHECK_THROWS_AS(pool.add("a", "h3", 1), std::invalid_argument);
+}
+
+TEST_CASE("shortlist takes the best hosts' free instances") {
+  instance_pool pool;
+  pool.add("far0", "far", 1);
+  pool.add("near0", "near", 1);
+  pool.add("near1", "near", 1);
+  pool.add("mid0", "mid", 1);
+  std::vector<double> cost{20, 1, 5}; // far, near, mid (order of mention)
+  auto s = placement::shortlist(pool, cost, 3);
+  REQUIRE(s.size() == 3);
+  CHECK(pool.host_name(pool.host_of(s[0])) == "near");
+  CHECK(pool.host_name(pool.host_of(s[1])) == "near");
+  CHECK(pool.name(s[2]) == "mid0");
+  pool.acquire(pool.find("near0"));
+  pool.acquire(pool.find("near1"));
+  s = placement::shortlist(pool, cost, 3);
+  REQUIRE(s.size() == 2);
+  CHECK(pool.name(s[0]) == "mid0");
+  CHECK(pool.name(s[1]) == "far0");
+  cost[2] = std::numeric_limits<double>::infinity();
+  s = placement::shortlist(pool, cost, 3);
+  REQUIRE(s.size() == 1);
+  CHECK(pool.name(s[0]) == "far0");
+}
+
+TEST_CASE("power_of_k prefers low load and warmth") {
+  instance_pool pool;
+  auto busy = pool.add("busy", "h", 4);
+  auto idle = pool.add("idle", "h", 4);
+  pool.acquire(busy);
+  pool.acquire(busy);
+  std::mt19937_64 rng{7};
+  // With k = 2 both are always sampled: the idle one wins.
+  for (int i = 0; i < 20; ++i)
+    CHECK(placement::power_of_k(pool, 2, "t", rng) == idle);
+  // Warmth is worth half a unit of load: busy at 0.25 - 0.5 beats idle at 0.
+  pool.touch(busy, "t");
+  pool.release(busy);
+  CHECK(placement::power_of_k(pool, 2, "t", rng) == busy);
+  instance_pool empty;
+  CHECK(placement::power_of_k(empty, 2, "t", rng) == instance_pool::npos);
+}
+
+TEST_CASE("power_of_k samples distinct instances uniformly") {
+  instance_pool pool;
+  for (int i = 0; i < 10; ++i)
+    pool.add("i" + std::to_string(i), "h", 1);
+  std::mt19937_64 rng{3};
+  std::set<instance_pool::index> seen;
+  for (int i = 0; i < 200; ++i)
+    seen.insert(placement::power_of_k(pool, 1, "t", rng));
+  CHECK(seen.size() == 10);
+}
+
+TEST_CASE("least_loaded picks the lowest load") {
+  instance_pool pool;
+  auto a = pool.add("a", "h", 2);
+  auto b = pool.add("b", "h", 2);
+  pool.acquire(a);
+  std::mt19937_64 rng{1};
+  CHECK(placement::least_loaded(pool, rng) == b);
+}
+
+TEST_CASE("expected latency and bid choice") {
+  placement::bid_inputs in;
+  in.cold_start_ms = 50;
+  in.likelihood = 0.5;
+  in.round_trips = 4;
+  in.channel_ms = 10;
+  in.busy = 1;
+  in.slots = 2;
+  in.load_weight_ms = 2;
+  CHECK(placement::expected_latency_ms(in) == doctest::Approx(50 + 20 + 1));
+  in.warm = true;
+  CHECK(placement::expected_latency_ms(in) == doctest::Approx(21));
+  std::vector<bid> bids(3);
+  bids[0].accept = true;
+  bids[0].expected_ms = 5;
+  bids[1].accept = false;
+  bids[1].expected_ms = 1;
+  bids[2].accept = true;
+  bids[2].expected_ms = 3;
+  CHECK(placement::best_bid(bids) == 2);
+  bids[0].accept = bids[2].accept = false;
+  CHECK(placement::best_bid(bids) == 3);
+}
+
+TEST_CASE("network_emulator: deterministic draws, loss and retransmission") {
+  network_emulator a{42};
+  network_emulator b{42};
+  link_spec l{"h", "db", 10, 2, 0.3};
+  a.set_link(l);
+  b.set_link(l);
+  for (int i = 0; i < 50; ++i) {
+    auto x = a.probe("h", "db");
+    auto y = b.probe("h", "db");
+    CHECK(x.has_value() == y.has_value());
+    if (x && y)
+      CHECK(*x == *y);
+  }
+  CHECK_FALSE(a.probe("h", "nosuch"));
+  a.set_link(link_spec{"h", "db", 10, 0, 0});
+  auto ok = a.round_trip("h", "db");
+  CHECK(ok.delivered);
+  CHECK(ok.attempts == 1);
+  CHECK(ok.ms == doctest::Approx(10));
+  a.set_link(link_spec{"h", "db", 10, 0, 1});
+  auto lost = a.round_trip("h", "db", 4);
+  CHECK_FALSE(lost.delivered);
+  CHECK(lost.attempts == 4);
+  // Every lost attempt costs TCP's minimum retransmission timeout.
+  CHECK(lost.ms == doctest::Approx(4 * 200));
+}

@@ -1,0 +1,86 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "augur/probes/channel_estimator.hpp"
+#include "augur/probes/channel_quality.hpp"
+#include "augur/probes/loss_window.hpp"
+#include "augur/probes/rtt_estimator.hpp"
+
+using namespace augur;
+
+TEST_CASE("rtt_estimator follows RFC 6298") {
+  rtt_estimator e;
+  e.add(100);
+  CHECK(e.srtt() == doctest::Approx(100));
+  CHECK(e.rttvar() == doctest::Approx(50));
+  CHECK(e.rto() == doctest::Approx(300));
+  e.add(200);
+  // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 100 + 1/8 200.
+  CHECK(e.rttvar() == doctest::Approx(62.5));
+  CHECK(e.srtt() == doctest::Approx(112.5));
+  CHECK(e.samples() == 2);
+}
+
+TEST_CASE("loss_window counts losses over the last N probes") {
+  loss_window w{4};
+  CHECK(w.loss() == 0);
+  w.add(true);
+  w.add(false);
+  CHECK(w.loss() == doctest::Approx(0.5));
+  w.add(true);
+  w.add(true);
+  CHECK(w.consecutive_failures() == 2);
+  CHECK(w.loss() == doctest::Approx(0.75));
+  // The first loss falls out of the window.
+  w.add(false);
+  CHECK(w.loss() == doctest::Approx(0.5));
+  CHECK(w.consecutive_failures() == 0);
+}
+
+TEST_CASE("channel_estimator marks a link down after consecutive failures") {
+  channel_estimator e{10, 3};
+  CHECK_FALSE(e.up());
+  e.success(2, 0);
+  CHECK(e.up());
+  e.failure();
+  e.failure();
+  CHECK(e.up());
+  e.failure();
+  CHECK_FALSE(e.up());
+  auto s = e.sample("h", "db", 500);
+  CHECK_FALSE(s.up);
+  CHECK(s.age_ms == doctest::Approx(500));
+  CHECK(s.loss == doctest::Approx(0.75));
+  e.success(2, 600);
+  CHECK(e.up());
+}
+
+TEST_CASE("channel_quality orders channels by latency, jitter, loss, age") {
+  channel_quality q;
+  channel_sample base;
+  base.up = true;
+  base.probes = 10;
+  base.srtt_ms = 2;
+  base.rttvar_ms = 0.1;
+  auto fresh = q.cost_ms(base, 0);
+  CHECK(fresh == doctest::Approx(2.1));
+  auto slower = base;
+  slower.srtt_ms = 5;
+  CHECK(q.cost_ms(slower, 0) > fresh);
+  auto jittery = base;
+  jittery.rttvar_ms = 2;
+  CHECK(q.cost_ms(jittery, 0) > fresh);
+  auto lossy = base;
+  lossy.loss = 0.2;
+  CHECK(q.cost_ms(lossy, 0) > fresh);
+  // Half the staleness penalty at one half-life.
+  CHECK(q.cost_ms(base, q.config().stale_half_life_ms)
+        == doctest::Approx(fresh + q.config().stale_penalty_ms / 2));
+  auto down = base;
+  down.up = false;
+  CHECK(std::isinf(q.cost_ms(down, 0)));
+  auto unmeasured = base;
+  unmeasured.probes = 0;
+  CHECK(std::isinf(q.cost_ms(unmeasured, 0)));
+}
