@@ -187,6 +187,10 @@ void negotiate(frontend_ptr self, invocation_id id,
   }
   ++st.counters.negotiations;
   inv.reason.policy = "negotiated";
+  // Hold the best candidate's slot while the bids are out: without it, every
+  // queued invocation would start negotiating for the same free slot.
+  inv.reserved = shortlist.front();
+  st.pool.acquire(inv.reserved);
   struct round {
     size_t expected;
     size_t answered = 0;
@@ -199,6 +203,8 @@ void negotiate(frontend_ptr self, invocation_id id,
     if (i == st.live.end())
       return;
     auto& inv = i->second;
+    st.pool.release(inv.reserved);
+    inv.reserved = instance_pool::npos;
     auto& bids = rnd->bids;
     std::stable_sort(bids.begin(), bids.end(), [](auto& a, auto& b) {
       if (a.accept != b.accept)

@@ -43,6 +43,9 @@ struct frontend_state {
     std::vector<bid> ranked;
     size_t next_bid = 0;
     uint32_t refusals = 0;
+    /// A slot held while bids are out, so that the slot counts as taken
+    /// for every other placement meanwhile.
+    instance_pool::index reserved = instance_pool::npos;
   };
 
   /// The latest sample of a channel and when it arrived.

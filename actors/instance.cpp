@@ -39,7 +39,8 @@ run(instance_ptr self, const execute_request& req,
   r.instance = st.cfg.info.name;
   r.cold_start = st.warm.touch(req.task);
   auto services = st.catalog->services();
-  task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network, services};
+  task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network,
+                   *services};
   ctx.compute(task.options.compute_ms);
   try {
     r.output = task.handler(ctx, req.payload);
@@ -149,6 +150,13 @@ instance(instance_actor::stateful_pointer<instance_state> self,
       auto [result, seen, duration] = run(self, req, *task);
       if (result.cold_start)
         ++st.cold_starts;
+      if (duration <= 0) {
+        // Nothing to wait for: answer at once.
+        --st.busy;
+        self->send(st.registry, std::move(seen));
+        rp.deliver(std::move(result));
+        return rp;
+      }
       auto seq = st.next_seq++;
       st.running_executions.emplace(
         seq, instance_state::running{rp, std::move(result), std::move(seen)});

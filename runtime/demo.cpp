@@ -1,0 +1,235 @@
+#include "augur/runtime/demo.hpp"
+
+#include <cstdio>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/latency_stats.hpp"
+
+namespace augur {
+
+namespace {
+
+/// One task of the demo workload.
+struct demo_task {
+  const char* name;
+  const char* description;
+  double weight;
+  task_options options;
+  task_handler handler;
+};
+
+/// A task that calls `service` `n` times (when `use(payload)` says so).
+task_handler calls(std::string service, int n,
+                   bool (*use)(const std::string&) = nullptr) {
+  return [=](task_context& ctx, const std::string& payload) {
+    if (use != nullptr && !use(payload))
+      return std::string{"skipped"};
+    std::string out;
+    for (int i = 0; i < n; ++i)
+      out = ctx.call(service, payload);
+    return out;
+  };
+}
+
+bool one_in_five(const std::string& payload) {
+  return std::hash<std::string>{}(payload) % 5 == 0;
+}
+
+std::vector<demo_task> workload() {
+  return {
+    {"orders", "4 queries to db, declared", 3, {{"db"}, 3, -1},
+     calls("db", 4)},
+    {"thumbnail", "2 reads from store, learned", 2, {{}, 15, -1},
+     calls("store", 2)},
+    {"sessions", "3 calls to cache, learned", 2, {{}, 1, -1},
+     calls("cache", 3)},
+    {"hash", "pure compute", 3, {{}, 2, -1},
+     [](task_context&, const std::string& p) { return p; }},
+    {"report", "db in 1 of 5 runs", 1, {{}, 10, -1},
+     calls("db", 2, one_in_five)},
+  };
+}
+
+struct task_summary {
+  latency_stats latency;
+  latency_stats aux;
+  std::map<std::string, size_t> hosts;
+  std::map<std::string, size_t> policies;
+  size_t failed = 0;
+  size_t cold = 0;
+};
+
+struct run_summary {
+  std::map<std::string, task_summary> tasks;
+  task_summary all;
+  frontend_status status;
+  std::map<std::string, task_profile> profiles;
+};
+
+template <class Map>
+std::pair<std::string, double> top(const Map& m) {
+  std::string best;
+  size_t n = 0;
+  size_t total = 0;
+  for (auto& [k, v] : m) {
+    total += v;
+    if (v > n) {
+      best = k;
+      n = v;
+    }
+  }
+  return {best, total == 0 ? 0.0 : 100.0 * n / total};
+}
+
+run_summary run_policy(const cluster_config& base, const std::string& policy,
+                       const demo_options& opts) {
+  auto cfg = base;
+  cfg.policy = policy;
+  embedded_cluster c{cfg};
+  auto tasks = workload();
+  for (auto& t : tasks)
+    c.define_task(t.name, t.options, t.handler);
+  std::mt19937_64 rng{opts.seed};
+  std::exponential_distribution<double> gap{opts.rate_per_s / 1000.0};
+  std::vector<double> weights;
+  for (auto& t : tasks)
+    weights.push_back(t.weight);
+  std::discrete_distribution<size_t> pick{weights.begin(), weights.end()};
+  for (uint32_t i = 0; i < opts.requests; ++i) {
+    c.advance(std::chrono::duration<double, std::milli>{gap(rng)});
+    c.submit(tasks[pick(rng)].name, std::to_string(i));
+  }
+  run_summary out;
+  for (auto& r : c.drain()) {
+    auto& t = out.tasks[r.task];
+    for (auto* s : {&t, &out.all}) {
+      if (!r.ok()) {
+        ++s->failed;
+        continue;
+      }
+      s->latency.add(r.latency.count());
+      s->aux.add(r.aux_ms);
+      ++s->hosts[r.host];
+      ++s->policies[r.reason.policy];
+      s->cold += r.cold_start ? 1 : 0;
+    }
+  }
+  out.status = c.status();
+  for (auto& t : tasks)
+    out.profiles[t.name] = c.profile(t.name);
+  return out;
+}
+
+nlohmann::json to_json(const task_summary& s) {
+  auto stats = [](const latency_stats& x) {
+    return nlohmann::json{{"mean", x.mean()},
+                          {"p50", x.percentile(50)},
+                          {"p99", x.percentile(99)}};
+  };
+  return {{"count", s.latency.count()}, {"failed", s.failed},
+          {"latency_ms", stats(s.latency)}, {"aux_latency_ms", stats(s.aux)},
+          {"hosts", s.hosts}, {"placement", s.policies},
+          {"cold_starts", s.cold}};
+}
+
+std::string fixed(double x, int precision = 1) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(precision) << x;
+  return os.str();
+}
+
+} // namespace
+
+void run_demo(const demo_options& opts, std::ostream& out) {
+  auto cfg = load_config(opts.config);
+  for (auto svc : {"db", "store", "cache"}) {
+    bool found = false;
+    for (auto& s : cfg.services)
+      found = found || s.name == svc;
+    if (!found)
+      throw config_error(opts.config, 1, "service",
+                         std::string{"the demo needs a service named '"} + svc
+                           + "'");
+  }
+  auto augur = run_policy(cfg, "predictive", opts);
+  auto base = run_policy(cfg, "least-loaded", opts);
+  if (opts.json) {
+    nlohmann::json doc;
+    doc["requests"] = opts.requests;
+    doc["rate_per_s"] = opts.rate_per_s;
+    doc["seed"] = opts.seed;
+    for (auto& [name, run] : {std::pair{"predictive", &augur},
+                              std::pair{"least-loaded", &base}}) {
+      auto& p = doc["policies"][name];
+      p["all"] = to_json(run->all);
+      for (auto& [task, s] : run->tasks)
+        p["tasks"][task] = to_json(s);
+    }
+    out << doc.dump(2) << "\n";
+    return;
+  }
+  out << "augur demo: " << opts.requests << " invocations, Poisson at "
+      << opts.rate_per_s << "/s, on " << cfg.instance_count()
+      << " instances over " << cfg.hosts.size() << " hosts (" << opts.config
+      << "), virtual time.\nThe same arrivals are placed by augur "
+         "(predictive) and by least-loaded placement.\n\n";
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "%-10s %5s | %-20s %-11s %8s %8s %7s | %8s %8s %7s\n", "task",
+                "runs", "augur ran on", "why", "mean ms", "p99 ms", "aux ms",
+                "mean ms", "p99 ms", "aux ms");
+  out << line;
+  std::snprintf(line, sizeof(line), "%-16s | %-58s | %-25s\n", "",
+                "augur (predictive)", "least-loaded");
+  out << std::string(118, '-') << "\n";
+  auto row = [&](const std::string& name, const task_summary& a,
+                 const task_summary& b) {
+    auto [host, share] = top(a.hosts);
+    auto [why, why_share] = top(a.policies);
+    auto where = host + " (" + fixed(share, 0) + "%)";
+    auto reason = why + (why_share < 99.5 ? "*" : "");
+    std::snprintf(line, sizeof(line),
+                  "%-10s %5zu | %-20s %-11s %8.2f %8.2f %7.2f | %8.2f %8.2f "
+                  "%7.2f\n",
+                  name.c_str(), a.latency.count(), where.c_str(),
+                  reason.c_str(), a.latency.mean(), a.latency.percentile(99),
+                  a.aux.mean(), b.latency.mean(), b.latency.percentile(99),
+                  b.aux.mean());
+    out << line;
+  };
+  for (auto& t : workload())
+    row(t.name, augur.tasks[t.name], base.tasks[t.name]);
+  out << std::string(118, '-') << "\n";
+  row("all", augur.all, base.all);
+  out << "\n(*: the most common reason; the first runs of a learned task "
+         "go the fast path until its profile trips the threshold)\n\n";
+  out << "augur: " << augur.status.negotiations << " negotiated, "
+      << augur.status.fast_path << " fast path, " << augur.status.fallbacks
+      << " fallbacks, " << augur.all.cold << " cold starts, "
+      << augur.all.failed << " failed; least-loaded: " << base.all.cold
+      << " cold starts, " << base.all.failed << " failed.\n";
+  out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
+      << fixed(base.all.latency.mean(), 2) << " ms ("
+      << fixed(100.0 * (1 - augur.all.latency.mean()
+                              / std::max(base.all.latency.mean(), 1e-9)),
+               0)
+      << "% lower); time in services " << fixed(augur.all.aux.mean(), 2)
+      << " ms vs " << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
+  out << "What augur learned (likelihood of using each service):\n";
+  for (auto& t : workload()) {
+    out << "  " << std::left << std::setw(10) << t.name << std::right;
+    for (auto& s : augur.profiles[t.name].services)
+      out << "  " << s.service << " " << fixed(s.likelihood, 2)
+          << (s.hinted ? " (hinted)" : "");
+    out << "   <- " << t.description << "\n";
+  }
+}
+
+} // namespace augur

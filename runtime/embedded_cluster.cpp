@@ -96,7 +96,7 @@ struct embedded_cluster::impl {
     fs.warm_capacity = cfg.warm_capacity;
     fs.quality = quality;
     fs.seed = cfg.seed;
-    front = sys.spawn(frontend, fs, registry);
+    front = sys.spawn(augur::frontend, fs, registry);
     uint64_t h_index = 0;
     for (auto& h : cfg.hosts) {
       std::vector<channel_listener_actor> listeners{front};
@@ -287,7 +287,7 @@ void embedded_cluster::define_task(const std::string& name,
   auto hints = options.hints;
   auto known = impl_->catalog->services();
   for (auto& h : hints)
-    if (known.count(h) == 0)
+    if (known->count(h) == 0)
       throw std::invalid_argument("task '" + name + "' hints at '" + h
                                   + "', which is no service of this cluster");
   impl_->catalog->define(name, std::move(options), std::move(handler));
@@ -298,7 +298,7 @@ void embedded_cluster::define_task(const std::string& name,
 void embedded_cluster::define_service(const std::string& name,
                                       task_context::service_handler handler) {
   auto known = impl_->catalog->services();
-  if (known.count(name) == 0)
+  if (known->count(name) == 0)
     throw std::invalid_argument("no service named '" + name + "'");
   impl_->catalog->define_service(name, std::move(handler));
 }
@@ -415,6 +415,10 @@ const cluster_config& embedded_cluster::config() const {
 
 caf::actor_system& embedded_cluster::system() {
   return impl_->sys;
+}
+
+frontend_actor embedded_cluster::frontend() const {
+  return impl_->front;
 }
 
 } // namespace augur

@@ -10,6 +10,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "augur/messages/interfaces.hpp"
 #include "augur/messages/protocol.hpp"
 #include "augur/runtime/config.hpp"
 #include "augur/runtime/task.hpp"
@@ -123,6 +124,10 @@ public:
 
   /// The actor system (for tracing and advanced tests).
   caf::actor_system& system();
+
+  /// The frontend, for callers that talk to it directly (benchmarks, other
+  /// actors): send it an `invoke_request`, get an `invoke_result`.
+  frontend_actor frontend() const;
 
 private:
   struct impl;

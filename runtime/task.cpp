@@ -61,15 +61,19 @@ task_catalog::find(const std::string& name) const {
 void task_catalog::define_service(const std::string& name,
                                   task_context::service_handler handler) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  services_[name] = std::move(handler);
+  auto next = std::make_shared<service_map>(*services_);
+  (*next)[name] = std::move(handler);
+  services_ = std::move(next);
 }
 
 void task_catalog::add_service(const std::string& name) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  services_.emplace(name, nullptr);
+  auto next = std::make_shared<service_map>(*services_);
+  next->emplace(name, nullptr);
+  services_ = std::move(next);
 }
 
-std::map<std::string, task_context::service_handler>
+std::shared_ptr<const task_catalog::service_map>
 task_catalog::services() const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   return services_;

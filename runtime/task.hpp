@@ -112,13 +112,17 @@ public:
   /// Registers a service by name (echoing until a handler is defined).
   void add_service(const std::string& name);
 
-  /// A snapshot of the services (safe to use while others define more).
-  std::map<std::string, task_context::service_handler> services() const;
+  using service_map = std::map<std::string, task_context::service_handler>;
+
+  /// A snapshot of the services, safe to use while others define more: a
+  /// change replaces the map, so readers share it without copying.
+  std::shared_ptr<const service_map> services() const;
 
 private:
   mutable std::shared_mutex mtx_;
   std::map<std::string, std::shared_ptr<const entry>> tasks_;
-  std::map<std::string, task_context::service_handler> services_;
+  std::shared_ptr<const service_map> services_
+    = std::make_shared<const service_map>();
 };
 
 } // namespace augur

@@ -114,8 +114,8 @@ TEST_CASE("claim path: profile, threshold, channel, execution over it") {
 
 TEST_CASE("below the threshold: load and warmth, not channels") {
   auto c = embedded_cluster::from_toml(zones);
-  c.define_task("hash", {}, pure);
-  // Ten slots in all: ten concurrent invocations fill every one of them.
+  c.define_task("hash", task_options{{}, 10}, pure);
+  // Ten slots in all: ten concurrent invocations of 10 ms fill every one.
   std::vector<embedded_cluster::ticket> ts;
   for (int i = 0; i < 10; ++i)
     ts.push_back(c.submit("hash", std::to_string(i)));

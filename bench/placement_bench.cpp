@@ -1,0 +1,192 @@
+// Placement throughput through the frontend against CAF's raw
+// request/response, and the latency of the placement decision itself.
+//
+//   augur_bench [--requests N] [--window W]
+//
+// Prints one JSON document. Every figure comes from this one run: compare
+// ratios, not absolute numbers, across machines.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "augur/model/instance_pool.hpp"
+#include "augur/model/placement.hpp"
+#include "augur/probes/channel_quality.hpp"
+#include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/latency_stats.hpp"
+
+using namespace augur;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+/// Keeps `window` requests in flight from one client actor until `total`
+/// have been answered; returns answers per second.
+template <class Reply, class Handle, class Make>
+double closed_loop(caf::actor_system& sys, Handle dest, size_t total,
+                   size_t window, Make make_request) {
+  std::promise<double> done;
+  auto result = done.get_future();
+  sys.spawn([=, done = std::move(done)](caf::event_based_actor* self) mutable {
+    struct state {
+      size_t sent = 0;
+      size_t answered = 0;
+      clk::time_point start = clk::now();
+      std::promise<double> done;
+    };
+    auto st = std::make_shared<state>();
+    st->done = std::move(done);
+    auto send_one = std::make_shared<std::function<void()>>();
+    *send_one = [=] {
+      ++st->sent;
+      self->request(dest, caf::infinite, make_request(st->sent))
+        .then([=](Reply&) {
+          if (++st->answered == total) {
+            std::chrono::duration<double> secs = clk::now() - st->start;
+            st->done.set_value(total / secs.count());
+            *send_one = nullptr; // break the cycle
+            return;
+          }
+          if (st->sent < total)
+            (*send_one)();
+        });
+    };
+    for (size_t i = 0; i < window && i < total; ++i)
+      (*send_one)();
+  });
+  return result.get();
+}
+
+cluster_config bench_cluster(size_t hosts, size_t per_host) {
+  cluster_config cfg;
+  cfg.queue_capacity = 1u << 20;
+  cfg.probe_interval_ms = 100;
+  cfg.cold_start_ms = 0;
+  cfg.services.push_back(service_config{"db", "z0", ""});
+  for (size_t h = 0; h < hosts; ++h) {
+    auto name = "h" + std::to_string(h);
+    cfg.hosts.push_back(host_config{name, "z" + std::to_string(h),
+                                    static_cast<uint32_t>(per_host), 1, 0});
+    // Zero-RTT links: no-op tasks, so that only augur's own work is timed;
+    // the hosts still differ in the probes' eyes by nothing but noise.
+    cfg.links.push_back(link_spec{name, "db", 0, 0, 0});
+  }
+  return cfg;
+}
+
+nlohmann::json decision_latency(size_t instances, size_t per_host,
+                                size_t samples) {
+  instance_pool pool;
+  auto hosts = instances / per_host;
+  for (size_t i = 0; i < instances; ++i)
+    pool.add("i" + std::to_string(i), "h" + std::to_string(i / per_host), 1);
+  std::mt19937_64 rng{1};
+  // Half the instances busy, at random.
+  std::vector<instance_pool::index> order(instances);
+  for (size_t i = 0; i < instances; ++i)
+    order[i] = static_cast<instance_pool::index>(i);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t i = 0; i < instances / 2; ++i)
+    pool.acquire(order[i]);
+  channel_quality quality;
+  std::vector<channel_sample> table(hosts);
+  for (size_t h = 0; h < hosts; ++h) {
+    table[h].up = true;
+    table[h].probes = 10;
+    table[h].srtt_ms = 0.1 + (h * 7919 % 100) * 0.3;
+    table[h].rttvar_ms = 0.05;
+  }
+  latency_stats fast;
+  latency_stats negotiate;
+  size_t sink = 0;
+  std::vector<double> costs(hosts);
+  for (size_t s = 0; s < samples; ++s) {
+    auto t0 = clk::now();
+    sink += placement::power_of_k(pool, 3, "task", rng);
+    auto t1 = clk::now();
+    for (size_t h = 0; h < hosts; ++h)
+      costs[h] = quality.cost_ms(table[h], 5.0);
+    sink += placement::shortlist(pool, costs, 3).size();
+    auto t2 = clk::now();
+    fast.add(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    negotiate.add(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  if (sink == 42)
+    std::cerr << "";
+  auto js = [](const latency_stats& x) {
+    return nlohmann::json{{"p50", x.percentile(50)},
+                          {"p99", x.percentile(99)}};
+  };
+  return {{"instances", instances},
+          {"hosts", hosts},
+          {"fast_path_us", js(fast)},
+          {"negotiation_shortlist_us", js(negotiate)}};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  size_t requests = 200000;
+  size_t window = 64;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--requests") == 0)
+      requests = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--window") == 0)
+      window = std::strtoull(argv[i + 1], nullptr, 10);
+  }
+  nlohmann::json out;
+  out["requests"] = requests;
+  out["window"] = window;
+
+  // 1,000 instances: 10 hosts of 100, one slot each, real-time scheduler.
+  embedded_cluster c{bench_cluster(10, 100),
+                     embedded_cluster::clock_mode::real_time};
+  c.define_task("noop", {}, [](task_context&, const std::string&) {
+    return std::string{};
+  });
+  c.define_task("noop-db", {{"db"}}, [](task_context& ctx, const std::string&) {
+    return ctx.call("db", "");
+  });
+  // Warm the profile caches and the probes.
+  c.invoke("noop");
+  c.invoke("noop-db");
+  c.advance(std::chrono::milliseconds(300));
+
+  auto& sys = c.system();
+  auto echo = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](uint64_t x) { return x; }};
+  });
+  auto raw = closed_loop<uint64_t>(sys, echo, requests, window,
+                         [](size_t i) { return static_cast<uint64_t>(i); });
+  auto fast = closed_loop<invoke_result>(sys, c.frontend(), requests, window, [](size_t) {
+    return invoke_request{"noop", ""};
+  });
+  auto negotiated = closed_loop<invoke_result>(sys, c.frontend(), requests / 4, window,
+                                [](size_t) {
+                                  return invoke_request{"noop-db", ""};
+                                });
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  auto st = c.status();
+  out["raw_request_response_per_s"] = raw;
+  out["placements_per_s"] = {{"fast_path", fast},
+                             {"negotiated", negotiated}};
+  out["ratio"] = {{"fast_path", fast / raw}, {"negotiated", negotiated / raw}};
+  out["frontend"] = {{"negotiations", st.negotiations},
+                     {"fast_path", st.fast_path},
+                     {"fallbacks", st.fallbacks},
+                     {"completed", st.completed}};
+  out["decision_latency"] = {decision_latency(1000, 100, 20000),
+                             decision_latency(10000, 100, 20000)};
+  std::cout << out.dump(2) << std::endl;
+}
