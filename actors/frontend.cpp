@@ -154,22 +154,27 @@ void place(frontend_ptr self, invocation_id id) {
 
 // -- negotiation -------------------------------------------------------------
 
+/// Cost of one round trip from host `h` to `service` (infinite: unknown).
+double host_cost(frontend_ptr self, const std::string& service, uint32_t h,
+                 double now) {
+  auto& st = self->state;
+  auto i = st.channels.find(service);
+  if (i == st.channels.end())
+    return channel_quality::unusable;
+  auto j = i->second.find(st.pool.host_name(h));
+  if (j == i->second.end())
+    return channel_quality::unusable;
+  auto& e = j->second;
+  return st.quality.cost_ms(e.sample, e.sample.age_ms + now - e.received_ms);
+}
+
 /// Cost of one round trip from every host of the pool to `service`.
 std::vector<double> host_costs(frontend_ptr self, const std::string& service) {
   auto& st = self->state;
-  std::vector<double> result(st.pool.hosts(), channel_quality::unusable);
-  auto i = st.channels.find(service);
-  if (i == st.channels.end())
-    return result;
   auto now = now_ms(self);
-  for (uint32_t h = 0; h < st.pool.hosts(); ++h) {
-    auto j = i->second.find(st.pool.host_name(h));
-    if (j != i->second.end()) {
-      auto& e = j->second;
-      result[h] = st.quality.cost_ms(e.sample,
-                                     e.sample.age_ms + now - e.received_ms);
-    }
-  }
+  std::vector<double> result(st.pool.hosts());
+  for (uint32_t h = 0; h < st.pool.hosts(); ++h)
+    result[h] = host_cost(self, service, h, now);
   return result;
 }
 
@@ -290,10 +295,9 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
   ++st.counters.in_flight;
-  if (!inv.reason.service.empty()) {
-    auto costs = host_costs(self, inv.reason.service);
-    inv.reason.channel_ms = costs[st.pool.host_of(i)];
-  }
+  if (!inv.reason.service.empty())
+    inv.reason.channel_ms = host_cost(self, inv.reason.service,
+                                      st.pool.host_of(i), now_ms(self));
   execute_request req{id, inv.request.task, inv.request.payload};
   self->request(st.handles[i], caf::infinite, std::move(req))
     .then(

@@ -1,6 +1,7 @@
 #include "augur/model/placement.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -43,13 +44,14 @@ instance_pool::index power_of_k(const instance_pool& pool, size_t k,
   auto best = instance_pool::npos;
   auto best_score = 0.0;
   // Floyd's algorithm: k distinct positions without touching the list.
-  std::vector<size_t> picked;
-  picked.reserve(k);
+  k = std::min<size_t>(k, max_choices);
+  std::array<size_t, max_choices> picked;
+  size_t n = 0;
   for (size_t j = free.size() - k; j < free.size(); ++j) {
     auto t = std::uniform_int_distribution<size_t>{0, j}(rng);
-    if (std::find(picked.begin(), picked.end(), t) != picked.end())
+    if (std::find(picked.begin(), picked.begin() + n, t) != picked.begin() + n)
       t = j;
-    picked.push_back(t);
+    picked[n++] = t;
     auto i = free[t];
     auto score = static_cast<double>(pool.busy(i)) / pool.slots(i)
                  - (pool.warm(i, task) ? warm_bonus : 0.0);

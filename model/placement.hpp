@@ -22,7 +22,11 @@ std::vector<instance_pool::index>
 shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
           size_t k);
 
-/// Power of k choices: samples up to `k` distinct instances with a free slot
+/// The most instances `power_of_k` samples.
+constexpr size_t max_choices = 64;
+
+/// Power of k choices: samples up to `k` (at most `max_choices`) distinct
+/// instances with a free slot
 /// and returns the one with the lowest load (busy/slots), preferring one that
 /// keeps `task` warm (warmth is worth `warm_bonus` of load). Returns npos when
 /// no instance has a free slot.
