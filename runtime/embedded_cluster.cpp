@@ -185,11 +185,17 @@ struct embedded_cluster::impl {
     }
     auto out = std::make_shared<std::optional<T>>();
     auto failure = std::make_shared<std::string>();
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(dest, caf::infinite, xs...)
-        .then([=](T& x) { *out = std::move(x); },
-              [=](caf::error& err) { *failure = self->system().render(err); });
-    });
+    // The destination travels as a spawn argument: CAF 0.17 dereferences a
+    // null argument pack for argument-less function actors (UBSan flags it).
+    sys.spawn(
+      [=](caf::event_based_actor* self, Handle to) {
+        self->request(to, caf::infinite, xs...)
+          .then([=](T& x) { *out = std::move(x); },
+                [=](caf::error& err) {
+                  *failure = self->system().render(err);
+                });
+      },
+      dest);
     run_until([&] { return out->has_value() || !failure->empty(); });
     if (!failure->empty())
       throw std::runtime_error("request failed: " + *failure);
@@ -210,8 +216,8 @@ struct embedded_cluster::impl {
       answers[t] = std::move(r);
       cv.notify_all();
     };
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(dest, caf::infinite, req)
+    sys.spawn([=](caf::event_based_actor* self, Handle to) {
+      self->request(to, caf::infinite, req)
         .then(
           [=](invoke_result& r) {
             invocation_result x;
@@ -226,7 +232,7 @@ struct embedded_cluster::impl {
             x.error = "request failed: " + self->system().render(err);
             deliver(std::move(x));
           });
-    });
+    }, dest);
     run();
     return t;
   }
