@@ -10,7 +10,7 @@ namespace augur {
 struct demo_options {
   std::string config = "configs/demo.toml";
   uint32_t requests = 4000;
-  double rate_per_s = 1000;
+  double rate_per_s = 500;
   uint64_t seed = 7;
   bool json = false;
 };
