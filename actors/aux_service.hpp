@@ -1,5 +1,8 @@
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "augur/messages/interfaces.hpp"
 
 namespace augur {
@@ -8,6 +11,8 @@ namespace augur {
 /// service (name, zone, endpoint) and whether it is healthy.
 struct aux_service_state {
   service_info info;
+  /// Reachability reported per host.
+  std::map<std::string, bool> reachable;
   static inline const char* name = "aux_service";
 };
 

@@ -25,6 +25,13 @@ void probe_all(probe_ptr self) {
     else
       est.failure();
     auto x = est.sample(st.cfg.host, service, now);
+    auto reported = st.reported_up.find(service);
+    if (reported == st.reported_up.end() || reported->second != x.up) {
+      st.reported_up[service] = x.up;
+      auto svc = st.service_actors.find(service);
+      if (svc != st.service_actors.end())
+        self->send(svc->second, health_atom::value, st.cfg.host, x.up);
+    }
     for (auto& l : st.listeners)
       self->send(l, x);
   }
@@ -35,8 +42,10 @@ void probe_all(probe_ptr self) {
 channel_probe_actor::behavior_type
 channel_probe(channel_probe_actor::stateful_pointer<channel_probe_state> self,
               channel_probe_settings cfg,
-              std::shared_ptr<network_emulator> network) {
+              std::shared_ptr<network_emulator> network,
+              std::map<std::string, aux_service_actor> service_actors) {
   auto& st = self->state;
+  st.service_actors = std::move(service_actors);
   st.rng.seed(cfg.seed);
   for (auto& s : cfg.services)
     st.channels.emplace(s, channel_estimator{cfg.loss_window, cfg.down_after});

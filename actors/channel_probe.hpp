@@ -31,6 +31,9 @@ struct channel_probe_state {
   std::shared_ptr<network_emulator> network;
   std::map<std::string, channel_estimator> channels;
   std::vector<channel_listener_actor> listeners;
+  /// The service actors, told when a channel goes down or comes back.
+  std::map<std::string, aux_service_actor> service_actors;
+  std::map<std::string, bool> reported_up;
   std::mt19937_64 rng;
   static inline const char* name = "channel_probe";
 };
@@ -41,6 +44,7 @@ struct channel_probe_state {
 channel_probe_actor::behavior_type
 channel_probe(channel_probe_actor::stateful_pointer<channel_probe_state> self,
               channel_probe_settings cfg,
-              std::shared_ptr<network_emulator> network);
+              std::shared_ptr<network_emulator> network,
+              std::map<std::string, aux_service_actor> service_actors);
 
 } // namespace augur

@@ -86,7 +86,8 @@ using channel_probe_actor = caf::typed_actor<
 using aux_service_actor = caf::typed_actor<
   // Describes the service.
   caf::replies_to<caf::get_atom>::with<service_info>,
-  // Marks the service healthy or not (from probes and gateways).
-  caf::reacts_to<health_atom, bool>>;
+  // A host's probe reports that the service is reachable from that host, or
+  // no longer (the service is healthy while some host reaches it).
+  caf::reacts_to<health_atom, std::string, bool>>;
 
 } // namespace augur

@@ -74,11 +74,14 @@ struct embedded_cluster::impl {
       network->set_link(l);
     catalog = std::make_shared<task_catalog>();
     std::vector<std::string> service_names;
+    std::map<std::string, aux_service_actor> service_actors;
     for (auto& s : cfg.services) {
       catalog->add_service(s.name);
       service_names.push_back(s.name);
-      services.push_back(
-        sys.spawn(aux_service, service_info{s.name, s.zone, s.endpoint, true}));
+      auto h = sys.spawn(aux_service,
+                         service_info{s.name, s.zone, s.endpoint, true});
+      services.push_back(h);
+      service_actors.emplace(s.name, h);
     }
     channel_quality::settings quality;
     quality.stale_half_life_ms = cfg.stale_half_life_ms;
@@ -119,7 +122,7 @@ struct embedded_cluster::impl {
       ps.services = service_names;
       ps.interval_ms = cfg.probe_interval_ms;
       ps.seed = cfg.seed * 1000003 + h_index++;
-      auto probe = sys.spawn(channel_probe, ps, network);
+      auto probe = sys.spawn(channel_probe, ps, network, service_actors);
       for (auto& l : listeners)
         caf::anon_send(probe, caf::subscribe_atom::value, l);
       probes.push_back(probe);
@@ -406,6 +409,14 @@ instance_status embedded_cluster::instance(const std::string& name) {
       return impl_->ask<instance_status>(h, caf::get_atom::value,
                                          status_atom::value);
   throw std::invalid_argument("no instance named '" + name + "'");
+}
+
+service_info embedded_cluster::service(const std::string& name) {
+  for (size_t i = 0; i < impl_->cfg.services.size(); ++i)
+    if (impl_->cfg.services[i].name == name)
+      return impl_->ask<service_info>(impl_->services[i],
+                                      caf::get_atom::value);
+  throw std::invalid_argument("no service named '" + name + "'");
 }
 
 std::vector<std::string> embedded_cluster::instances() const {

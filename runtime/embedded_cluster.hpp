@@ -117,6 +117,9 @@ public:
   /// One instance's state.
   instance_status instance(const std::string& name);
 
+  /// One auxiliary service: where it is, and whether some host reaches it.
+  service_info service(const std::string& name);
+
   /// Names of all instances, host by host.
   std::vector<std::string> instances() const;
 

@@ -232,6 +232,7 @@ TEST_CASE("a link that goes down is avoided") {
   for (auto& ch : chans)
     down += ch.up ? 0 : 1;
   CHECK(down == 2);
+  CHECK(c.service("db").healthy); // far still reaches it
   auto r = c.invoke("orders");
   REQUIRE(r.ok());
   CHECK(r.host == "far");
@@ -343,6 +344,8 @@ TEST_CASE("an unknown task, a failing task, an unreachable service") {
     c.set_link(h, "db", 1ms, 1.0);
   auto u = c.invoke("orders");
   CHECK(u.status == outcome::failed);
+  c.advance(1s);
+  CHECK_FALSE(c.service("db").healthy); // no host reaches it any more
   CHECK(u.error.find("service 'db' unreachable") != std::string::npos);
   // The cluster keeps serving.
   c.set_link("mid", "db", 5ms);
