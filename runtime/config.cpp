@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include <toml++/toml.h>
+#include "augur/runtime/toml_reader.hpp"
 
 namespace augur {
 
@@ -32,129 +32,24 @@ const std::vector<std::string>& known_policies() {
   return xs;
 }
 
-namespace {
+namespace detail {
 
-/// Reads one TOML table, naming the file, line and key of every problem,
-/// and refusing keys it was not asked for (typos must not pass silently).
-class table_reader {
-public:
-  table_reader(const std::string& file, const toml::table& tbl,
-               std::string prefix)
-    : file_(file), tbl_(tbl), prefix_(std::move(prefix)) {
-    // nop
-  }
-
-  [[noreturn]] void fail(const toml::node* at, const std::string& key,
-                         const std::string& problem) const {
-    auto line = at ? static_cast<uint32_t>(at->source().begin.line)
-                   : static_cast<uint32_t>(tbl_.source().begin.line);
-    throw config_error(file_, line, prefix_ + key, problem);
-  }
-
-  double number(const std::string& key, double fallback, double lo,
-                double hi, bool required = false) {
-    seen_.insert(key);
-    auto node = tbl_.get(key);
-    if (!node) {
-      if (required)
-        fail(nullptr, key, "missing");
-      return fallback;
-    }
-    auto v = node->value<double>();
-    if (!v || !(node->is_number()))
-      fail(node, key, "must be a number");
-    if (*v < lo || *v > hi) {
-      std::ostringstream os;
-      os << "must be within [" << lo << ", " << hi << "], got " << *v;
-      fail(node, key, os.str());
-    }
-    return *v;
-  }
-
-  uint64_t integer(const std::string& key, uint64_t fallback, uint64_t lo,
-                   uint64_t hi, bool required = false) {
-    seen_.insert(key);
-    auto node = tbl_.get(key);
-    if (!node) {
-      if (required)
-        fail(nullptr, key, "missing");
-      return fallback;
-    }
-    if (!node->is_integer())
-      fail(node, key, "must be an integer");
-    auto v = *node->value<int64_t>();
-    if (v < 0 || static_cast<uint64_t>(v) < lo
-        || static_cast<uint64_t>(v) > hi)
-      fail(node, key,
-           "must be within [" + std::to_string(lo) + ", " + std::to_string(hi)
-             + "], got " + std::to_string(v));
-    return static_cast<uint64_t>(v);
-  }
-
-  std::string string(const std::string& key, const std::string& fallback,
-                     bool required = false) {
-    seen_.insert(key);
-    auto node = tbl_.get(key);
-    if (!node) {
-      if (required)
-        fail(nullptr, key, "missing");
-      return fallback;
-    }
-    if (!node->is_string())
-      fail(node, key, "must be a string");
-    auto v = *node->value<std::string>();
-    if (required && v.empty())
-      fail(node, key, "must not be empty");
-    return v;
-  }
-
-  const toml::node* node(const std::string& key) const {
-    return tbl_.get(key);
-  }
-
-  /// Refuses every key not read so far.
-  void no_other_keys() const {
-    for (auto& [k, v] : tbl_) {
-      auto key = std::string{k.str()};
-      if (seen_.count(key) == 0)
-        fail(&v, key, "unknown key");
-    }
-  }
-
-private:
-  const std::string& file_;
-  const toml::table& tbl_;
-  std::string prefix_;
-  std::set<std::string> seen_;
-};
-
-const toml::array* array_of_tables(const std::string& file,
-                                   const toml::table& root,
-                                   const std::string& key) {
-  auto node = root.get(key);
-  if (!node)
-    return nullptr;
-  auto arr = node->as_array();
-  if (!arr || !arr->is_array_of_tables())
-    throw config_error(file, static_cast<uint32_t>(node->source().begin.line),
-                       key, "must be an array of tables ([[" + key + "]])");
-  return arr;
-}
-
-} // namespace
-
-cluster_config parse_config(std::string_view text, const std::string& source) {
-  toml::table root;
+toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
-    root = toml::parse(text, source);
+    return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     throw config_error(source, static_cast<uint32_t>(e.source().begin.line),
                        "", std::string{"malformed TOML: "}
                              + std::string{e.description()});
   }
+}
+
+cluster_config read_cluster(const toml::table& root, const std::string& source,
+                            const std::set<std::string>& extra_sections) {
   cluster_config cfg;
   std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
                                  "link"};
+  top_keys.insert(extra_sections.begin(), extra_sections.end());
   for (auto& [k, v] : root)
     if (top_keys.count(std::string{k.str()}) == 0)
       throw config_error(source, static_cast<uint32_t>(v.source().begin.line),
@@ -281,13 +176,23 @@ cluster_config parse_config(std::string_view text, const std::string& source) {
   return cfg;
 }
 
-cluster_config load_config(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::ifstream in{path};
   if (!in)
     throw config_error(path, 0, "", "cannot open the file");
   std::ostringstream os;
   os << in.rdbuf();
-  return parse_config(os.str(), path);
+  return os.str();
+}
+
+} // namespace detail
+
+cluster_config parse_config(std::string_view text, const std::string& source) {
+  return detail::read_cluster(detail::parse_toml(text, source), source, {});
+}
+
+cluster_config load_config(const std::string& path) {
+  return parse_config(detail::read_file(path), path);
 }
 
 } // namespace augur

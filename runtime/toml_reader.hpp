@@ -1,0 +1,179 @@
+#pragma once
+
+// Reading TOML with errors that name the file, the line and the key. Used by
+// the cluster and scenario parsers; not part of the public API.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "augur/runtime/config.hpp"
+
+namespace augur::detail {
+
+/// Reads one TOML table, naming the file, line and key of every problem,
+/// and refusing keys it was not asked for (typos must not pass silently).
+class table_reader {
+public:
+  table_reader(const std::string& file, const toml::table& tbl,
+               std::string prefix)
+    : file_(file), tbl_(tbl), prefix_(std::move(prefix)) {
+    // nop
+  }
+
+  [[noreturn]] void fail(const toml::node* at, const std::string& key,
+                         const std::string& problem) const {
+    auto line = at ? static_cast<uint32_t>(at->source().begin.line)
+                   : static_cast<uint32_t>(tbl_.source().begin.line);
+    throw config_error(file_, line, prefix_ + key, problem);
+  }
+
+  double number(const std::string& key, double fallback, double lo,
+                double hi, bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    auto v = node->value<double>();
+    if (!v || !(node->is_number()))
+      fail(node, key, "must be a number");
+    if (*v < lo || *v > hi) {
+      std::ostringstream os;
+      os << "must be within [" << lo << ", " << hi << "], got " << *v;
+      fail(node, key, os.str());
+    }
+    return *v;
+  }
+
+  uint64_t integer(const std::string& key, uint64_t fallback, uint64_t lo,
+                   uint64_t hi, bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    if (!node->is_integer())
+      fail(node, key, "must be an integer");
+    auto v = *node->value<int64_t>();
+    if (v < 0 || static_cast<uint64_t>(v) < lo
+        || static_cast<uint64_t>(v) > hi)
+      fail(node, key,
+           "must be within [" + std::to_string(lo) + ", " + std::to_string(hi)
+             + "], got " + std::to_string(v));
+    return static_cast<uint64_t>(v);
+  }
+
+  std::string string(const std::string& key, const std::string& fallback,
+                     bool required = false) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node) {
+      if (required)
+        fail(nullptr, key, "missing");
+      return fallback;
+    }
+    if (!node->is_string())
+      fail(node, key, "must be a string");
+    auto v = *node->value<std::string>();
+    if (required && v.empty())
+      fail(node, key, "must not be empty");
+    return v;
+  }
+
+  const toml::node* node(const std::string& key) const {
+    return tbl_.get(key);
+  }
+
+  /// A list of strings (empty when absent).
+  std::vector<std::string> strings(const std::string& key) {
+    seen_.insert(key);
+    std::vector<std::string> result;
+    auto node = tbl_.get(key);
+    if (!node)
+      return result;
+    auto arr = node->as_array();
+    if (!arr)
+      fail(node, key, "must be an array of strings");
+    for (auto& x : *arr) {
+      if (!x.is_string())
+        fail(&x, key, "must be an array of strings");
+      result.push_back(*x.value<std::string>());
+    }
+    return result;
+  }
+
+  /// A sub-table (nullptr when absent); marks the key as read.
+  const toml::table* table(const std::string& key) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node)
+      return nullptr;
+    auto tbl = node->as_table();
+    if (!tbl)
+      fail(node, key, "must be a table");
+    return tbl;
+  }
+
+  /// Marks a key as read by someone else.
+  void skip(const std::string& key) {
+    seen_.insert(key);
+  }
+
+  const std::string& file() const noexcept {
+    return file_;
+  }
+
+  const std::string& prefix() const noexcept {
+    return prefix_;
+  }
+
+  /// Refuses every key not read so far.
+  void no_other_keys() const {
+    for (auto& [k, v] : tbl_) {
+      auto key = std::string{k.str()};
+      if (seen_.count(key) == 0)
+        fail(&v, key, "unknown key");
+    }
+  }
+
+private:
+  const std::string& file_;
+  const toml::table& tbl_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+inline const toml::array* array_of_tables(const std::string& file,
+                                   const toml::table& root,
+                                   const std::string& key) {
+  auto node = root.get(key);
+  if (!node)
+    return nullptr;
+  auto arr = node->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    throw config_error(file, static_cast<uint32_t>(node->source().begin.line),
+                       key, "must be an array of tables ([[" + key + "]])");
+  return arr;
+}
+
+/// Parses TOML text; malformed text is a `config_error` with its line.
+toml::table parse_toml(std::string_view text, const std::string& source);
+
+/// Reads the cluster sections of a document; top-level sections other than
+/// the cluster's and `extra_sections` are refused.
+cluster_config read_cluster(const toml::table& root, const std::string& source,
+                            const std::set<std::string>& extra_sections);
+
+/// Reads a whole file (a `config_error` if it cannot be opened).
+std::string read_file(const std::string& path);
+
+} // namespace augur::detail
