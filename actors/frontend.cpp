@@ -25,6 +25,8 @@ void route(frontend_ptr self, invocation_id id);
 void place(frontend_ptr self, invocation_id id);
 void negotiate(frontend_ptr self, invocation_id id,
                const service_likelihood& svc);
+void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
+                     std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
 void fast_path(frontend_ptr self, invocation_id id, const std::string& why);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
@@ -132,6 +134,37 @@ const service_likelihood* most_likely_service(const task_profile& p) {
   return best;
 }
 
+// The baselines share everything with augur but the choice.
+void place_baseline(frontend_ptr self, invocation_id id) {
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  auto& policy = st.cfg.policy;
+  inv.reason.policy = policy;
+  auto& task = inv.request.task;
+  instance_pool::index i = instance_pool::npos;
+  if (policy == "least-loaded") {
+    i = placement::least_loaded(st.pool, st.rng);
+  } else if (policy == "random") {
+    i = placement::random_free(st.pool, st.rng);
+  } else if (policy == "round-robin") {
+    i = placement::round_robin(st.pool, st.cursor);
+  } else if (policy == "hash-home") {
+    i = placement::hash_home(st.pool, task);
+  } else if (policy == "oracle" && st.cfg.oracle.aux_ms) {
+    auto& oracle = st.cfg.oracle;
+    auto cold = oracle.cold_start_ms ? oracle.cold_start_ms(task) : 0.0;
+    i = placement::cheapest(
+      st.pool, task,
+      [&](uint32_t h) { return oracle.aux_ms(task, st.pool.host_name(h)); },
+      cold, st.cfg.load_weight_ms);
+  } else {
+    answer_unplaced(self, id, outcome::failed,
+                    "policy '" + policy + "' cannot place here");
+    return;
+  }
+  dispatch(self, id, i);
+}
+
 void place(frontend_ptr self, invocation_id id) {
   auto& st = self->state;
   auto& inv = st.live.at(id);
@@ -141,9 +174,8 @@ void place(frontend_ptr self, invocation_id id) {
     inv.reason.service = svc->service;
     inv.reason.likelihood = svc->likelihood;
   }
-  if (st.cfg.policy == "least-loaded") {
-    inv.reason.policy = "least-loaded";
-    dispatch(self, id, placement::least_loaded(st.pool, st.rng));
+  if (st.cfg.policy != "predictive") {
+    place_baseline(self, id);
     return;
   }
   if (svc != nullptr && svc->likelihood >= st.cfg.threshold)

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -9,13 +10,15 @@
 
 #include "augur/messages/interfaces.hpp"
 #include "augur/model/instance_pool.hpp"
+#include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"
 
 namespace augur {
 
 /// How the frontend places.
 struct frontend_settings {
-  /// `predictive` (augur) or `least-loaded` (the baseline).
+  /// `predictive` (augur), or a baseline: `least-loaded`, `random`,
+  /// `round-robin`, `hash-home`, `oracle`.
   std::string policy = "predictive";
   /// Likelihood at or above which the frontend negotiates by channel.
   double threshold = 0.5;
@@ -29,6 +32,9 @@ struct frontend_settings {
   uint32_t max_refusals = 3;
   size_t warm_capacity = 8;
   channel_quality::settings quality;
+  /// Load term of the oracle's expected latency (as in the instances' bids).
+  double load_weight_ms = 1;
+  oracle_view oracle;
   uint64_t seed = 1;
 };
 
@@ -72,6 +78,8 @@ struct frontend_state {
   std::deque<invocation_id> queue;
   frontend_status counters;
   std::mt19937_64 rng;
+  /// Round-robin baseline's position.
+  size_t cursor = 0;
   invocation_id next_id = 1;
   static inline const char* name = "frontend";
 };

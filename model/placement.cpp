@@ -87,6 +87,85 @@ instance_pool::index least_loaded(const instance_pool& pool,
   return best;
 }
 
+instance_pool::index random_free(const instance_pool& pool,
+                                 std::mt19937_64& rng) {
+  auto& free = pool.free();
+  if (free.empty())
+    return instance_pool::npos;
+  return free[std::uniform_int_distribution<size_t>{0, free.size() - 1}(rng)];
+}
+
+instance_pool::index round_robin(const instance_pool& pool, size_t& cursor) {
+  auto n = pool.size();
+  for (size_t i = 0; i < n; ++i) {
+    auto candidate = static_cast<instance_pool::index>((cursor + i) % n);
+    if (pool.has_free_slot(candidate)) {
+      cursor = (candidate + 1) % n;
+      return candidate;
+    }
+  }
+  return instance_pool::npos;
+}
+
+std::vector<size_t> coprime_steps(size_t n) {
+  std::vector<size_t> result;
+  for (size_t x = 1; x <= std::max<size_t>(n, 1); ++x) {
+    if (std::gcd(x, n) != 1)
+      continue;
+    bool pairwise = true;
+    for (auto y : result)
+      pairwise = pairwise && std::gcd(x, y) == 1;
+    if (pairwise)
+      result.push_back(x);
+  }
+  return result;
+}
+
+instance_pool::index hash_home(const instance_pool& pool,
+                               const std::string& task) {
+  auto n = pool.size();
+  if (n == 0)
+    return instance_pool::npos;
+  // Deterministic across runs and platforms (std::hash is neither): FNV-1a.
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : task) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  auto steps = coprime_steps(n);
+  auto step = steps[hash % steps.size()];
+  auto home = hash % n;
+  for (size_t i = 0; i < n; ++i) {
+    auto candidate = static_cast<instance_pool::index>((home + i * step) % n);
+    if (pool.has_free_slot(candidate))
+      return candidate;
+  }
+  return instance_pool::npos;
+}
+
+instance_pool::index cheapest(const instance_pool& pool,
+                              const std::string& task,
+                              const std::function<double(uint32_t)>& aux_ms,
+                              double cold_start_ms, double load_weight_ms) {
+  auto best = instance_pool::npos;
+  double best_cost = 0;
+  for (uint32_t h = 0; h < pool.hosts(); ++h) {
+    auto& free = pool.free_on_host(h);
+    if (free.empty())
+      continue;
+    auto aux = aux_ms(h);
+    for (auto i : free) {
+      auto cost = aux + (pool.warm(i, task) ? 0.0 : cold_start_ms)
+                  + load_weight_ms * pool.busy(i) / pool.slots(i);
+      if (best == instance_pool::npos || cost < best_cost) {
+        best = i;
+        best_cost = cost;
+      }
+    }
+  }
+  return best;
+}
+
 double expected_latency_ms(const bid_inputs& x) {
   auto cold = x.warm ? 0.0 : x.cold_start_ms;
   auto channel = std::isfinite(x.channel_ms)

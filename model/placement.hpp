@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -9,6 +10,15 @@
 #include "augur/model/instance_pool.hpp"
 
 namespace augur {
+
+/// What the oracle policy knows and no real frontend can (simulation only):
+/// the true expected time in services of a task on a host, from the tasks'
+/// true behaviour and the links' true current state, and a task's cold start.
+struct oracle_view {
+  std::function<double(const std::string& task, const std::string& host)>
+    aux_ms;
+  std::function<double(const std::string& task)> cold_start_ms;
+};
 
 /// The placement decisions of the frontend and the bids of the instances, as
 /// plain functions: no actor, no clock, no I/O.
@@ -38,6 +48,33 @@ instance_pool::index power_of_k(const instance_pool& pool, size_t k,
 /// free slot (ties broken at random), ignoring channels and warmth.
 instance_pool::index least_loaded(const instance_pool& pool,
                                   std::mt19937_64& rng);
+
+/// Random baseline: a uniformly random instance with a free slot.
+instance_pool::index random_free(const instance_pool& pool,
+                                 std::mt19937_64& rng);
+
+/// Round-robin baseline: from a cursor, the next instance (in the order
+/// instances joined) with a free slot; the cursor moves past it.
+instance_pool::index round_robin(const instance_pool& pool, size_t& cursor);
+
+/// OpenWhisk's hash-home baseline (ShardingContainerPoolBalancer): the
+/// task's home instance is hash(task) mod N; when it is full, step by a step
+/// size also chosen by the hash among numbers coprime to N (pairwise coprime,
+/// as OpenWhisk builds them), so that every instance is visited once.
+instance_pool::index hash_home(const instance_pool& pool,
+                               const std::string& task);
+
+/// The step sizes of `hash_home` for N instances: the numbers in [1, N]
+/// coprime to N and pairwise coprime with each other.
+std::vector<size_t> coprime_steps(size_t n);
+
+/// Oracle: the free instance with the lowest true expected latency, given
+/// the true expected time in services from each host (`aux_ms(host)`), the
+/// task's cold start where it is not warm, and load x load_weight_ms.
+instance_pool::index cheapest(const instance_pool& pool,
+                              const std::string& task,
+                              const std::function<double(uint32_t)>& aux_ms,
+                              double cold_start_ms, double load_weight_ms);
 
 /// What an instance expects an invocation to cost if it ran there now.
 struct bid_inputs {

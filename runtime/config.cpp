@@ -28,7 +28,9 @@ size_t cluster_config::instance_count() const {
 }
 
 const std::vector<std::string>& known_policies() {
-  static const std::vector<std::string> xs{"predictive", "least-loaded"};
+  static const std::vector<std::string> xs{"predictive",  "least-loaded",
+                                           "random",      "round-robin",
+                                           "hash-home",   "oracle"};
   return xs;
 }
 

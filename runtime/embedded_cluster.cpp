@@ -64,7 +64,7 @@ struct embedded_cluster::impl {
 
   // -- construction ----------------------------------------------------------
 
-  impl(cluster_config config, clock_mode m)
+  impl(cluster_config config, clock_mode m, oracle_view oracle)
     : cfg(std::move(config)), mode(m), sys(prepare(sys_cfg, m)) {
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
@@ -98,6 +98,8 @@ struct embedded_cluster::impl {
     fs.bid_deadline_ms = cfg.bid_deadline_ms;
     fs.warm_capacity = cfg.warm_capacity;
     fs.quality = quality;
+    fs.load_weight_ms = cfg.load_weight_ms;
+    fs.oracle = oracle;
     fs.seed = cfg.seed;
     front = sys.spawn(augur::frontend, fs, registry);
     uint64_t h_index = 0;
@@ -137,7 +139,8 @@ struct embedded_cluster::impl {
     for (auto& p : probes)
       stop(p);
     for (auto& [_, i] : instances)
-      stop(i);
+      if (i)
+        stop(i);
     for (auto& s : services)
       stop(s);
     stop(front);
@@ -279,8 +282,9 @@ embedded_cluster embedded_cluster::from_file(const std::string& path,
   return embedded_cluster{load_config(path), mode};
 }
 
-embedded_cluster::embedded_cluster(cluster_config cfg, clock_mode mode)
-  : impl_(std::make_unique<impl>(std::move(cfg), mode)) {
+embedded_cluster::embedded_cluster(cluster_config cfg, clock_mode mode,
+                                   oracle_view oracle)
+  : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle))) {
   // nop
 }
 
@@ -344,9 +348,10 @@ embedded_cluster::execute_on(const std::string& instance_name,
                              const std::string& task,
                              const std::string& payload) {
   for (auto& [name, h] : impl_->instances)
-    if (name == instance_name)
+    if (name == instance_name && h)
       return impl_->submit_to(h, execute_request{0, task, payload});
-  throw std::invalid_argument("no instance named '" + instance_name + "'");
+  throw std::invalid_argument("no (live) instance named '" + instance_name
+                              + "'");
 }
 
 void embedded_cluster::set_link(const std::string& host,
@@ -361,6 +366,27 @@ void embedded_cluster::set_link(const std::string& host,
     throw std::invalid_argument("link values out of range");
   impl_->network->set_link(
     link_spec{host, service, rtt.count(), jitter.count(), loss});
+}
+
+std::vector<std::string> embedded_cluster::fail_instances(const std::string& host,
+                                                         size_t n) {
+  std::vector<std::string> failed;
+  auto& x = *impl_;
+  for (auto& [name, h] : x.instances) {
+    if (failed.size() == n)
+      break;
+    if (name.compare(0, host.size() + 1, host + "/") != 0 || !h)
+      continue;
+    caf::anon_send_exit(h, caf::exit_reason::kill);
+    h = nullptr;
+    failed.push_back(name);
+  }
+  x.run();
+  return failed;
+}
+
+std::shared_ptr<network_emulator> embedded_cluster::network() const {
+  return impl_->network;
 }
 
 void embedded_cluster::advance(std::chrono::duration<double, std::milli> d) {
@@ -405,10 +431,10 @@ std::vector<channel_sample> embedded_cluster::channels() {
 
 instance_status embedded_cluster::instance(const std::string& name) {
   for (auto& [n, h] : impl_->instances)
-    if (n == name)
+    if (n == name && h)
       return impl_->ask<instance_status>(h, caf::get_atom::value,
                                          status_atom::value);
-  throw std::invalid_argument("no instance named '" + name + "'");
+  throw std::invalid_argument("no (live) instance named '" + name + "'");
 }
 
 service_info embedded_cluster::service(const std::string& name) {

@@ -12,6 +12,7 @@
 
 #include "augur/messages/interfaces.hpp"
 #include "augur/messages/protocol.hpp"
+#include "augur/model/placement.hpp"
 #include "augur/runtime/config.hpp"
 #include "augur/runtime/task.hpp"
 
@@ -51,8 +52,11 @@ public:
   static embedded_cluster from_file(const std::string& path,
                                     clock_mode mode = clock_mode::virtual_time);
 
+  /// Builds a cluster; `oracle` is what the `oracle` policy knows (only a
+  /// simulation can tell it).
   explicit embedded_cluster(cluster_config cfg,
-                            clock_mode mode = clock_mode::virtual_time);
+                            clock_mode mode = clock_mode::virtual_time,
+                            oracle_view oracle = {});
 
   embedded_cluster(embedded_cluster&&) noexcept;
   embedded_cluster& operator=(embedded_cluster&&) noexcept;
@@ -96,6 +100,14 @@ public:
   void set_link(const std::string& host, const std::string& service,
                 std::chrono::duration<double, std::milli> rtt, double loss = 0,
                 std::chrono::duration<double, std::milli> jitter = {});
+
+  /// Makes `n` instances of `host` fail now, with their in-flight work
+  /// (their executions end with an error); they leave the pool. Returns the
+  /// names of the instances that failed.
+  std::vector<std::string> fail_instances(const std::string& host, size_t n);
+
+  /// The emulated network (the physical world of this cluster).
+  std::shared_ptr<network_emulator> network() const;
 
   /// Lets time pass (virtual: runs everything due meanwhile; real: sleeps).
   void advance(std::chrono::duration<double, std::milli> d);

@@ -1,13 +1,22 @@
 // The augur command line.
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "augur/runtime/config.hpp"
 #include "augur/runtime/demo.hpp"
+#include "augur/runtime/report.hpp"
+#include "augur/runtime/scenario.hpp"
+#include "augur/runtime/simulator.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"augur: serverless placement by predicted channel quality"};
@@ -34,16 +43,109 @@ int main(int argc, char** argv) {
     "check", "Validate a cluster file (exit 2 naming file, line and key)");
   check_cmd->add_option("file", check_file, "Cluster file")->required();
 
+  std::string scenario_file;
+  std::string policy = "predictive";
+  uint64_t seed = 0;
+  bool sim_json = false;
+  auto* sim_cmd = app.add_subcommand(
+    "simulate", "Replay a scenario in virtual time through the real actors");
+  sim_cmd->add_option("scenario", scenario_file, "Scenario file")->required();
+  sim_cmd->add_option("--policy", policy,
+                      "predictive, least-loaded, random, round-robin, "
+                      "hash-home, oracle, or all")
+    ->capture_default_str();
+  auto* seed_opt = sim_cmd->add_option("--seed", seed,
+                                       "Seed (default: the scenario's)");
+  sim_cmd->add_flag("--json", sim_json, "Print one JSON document");
+
+  std::vector<std::string> plot_inputs;
+  std::string plot_output = "augur.svg";
+  auto* plot_cmd = app.add_subcommand(
+    "plot", "Draw an SVG from `simulate --policy all --json` documents");
+  plot_cmd->add_option("reports", plot_inputs, "JSON documents")->required();
+  plot_cmd->add_option("-o,--output", plot_output, "SVG file to write")
+    ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*demo_cmd) {
       augur::run_demo(demo, std::cout);
+    } else if (*sim_cmd) {
+      auto sc = augur::load_scenario(scenario_file);
+      if (seed_opt->count() == 0)
+        seed = sc.workload.seed;
+      std::vector<std::string> policies;
+      if (policy == "all") {
+        policies = augur::known_policies();
+      } else {
+        auto& known = augur::known_policies();
+        if (std::find(known.begin(), known.end(), policy) == known.end()) {
+          std::cerr << "augur: unknown policy '" << policy << "'\n";
+          return 2;
+        }
+        policies.push_back(policy);
+      }
+      std::vector<nlohmann::json> reports;
+      for (auto& p : policies) {
+        if (!sim_json)
+          std::cerr << "simulating " << p << "...\n";
+        reports.push_back(augur::simulate(sc, p, seed));
+      }
+      if (sim_json) {
+        if (policy != "all") {
+          std::cout << reports.front().dump(2) << "\n";
+        } else {
+          nlohmann::json doc;
+          doc["scenario"] = scenario_file;
+          doc["seed"] = seed;
+          for (auto& r : reports)
+            doc["policies"][r["policy"].get<std::string>()] = r;
+          std::cout << doc.dump(2) << "\n";
+        }
+      } else {
+        std::cout << scenario_file << ", seed " << seed << ": "
+                  << reports.front()["invocations"] << " invocations, "
+                  << reports.front()["simulated_s"].get<double>()
+                  << " s simulated\n\n";
+        augur::print_reports(reports, std::cout);
+        for (auto& r : reports)
+          std::cout << r["policy"].get<std::string>() << ": "
+                    << static_cast<long long>(
+                         r["invocations_per_wall_s"].get<double>())
+                    << " invocations per wall-second\n";
+      }
+    } else if (*plot_cmd) {
+      std::vector<nlohmann::json> docs;
+      for (auto& f : plot_inputs) {
+        std::ifstream in{f};
+        if (!in) {
+          std::cerr << "augur: cannot open " << f << "\n";
+          return 2;
+        }
+        try {
+          docs.push_back(nlohmann::json::parse(in));
+        } catch (const std::exception& e) {
+          std::cerr << "augur: " << f << ": " << e.what() << "\n";
+          return 2;
+        }
+        if (!docs.back().contains("policies")) {
+          std::cerr << "augur: " << f
+                    << ": not the output of `simulate --policy all --json`\n";
+          return 2;
+        }
+      }
+      std::ofstream out{plot_output};
+      out << augur::plot_svg(docs);
+      std::cout << "wrote " << plot_output << "\n";
     } else if (*check_cmd) {
       auto cfg = augur::load_config(check_file);
       std::cout << check_file << ": ok (" << cfg.hosts.size() << " hosts, "
                 << cfg.instance_count() << " instances, "
                 << cfg.services.size() << " services)\n";
     }
+  } catch (const augur::trace_error& e) {
+    std::cerr << "augur: " << e.what() << "\n";
+    return 2;
   } catch (const augur::config_error& e) {
     std::cerr << "augur: " << e.what() << "\n";
     return 2;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -1,0 +1,178 @@
+#include "augur/runtime/report.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ostream>
+#include <sstream>
+
+namespace augur {
+
+namespace {
+
+std::string format(const char* fmt, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, x);
+  return buf;
+}
+
+std::string escape(const std::string& x) {
+  std::string out;
+  for (auto c : x) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+void print_reports(const std::vector<nlohmann::json>& reports,
+                   std::ostream& out) {
+  if (reports.empty())
+    return;
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "%-13s %8s %8s %6s %6s | %8s %8s %8s | %8s %8s %8s | %6s %6s\n",
+                "policy", "invoked", "done", "rej", "fail", "mean ms",
+                "p50 ms", "p99 ms", "aux mean", "aux p99", "aux>1min",
+                "cold", "negot");
+  out << line << std::string(118, '-') << "\n";
+  for (auto& r : reports) {
+    auto& l = r["latency_ms"];
+    auto& a = r["aux_latency_ms"];
+    std::snprintf(
+      line, sizeof(line),
+      "%-13s %8llu %8llu %6llu %6llu | %8.2f %8.2f %8.2f | %8.2f %8.2f %8.2f "
+      "| %6llu %6llu\n",
+      r["policy"].get<std::string>().c_str(),
+      r["invocations"].get<unsigned long long>(),
+      r["completed"].get<unsigned long long>(),
+      r["rejected"].get<unsigned long long>(),
+      r["failed"].get<unsigned long long>(), l["mean"].get<double>(),
+      l["p50"].get<double>(), l["p99"].get<double>(), a["mean"].get<double>(),
+      a["p99"].get<double>(),
+      r["after_first_minute"]["aux_latency_ms"]["mean"].get<double>(),
+      r["cold_starts"].get<unsigned long long>(),
+      r["negotiations"].get<unsigned long long>());
+    out << line;
+  }
+  auto& phases = reports.front()["phases"];
+  if (phases.size() > 1) {
+    out << "\nmean / p99 latency (ms) and mean aux (ms) by phase:\n";
+    std::snprintf(line, sizeof(line), "%-13s", "policy");
+    out << line;
+    for (auto& p : phases) {
+      auto label = format("%.0f", p["from_s"].get<double>()) + "-"
+                   + format("%.0f", p["to_s"].get<double>()) + " s";
+      std::snprintf(line, sizeof(line), " | %-22s", label.c_str());
+      out << line;
+    }
+    out << "\n";
+    for (auto& r : reports) {
+      std::snprintf(line, sizeof(line), "%-13s",
+                    r["policy"].get<std::string>().c_str());
+      out << line;
+      for (auto& p : r["phases"]) {
+        auto cell = format("%.1f", p["latency_ms"]["mean"].get<double>())
+                    + " / "
+                    + format("%.1f", p["latency_ms"]["p99"].get<double>())
+                    + " / "
+                    + format("%.2f", p["aux_latency_ms"]["mean"].get<double>());
+        std::snprintf(line, sizeof(line), " | %-22s", cell.c_str());
+        out << line;
+      }
+      out << "\n";
+    }
+  }
+  out << "\n(rej: rejected, queue full; aux: time in service calls; aux>1min: "
+         "mean aux of invocations after the first minute; negot: "
+         "negotiated placements)\n";
+}
+
+std::string plot_svg(const std::vector<nlohmann::json>& documents) {
+  static const char* colors[] = {"#1b9e77", "#d95f02", "#7570b3",
+                                 "#e7298a", "#66a61e", "#e6ab02"};
+  static const std::vector<std::pair<const char*, const char*>> metrics{
+    {"mean latency", "latency_ms/mean"},
+    {"p99 latency", "latency_ms/p99"},
+    {"mean aux", "aux_latency_ms/mean"},
+    {"p99 aux", "aux_latency_ms/p99"}};
+  const int panel_w = 640;
+  const int panel_h = 260;
+  const int margin = 50;
+  std::ostringstream svg;
+  auto height = static_cast<int>(documents.size()) * (panel_h + 40) + 60;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""
+      << panel_w + 2 * margin << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  int y0 = 20;
+  for (auto& doc : documents) {
+    auto& policies = doc["policies"];
+    std::vector<std::string> names;
+    for (auto& [k, _] : policies.items())
+      names.push_back(k);
+    double top = 0;
+    for (auto& n : names)
+      for (auto& [_, path] : metrics)
+        top = std::max(top, policies[n][nlohmann::json::json_pointer{
+                         std::string{"/"} + path}]
+                              .get<double>());
+    top = top <= 0 ? 1 : top * 1.1;
+    auto scenario = doc.value("scenario", std::string{"scenario"});
+    svg << "<text x=\"" << margin << "\" y=\"" << y0 + 12
+        << "\" font-size=\"13\" font-weight=\"bold\">" << escape(scenario)
+        << " (ms)</text>\n";
+    int base = y0 + 20 + panel_h - 40;
+    int plot_h = panel_h - 60;
+    svg << "<line x1=\"" << margin << "\" y1=\"" << base << "\" x2=\""
+        << margin + panel_w << "\" y2=\"" << base
+        << "\" stroke=\"black\"/>\n";
+    auto group_w = panel_w / static_cast<int>(metrics.size());
+    auto bar_w = std::max(4, (group_w - 20) / std::max<int>(1, names.size()));
+    for (size_t m = 0; m < metrics.size(); ++m) {
+      auto gx = margin + static_cast<int>(m) * group_w + 10;
+      for (size_t p = 0; p < names.size(); ++p) {
+        auto v = policies[names[p]][nlohmann::json::json_pointer{
+                   std::string{"/"} + metrics[m].second}]
+                   .get<double>();
+        auto h = static_cast<int>(v / top * plot_h);
+        auto x = gx + static_cast<int>(p) * bar_w;
+        svg << "<rect x=\"" << x << "\" y=\"" << base - h << "\" width=\""
+            << bar_w - 2 << "\" height=\"" << h << "\" fill=\""
+            << colors[p % 6] << "\"><title>" << escape(names[p]) << " "
+            << metrics[m].first << ": " << format("%.2f", v)
+            << " ms</title></rect>\n";
+        svg << "<text x=\"" << x + (bar_w - 2) / 2 << "\" y=\"" << base - h - 3
+            << "\" text-anchor=\"middle\" font-size=\"8\">"
+            << format(v < 10 ? "%.1f" : "%.0f", v) << "</text>\n";
+      }
+      svg << "<text x=\"" << gx + (bar_w * static_cast<int>(names.size())) / 2
+          << "\" y=\"" << base + 14 << "\" text-anchor=\"middle\">"
+          << metrics[m].first << "</text>\n";
+    }
+    for (size_t p = 0; p < names.size(); ++p) {
+      auto lx = margin + static_cast<int>(p) * 105;
+      svg << "<rect x=\"" << lx << "\" y=\"" << base + 22
+          << "\" width=\"10\" height=\"10\" fill=\"" << colors[p % 6]
+          << "\"/><text x=\"" << lx + 14 << "\" y=\"" << base + 31 << "\">"
+          << escape(names[p]) << "</text>\n";
+    }
+    y0 += panel_h + 40;
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+} // namespace augur
