@@ -150,13 +150,23 @@ void place_baseline(frontend_ptr self, invocation_id id) {
     i = placement::round_robin(st.pool, st.cursor);
   } else if (policy == "hash-home") {
     i = placement::hash_home(st.pool, task);
-  } else if (policy == "oracle" && st.cfg.oracle.aux_ms) {
+  } else if (policy == "oracle" && st.cfg.oracle.most_likely) {
+    // augur's procedure with the truth in place of estimates.
     auto& oracle = st.cfg.oracle;
-    auto cold = oracle.cold_start_ms ? oracle.cold_start_ms(task) : 0.0;
-    i = placement::cheapest(
-      st.pool, task,
-      [&](uint32_t h) { return oracle.aux_ms(task, st.pool.host_name(h)); },
-      cold, st.cfg.load_weight_ms);
+    auto [service, p] = oracle.most_likely(task);
+    inv.reason.service = service;
+    inv.reason.likelihood = p;
+    if (!service.empty() && p >= st.cfg.threshold) {
+      std::vector<double> costs(st.pool.hosts());
+      for (uint32_t h = 0; h < st.pool.hosts(); ++h)
+        costs[h] = oracle.link_ms(st.pool.host_name(h), service);
+      i = placement::cheapest(
+        st.pool, placement::shortlist(st.pool, costs, st.cfg.candidates), task,
+        [&](uint32_t h) { return oracle.aux_ms(task, st.pool.host_name(h)); },
+        oracle.cold_start_ms(task), st.cfg.load_weight_ms);
+    }
+    if (i == instance_pool::npos)
+      i = placement::power_of_k(st.pool, st.cfg.candidates, task, st.rng);
   } else {
     answer_unplaced(self, id, outcome::failed,
                     "policy '" + policy + "' cannot place here");

@@ -143,24 +143,20 @@ instance_pool::index hash_home(const instance_pool& pool,
   return instance_pool::npos;
 }
 
-instance_pool::index cheapest(const instance_pool& pool,
-                              const std::string& task,
-                              const std::function<double(uint32_t)>& aux_ms,
-                              double cold_start_ms, double load_weight_ms) {
+instance_pool::index
+cheapest(const instance_pool& pool,
+         const std::vector<instance_pool::index>& candidates,
+         const std::string& task, const std::function<double(uint32_t)>& aux_ms,
+         double cold_start_ms, double load_weight_ms) {
   auto best = instance_pool::npos;
   double best_cost = 0;
-  for (uint32_t h = 0; h < pool.hosts(); ++h) {
-    auto& free = pool.free_on_host(h);
-    if (free.empty())
-      continue;
-    auto aux = aux_ms(h);
-    for (auto i : free) {
-      auto cost = aux + (pool.warm(i, task) ? 0.0 : cold_start_ms)
-                  + load_weight_ms * pool.busy(i) / pool.slots(i);
-      if (best == instance_pool::npos || cost < best_cost) {
-        best = i;
-        best_cost = cost;
-      }
+  for (auto i : candidates) {
+    auto cost = aux_ms(pool.host_of(i))
+                + (pool.warm(i, task) ? 0.0 : cold_start_ms)
+                + load_weight_ms * pool.busy(i) / pool.slots(i);
+    if (best == instance_pool::npos || cost < best_cost) {
+      best = i;
+      best_cost = cost;
     }
   }
   return best;

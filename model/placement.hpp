@@ -12,11 +12,21 @@
 namespace augur {
 
 /// What the oracle policy knows and no real frontend can (simulation only):
-/// the true expected time in services of a task on a host, from the tasks'
-/// true behaviour and the links' true current state, and a task's cold start.
+/// the tasks' true behaviour and the links' true current state. The oracle
+/// places like augur (threshold, shortlist by channel, best expected
+/// latency) but from the truth instead of learned profiles, probes and bids:
+/// the bound that a perfect predictor reaches.
 struct oracle_view {
+  /// The service a task most likely uses now, and that probability.
+  std::function<std::pair<std::string, double>(const std::string& task)>
+    most_likely;
+  /// True expected cost of one round trip from a host to a service.
+  std::function<double(const std::string& host, const std::string& service)>
+    link_ms;
+  /// True expected time in services of one execution of a task on a host.
   std::function<double(const std::string& task, const std::string& host)>
     aux_ms;
+  /// A task's cold start.
   std::function<double(const std::string& task)> cold_start_ms;
 };
 
@@ -68,13 +78,15 @@ instance_pool::index hash_home(const instance_pool& pool,
 /// coprime to N and pairwise coprime with each other.
 std::vector<size_t> coprime_steps(size_t n);
 
-/// Oracle: the free instance with the lowest true expected latency, given
-/// the true expected time in services from each host (`aux_ms(host)`), the
-/// task's cold start where it is not warm, and load x load_weight_ms.
-instance_pool::index cheapest(const instance_pool& pool,
-                              const std::string& task,
-                              const std::function<double(uint32_t)>& aux_ms,
-                              double cold_start_ms, double load_weight_ms);
+/// Oracle: among `candidates`, the instance with the lowest true expected
+/// latency, given the true expected time in services from each host
+/// (`aux_ms(host)`), the task's cold start where it is not warm, and load x
+/// load_weight_ms. Returns npos for no candidates.
+instance_pool::index
+cheapest(const instance_pool& pool,
+         const std::vector<instance_pool::index>& candidates,
+         const std::string& task, const std::function<double(uint32_t)>& aux_ms,
+         double cold_start_ms, double load_weight_ms);
 
 /// What an instance expects an invocation to cost if it ran there now.
 struct bid_inputs {

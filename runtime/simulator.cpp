@@ -45,18 +45,30 @@ struct world {
   std::shared_ptr<network_emulator> network;
   std::map<uint64_t, std::string> blobs;
 
+  /// Expected cost of one round trip, retransmissions included (as the
+  /// emulator charges them).
+  double link_ms(const std::string& host, const std::string& service) const {
+    auto l = network->link(host, service);
+    if (!l || l->loss >= 1)
+      return std::numeric_limits<double>::infinity();
+    auto rto = std::max(3 * l->rtt_ms, network_emulator::min_rto_ms);
+    return l->rtt_ms + l->loss / (1 - l->loss) * rto;
+  }
+
   double expected_aux_ms(size_t task, const std::string& host) const {
     double total = 0;
-    for (auto& c : calls[task]) {
-      auto l = network->link(host, c.service);
-      if (!l)
-        return std::numeric_limits<double>::infinity();
-      auto rto = std::max(3 * l->rtt_ms, network_emulator::min_rto_ms);
-      auto per_trip = l->loss >= 1 ? 1e9
-                                   : l->rtt_ms + l->loss / (1 - l->loss) * rto;
-      total += c.probability * c.round_trips * per_trip;
-    }
+    for (auto& c : calls[task])
+      if (c.probability > 0)
+        total += c.probability * c.round_trips * link_ms(host, c.service);
     return total;
+  }
+
+  std::pair<std::string, double> most_likely(size_t task) const {
+    std::pair<std::string, double> best{"", 0};
+    for (auto& c : calls[task])
+      if (c.probability > best.second)
+        best = {c.service, c.probability};
+    return best;
   }
 
   const std::string& blob(uint64_t bytes) {
@@ -214,6 +226,12 @@ nlohmann::json simulate(const scenario& sc, const std::string& policy,
   cfg.policy = policy;
   cfg.seed = seed;
   oracle_view oracle;
+  oracle.most_likely = [w](const std::string& task) {
+    return w->most_likely(w->task_index.at(task));
+  };
+  oracle.link_ms = [w](const std::string& host, const std::string& service) {
+    return w->link_ms(host, service);
+  };
   oracle.aux_ms = [w](const std::string& task, const std::string& host) {
     return w->expected_aux_ms(w->task_index.at(task), host);
   };
