@@ -327,6 +327,34 @@ void fast_path(frontend_ptr self, invocation_id id, const std::string& why) {
 
 // -- execution ---------------------------------------------------------------
 
+/// True while invocation `id` executes on instance `i`.
+bool still_placed(frontend_ptr self, invocation_id id,
+                  instance_pool::index i) {
+  auto it = self->state.live.find(id);
+  return it != self->state.live.end() && it->second.placed == i;
+}
+
+/// Instance `i` is gone: it leaves the pool, and what ran there is answered
+/// with an error (its requests would never be answered otherwise).
+void lose_instance(frontend_ptr self, instance_pool::index i) {
+  auto& st = self->state;
+  st.pool.retire(i);
+  std::vector<invocation_id> lost;
+  for (auto& [id, inv] : st.live)
+    if (inv.placed == i)
+      lost.push_back(id);
+  for (auto id : lost) {
+    st.live.at(id).placed = instance_pool::npos;
+    --st.counters.in_flight;
+    invoke_result r;
+    r.status = outcome::failed;
+    r.host = st.pool.host_name(st.pool.host_of(i));
+    r.instance = st.pool.name(i);
+    r.error = "instance " + r.instance + " was lost while executing";
+    finish(self, id, std::move(r));
+  }
+}
+
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   auto& st = self->state;
   if (i == instance_pool::npos) {
@@ -336,6 +364,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   auto& inv = st.live.at(id);
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
+  inv.placed = i;
   ++st.counters.in_flight;
   if (!inv.reason.service.empty())
     inv.reason.channel_ms = host_cost(self, inv.reason.service,
@@ -345,9 +374,12 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
     .then(
       [=](invoke_result& r) {
         auto& st = self->state;
+        if (!still_placed(self, id, i))
+          return; // answered already: the instance was lost meanwhile
         st.pool.release(i);
         --st.counters.in_flight;
-        if (r.status == outcome::refused && st.live.count(id) != 0) {
+        st.live.at(id).placed = instance_pool::npos;
+        if (r.status == outcome::refused) {
           ++st.counters.refusals;
           auto& inv = st.live.at(id);
           if (!inv.reason.note.empty())
@@ -370,6 +402,8 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
       },
       [=](caf::error& err) {
         auto& st = self->state;
+        if (!still_placed(self, id, i))
+          return;
         st.pool.release(i);
         --st.counters.in_flight;
         invoke_result r;
@@ -426,12 +460,12 @@ frontend(frontend_actor::stateful_pointer<frontend_state> self,
   self->send(st.registry, caf::subscribe_atom::value,
              caf::actor_cast<profile_listener_actor>(self));
   self->set_down_handler([=](caf::down_msg& msg) {
-    // An instance died: it leaves the pool; its in-flight executions fail
-    // through their requests' errors.
+    // An instance died: it leaves the pool; its in-flight executions are
+    // answered with an error.
     auto& st = self->state;
     for (size_t i = 0; i < st.handles.size(); ++i)
       if (st.handles[i].address() == msg.source)
-        st.pool.retire(static_cast<instance_pool::index>(i));
+        lose_instance(self, static_cast<instance_pool::index>(i));
   });
   return {
     [=](invoke_request& req) {

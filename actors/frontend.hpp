@@ -52,6 +52,8 @@ struct frontend_state {
     /// A slot held while bids are out, so that the slot counts as taken
     /// for every other placement meanwhile.
     instance_pool::index reserved = instance_pool::npos;
+    /// Where it executes now (npos while not executing).
+    instance_pool::index placed = instance_pool::npos;
   };
 
   /// The latest sample of a channel and when it arrived.

@@ -27,7 +27,7 @@ call_spec read_call(table_reader& r, const std::set<std::string>& services,
 }
 
 std::string resolve(const std::string& base, const std::string& path) {
-  if (path.empty() || path.front() == '/')
+  if (path.empty() || path.front() == '/' || base == ".")
     return path;
   return base + "/" + path;
 }

@@ -126,6 +126,7 @@ struct collected {
   group after_first_minute;
   std::vector<group> tasks;
   std::vector<group> phases;
+  std::vector<std::map<std::string, uint64_t>> phase_placements;
   std::vector<double> phase_starts;
   std::map<std::string, uint64_t> placements;
   uint64_t answered = 0;
@@ -139,9 +140,12 @@ struct collected {
     auto p = std::upper_bound(phase_starts.begin(), phase_starts.end(),
                               arrival_s)
              - phase_starts.begin() - 1;
-    phases[static_cast<size_t>(std::max<ptrdiff_t>(p, 0))].add(r);
-    if (r.status == outcome::ok)
+    auto phase = static_cast<size_t>(std::max<ptrdiff_t>(p, 0));
+    phases[phase].add(r);
+    if (r.status == outcome::ok) {
       ++placements[r.host];
+      ++phase_placements[phase][r.host];
+    }
   }
 };
 
@@ -282,6 +286,7 @@ nlohmann::json simulate(const scenario& sc, const std::string& policy,
     if (e.at_s > stats->phase_starts.back())
       stats->phase_starts.push_back(e.at_s);
   stats->phases.resize(stats->phase_starts.size());
+  stats->phase_placements.resize(stats->phase_starts.size());
   auto arrivals = make_arrivals(sc, seed);
   auto collector = c.system().spawn(
     [stats, w](caf::event_based_actor* self,
@@ -358,6 +363,10 @@ nlohmann::json simulate(const scenario& sc, const std::string& policy,
   phases = nlohmann::json::array();
   for (size_t p = 0; p < stats->phases.size(); ++p) {
     auto js = stats->phases[p].to_json();
+    auto& ph = js["hosts"];
+    ph = nlohmann::json::object();
+    for (auto& h : sc.cluster.hosts)
+      ph[h.name] = {{"placements", stats->phase_placements[p][h.name]}};
     js["from_s"] = stats->phase_starts[p];
     js["to_s"] = p + 1 < stats->phase_starts.size()
                    ? stats->phase_starts[p + 1]

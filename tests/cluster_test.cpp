@@ -368,3 +368,22 @@ TEST_CASE("the same cluster in real time") {
   auto s = c.status();
   CHECK(s.completed == 1);
 }
+
+TEST_CASE("a lost instance: its executions are answered, the pool shrinks") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("long", task_options{{"db"}, 1000}, queries(1));
+  auto t = c.submit("long");
+  auto running = c.status();
+  CHECK(running.in_flight == 1);
+  c.advance(std::chrono::milliseconds(10));
+  auto lost = c.fail_instances("near", 2);
+  CHECK(lost == std::vector<std::string>{"near/0", "near/1"});
+  auto r = c.wait(t);
+  CHECK(r.status == outcome::failed);
+  CHECK(r.error.find("was lost while executing") != std::string::npos);
+  // The next ones run elsewhere, and nothing is left in flight.
+  auto next = c.invoke("long");
+  CHECK(next.ok());
+  CHECK(next.host == "mid");
+  CHECK(c.status().in_flight == 0);
+}

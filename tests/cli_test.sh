@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The command line: exit statuses and what a user reads.
+set -euo pipefail
+augur=$1
+source=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$augur" check "$source/configs/demo.toml" | grep -q "ok (4 hosts, 16 instances, 3 services)" \
+  || fail "check of the demo config"
+
+printf '[cluster]\nthreshold = 2\n[[host]]\nname = "a"\n' > "$work/bad.toml"
+set +e
+msg=$("$augur" check "$work/bad.toml" 2>&1); status=$?
+set -e
+[ "$status" -eq 2 ] || fail "check of a bad file exits $status, not 2"
+echo "$msg" | grep -q "bad.toml:2: key 'cluster.threshold': must be within \[0, 1\], got 2" \
+  || fail "check names file, line and key: $msg"
+
+set +e
+msg=$("$augur" simulate "$work/bad.toml" 2>&1); status=$?
+set -e
+[ "$status" -eq 2 ] || fail "simulate of a bad scenario exits $status, not 2"
+
+set +e
+"$augur" simulate "$source/configs/scenarios/zones.toml" --policy magic >/dev/null 2>&1; status=$?
+set -e
+[ "$status" -eq 2 ] || fail "an unknown policy exits $status, not 2"
+
+"$augur" demo --requests 500 --config "$source/configs/demo.toml" > "$work/demo.txt"
+grep -q "negotiated" "$work/demo.txt" || fail "demo shows negotiated placements"
+grep -q "least-loaded" "$work/demo.txt" || fail "demo compares with least-loaded"
+
+"$augur" simulate "$source/configs/scenarios/zones.toml" --policy all --json > "$work/zones.json"
+"$augur" plot "$work/zones.json" -o "$work/zones.svg" >/dev/null
+grep -q "<svg" "$work/zones.svg" || fail "plot writes an SVG"
+grep -q "predictive" "$work/zones.svg" || fail "the plot names the policies"
+echo "cli: all checks passed"
