@@ -120,20 +120,24 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
   int y0 = 20;
   for (auto& doc : documents) {
     auto& policies = doc["policies"];
+    // Policies in a fixed order: augur first, then its bound, then the rest.
     std::vector<std::string> names;
+    for (auto* known : {"predictive", "oracle", "least-loaded", "random",
+                        "round-robin", "hash-home"})
+      if (policies.contains(known))
+        names.push_back(known);
     for (auto& [k, _] : policies.items())
-      names.push_back(k);
-    double top = 0;
-    for (auto& n : names)
-      for (auto& [_, path] : metrics)
-        top = std::max(top, policies[n][nlohmann::json::json_pointer{
-                         std::string{"/"} + path}]
-                              .get<double>());
-    top = top <= 0 ? 1 : top * 1.1;
+      if (std::find(names.begin(), names.end(), k) == names.end())
+        names.push_back(k);
+    auto value = [&](const std::string& policy, const char* path) {
+      return policies[policy][nlohmann::json::json_pointer{std::string{"/"}
+                                                           + path}]
+        .get<double>();
+    };
     auto scenario = doc.value("scenario", std::string{"scenario"});
     svg << "<text x=\"" << margin << "\" y=\"" << y0 + 12
         << "\" font-size=\"13\" font-weight=\"bold\">" << escape(scenario)
-        << " (ms)</text>\n";
+        << " (ms; each group scaled to its largest bar)</text>\n";
     int base = y0 + 20 + panel_h - 40;
     int plot_h = panel_h - 60;
     svg << "<line x1=\"" << margin << "\" y1=\"" << base << "\" x2=\""
@@ -143,10 +147,12 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
     auto bar_w = std::max(4, (group_w - 20) / std::max<int>(1, names.size()));
     for (size_t m = 0; m < metrics.size(); ++m) {
       auto gx = margin + static_cast<int>(m) * group_w + 10;
+      double top = 0;
+      for (auto& n : names)
+        top = std::max(top, value(n, metrics[m].second));
+      top = top <= 0 ? 1 : top * 1.15;
       for (size_t p = 0; p < names.size(); ++p) {
-        auto v = policies[names[p]][nlohmann::json::json_pointer{
-                   std::string{"/"} + metrics[m].second}]
-                   .get<double>();
+        auto v = value(names[p], metrics[m].second);
         auto h = static_cast<int>(v / top * plot_h);
         auto x = gx + static_cast<int>(p) * bar_w;
         svg << "<rect x=\"" << x << "\" y=\"" << base - h << "\" width=\""

@@ -13,15 +13,23 @@ namespace {
 using detail::table_reader;
 
 call_spec read_call(table_reader& r, const std::set<std::string>& services,
-                    bool need_service = true) {
+                    bool by_trigger = false) {
   call_spec c;
-  c.service = r.string("service", "", need_service);
+  c.service = r.string("service", "", true);
   if (!c.service.empty() && services.count(c.service) == 0)
     r.fail(r.node("service"), "service",
            "no [[service]] named '" + c.service + "'");
   c.probability = r.number("probability", 1, 0, 1);
   c.round_trips = static_cast<uint32_t>(r.integer("round_trips", 1, 0, 1u << 20));
   c.bytes = r.integer("bytes", 0, 0, 1u << 30);
+  if (by_trigger) {
+    r.skip("declared");
+    if (auto d = r.node("declared")) {
+      if (!d->is_boolean())
+        r.fail(d, "declared", "must be true or false");
+      c.declared = *d->value<bool>();
+    }
+  }
   r.no_other_keys();
   return c;
 }
@@ -136,7 +144,7 @@ scenario parse_scenario(std::string_view text, const std::string& source,
                              "workload.by_trigger." + trigger,
                              "must be a table");
         table_reader tr{source, *tbl, "workload.by_trigger." + trigger + "."};
-        wl.by_trigger[trigger] = read_call(tr, services);
+        wl.by_trigger[trigger] = read_call(tr, services, true);
       }
     }
     try {
@@ -163,8 +171,11 @@ scenario parse_scenario(std::string_view text, const std::string& source,
       t.duration_ms = f.duration_avg_ms;
       t.duration_percentiles = f.duration_percentiles;
       auto bt = wl.by_trigger.find(f.trigger);
-      if (bt != wl.by_trigger.end() && !bt->second.service.empty())
+      if (bt != wl.by_trigger.end() && !bt->second.service.empty()) {
         t.calls.push_back(bt->second);
+        if (bt->second.declared)
+          t.hints.push_back(bt->second.service);
+      }
       sc.tasks.push_back(std::move(t));
     }
   }

@@ -17,6 +17,9 @@ struct call_spec {
   double probability = 1;
   uint32_t round_trips = 1;
   uint64_t bytes = 0;
+  /// By trigger only: the service is the trigger's own binding, declared in
+  /// the function's configuration, so augur gets it as a hint.
+  bool declared = false;
 };
 
 /// A modelled task: its compute time, cold start, declared hints, and its
