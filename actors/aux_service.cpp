@@ -3,7 +3,7 @@
 namespace augur {
 
 aux_service_actor::behavior_type
-aux_service(aux_service_actor::stateful_pointer<aux_service_state> self,
+aux_service(traced_pointer<aux_service_actor, aux_service_state> self,
             service_info info) {
   self->state.info = std::move(info);
   return {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/runtime/tracing.hpp"
 
 namespace augur {
 
@@ -18,7 +19,7 @@ struct aux_service_state {
 
 /// One auxiliary service.
 aux_service_actor::behavior_type
-aux_service(aux_service_actor::stateful_pointer<aux_service_state> self,
+aux_service(traced_pointer<aux_service_actor, aux_service_state> self,
             service_info info);
 
 } // namespace augur

@@ -6,7 +6,7 @@ namespace augur {
 
 namespace {
 
-using probe_ptr = channel_probe_actor::stateful_pointer<channel_probe_state>;
+using probe_ptr = traced_pointer<channel_probe_actor, channel_probe_state>;
 
 void schedule_tick(probe_ptr self) {
   auto& cfg = self->state.cfg;
@@ -40,7 +40,7 @@ void probe_all(probe_ptr self) {
 } // namespace
 
 channel_probe_actor::behavior_type
-channel_probe(channel_probe_actor::stateful_pointer<channel_probe_state> self,
+channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
               channel_probe_settings cfg,
               std::shared_ptr<network_emulator> network,
               std::map<std::string, aux_service_actor> service_actors) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/runtime/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/probes/channel_estimator.hpp"
 
@@ -42,7 +43,7 @@ struct channel_probe_state {
 /// each service (here over the emulated network), updates the estimators and
 /// publishes a sample per service to its listeners.
 channel_probe_actor::behavior_type
-channel_probe(channel_probe_actor::stateful_pointer<channel_probe_state> self,
+channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
               channel_probe_settings cfg,
               std::shared_ptr<network_emulator> network,
               std::map<std::string, aux_service_actor> service_actors);

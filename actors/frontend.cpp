@@ -18,7 +18,7 @@ namespace augur {
 
 namespace {
 
-using frontend_ptr = frontend_actor::stateful_pointer<frontend_state>;
+using frontend_ptr = traced_pointer<frontend_actor, frontend_state>;
 
 void resolve_profile(frontend_ptr self, invocation_id id);
 void route(frontend_ptr self, invocation_id id);
@@ -39,6 +39,7 @@ void admit(frontend_ptr self, invoke_request req,
            caf::typed_response_promise<invoke_result> rp) {
   auto& st = self->state;
   auto id = st.next_id++;
+  invocation_scope scope{id};
   ++st.counters.admitted;
   frontend_state::invocation inv;
   inv.request = std::move(req);
@@ -62,6 +63,7 @@ void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
 // A cached profile answers at once; otherwise one lookup per task is in
 // flight at a time and every invocation of that task waits for it.
 void resolve_profile(frontend_ptr self, invocation_id id) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& task = st.live.at(id).request.task;
   if (st.profiles.count(task) != 0) {
@@ -110,6 +112,7 @@ void resolve_profile(frontend_ptr self, invocation_id id) {
 // -- routing -----------------------------------------------------------------
 
 void route(frontend_ptr self, invocation_id id) {
+  invocation_scope scope{id};
   auto& st = self->state;
   if (!st.pool.free().empty()) {
     place(self, id);
@@ -136,6 +139,7 @@ const service_likelihood* most_likely_service(const task_profile& p) {
 
 // The baselines share everything with augur but the choice.
 void place_baseline(frontend_ptr self, invocation_id id) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto& policy = st.cfg.policy;
@@ -176,6 +180,7 @@ void place_baseline(frontend_ptr self, invocation_id id) {
 }
 
 void place(frontend_ptr self, invocation_id id) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto& profile = st.profiles.at(inv.request.task);
@@ -222,6 +227,7 @@ std::vector<double> host_costs(frontend_ptr self, const std::string& service) {
 
 void negotiate(frontend_ptr self, invocation_id id,
                const service_likelihood& svc) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto shortlist = placement::shortlist(st.pool, host_costs(self, svc.service),
@@ -290,6 +296,7 @@ void negotiate(frontend_ptr self, invocation_id id,
 // Takes the best remaining bid whose instance still has a free slot in the
 // frontend's view; with none left, the fast path decides.
 void try_next_bid(frontend_ptr self, invocation_id id) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   while (inv.next_bid < inv.ranked.size()) {
@@ -310,6 +317,7 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
 // -- fast path ---------------------------------------------------------------
 
 void fast_path(frontend_ptr self, invocation_id id, const std::string& why) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto i = placement::power_of_k(st.pool, st.cfg.candidates,
@@ -356,6 +364,7 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
 }
 
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
+  invocation_scope scope{id};
   auto& st = self->state;
   if (i == instance_pool::npos) {
     route(self, id);
@@ -418,6 +427,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
 }
 
 void finish(frontend_ptr self, invocation_id id, invoke_result r) {
+  invocation_scope scope{id};
   auto& st = self->state;
   auto i = st.live.find(id);
   if (i == st.live.end())
@@ -449,7 +459,7 @@ void pump(frontend_ptr self) {
 } // namespace
 
 frontend_actor::behavior_type
-frontend(frontend_actor::stateful_pointer<frontend_state> self,
+frontend(traced_pointer<frontend_actor, frontend_state> self,
          frontend_settings cfg, profile_registry_actor registry) {
   auto& st = self->state;
   st.pool = instance_pool{cfg.warm_capacity};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/runtime/tracing.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"
@@ -89,7 +90,7 @@ struct frontend_state {
 /// The frontend: admits invocations and places each one. Read
 /// `actors/frontend.cpp` top to bottom for the flow of one invocation.
 frontend_actor::behavior_type
-frontend(frontend_actor::stateful_pointer<frontend_state> self,
+frontend(traced_pointer<frontend_actor, frontend_state> self,
          frontend_settings cfg, profile_registry_actor registry);
 
 } // namespace augur

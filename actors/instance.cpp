@@ -9,7 +9,7 @@ namespace augur {
 
 namespace {
 
-using instance_ptr = instance_actor::stateful_pointer<instance_state>;
+using instance_ptr = traced_pointer<instance_actor, instance_state>;
 
 double channel_cost(instance_ptr self, const std::string& service) {
   auto& st = self->state;
@@ -66,7 +66,7 @@ run(instance_ptr self, const execute_request& req,
 } // namespace
 
 instance_actor::behavior_type
-instance(instance_actor::stateful_pointer<instance_state> self,
+instance(traced_pointer<instance_actor, instance_state> self,
          instance_settings cfg, std::shared_ptr<task_catalog> catalog,
          std::shared_ptr<network_emulator> network,
          profile_registry_actor registry) {
@@ -79,6 +79,7 @@ instance(instance_actor::stateful_pointer<instance_state> self,
   st.registry = std::move(registry);
   return {
     [=](const bid_request& req) {
+      invocation_scope scope{req.invocation};
       auto& st = self->state;
       bid b;
       b.invocation = req.invocation;
@@ -115,10 +116,12 @@ instance(instance_actor::stateful_pointer<instance_state> self,
       auto i = st.delayed_bids.find(seq);
       if (i == st.delayed_bids.end())
         return;
+      invocation_scope scope{i->second.second.invocation};
       i->second.first.deliver(std::move(i->second.second));
       st.delayed_bids.erase(i);
     },
     [=](const execute_request& req) {
+      invocation_scope scope{req.invocation};
       auto& st = self->state;
       auto rp = self->make_response_promise<invoke_result>();
       if (st.busy >= st.cfg.info.slots) {
@@ -153,8 +156,8 @@ instance(instance_actor::stateful_pointer<instance_state> self,
       if (duration <= 0) {
         // Nothing to wait for: answer at once.
         --st.busy;
-        self->send(st.registry, std::move(seen));
         rp.deliver(std::move(result));
+        self->send(st.registry, std::move(seen));
         return rp;
       }
       auto seq = st.next_seq++;
@@ -182,9 +185,11 @@ instance(instance_actor::stateful_pointer<instance_state> self,
       auto i = st.running_executions.find(seq);
       if (i == st.running_executions.end())
         return;
+      invocation_scope scope{i->second.result.invocation};
       --st.busy;
-      self->send(st.registry, std::move(i->second.seen));
+      // The caller first, then the registry.
       i->second.promise.deliver(std::move(i->second.result));
+      self->send(st.registry, std::move(i->second.seen));
       st.running_executions.erase(i);
     },
   };

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/runtime/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_quality.hpp"
@@ -58,7 +59,7 @@ struct instance_state {
 /// (the first run of a task here is a cold start), answers the frontend with
 /// the result and tells the registry what each execution really did.
 instance_actor::behavior_type
-instance(instance_actor::stateful_pointer<instance_state> self,
+instance(traced_pointer<instance_actor, instance_state> self,
          instance_settings cfg, std::shared_ptr<task_catalog> catalog,
          std::shared_ptr<network_emulator> network,
          profile_registry_actor registry);

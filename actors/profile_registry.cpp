@@ -5,7 +5,7 @@ namespace augur {
 namespace {
 
 using registry_ptr
-  = profile_registry_actor::stateful_pointer<profile_registry_state>;
+  = traced_pointer<profile_registry_actor, profile_registry_state>;
 
 void push_if_moved(registry_ptr self, const std::string& task, bool force) {
   auto& st = self->state;
@@ -22,7 +22,7 @@ void push_if_moved(registry_ptr self, const std::string& task, bool force) {
 } // namespace
 
 profile_registry_actor::behavior_type profile_registry(
-  profile_registry_actor::stateful_pointer<profile_registry_state> self,
+  traced_pointer<profile_registry_actor, profile_registry_state> self,
   profile_registry_settings cfg) {
   auto& st = self->state;
   st.estimator = profile_estimator{cfg.estimator};
@@ -31,6 +31,7 @@ profile_registry_actor::behavior_type profile_registry(
   st.push_delta = cfg.push_delta;
   return {
     [=](observation& x) {
+      invocation_scope scope{x.invocation};
       if (self->state.estimator.observe(x.task, x.used))
         push_if_moved(self, x.task, false);
     },

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/runtime/tracing.hpp"
 #include "augur/model/profile_estimator.hpp"
 
 namespace augur {
@@ -31,7 +32,7 @@ struct profile_registry_state {
 /// The profile registry: learns from observations, merges declared hints,
 /// pushes profiles to frontends when an estimate moves.
 profile_registry_actor::behavior_type profile_registry(
-  profile_registry_actor::stateful_pointer<profile_registry_state> self,
+  traced_pointer<profile_registry_actor, profile_registry_state> self,
   profile_registry_settings cfg);
 
 } // namespace augur

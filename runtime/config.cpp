@@ -50,7 +50,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections) {
   cluster_config cfg;
   std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
-                                 "link"};
+                                 "link",    "trace"};
   top_keys.insert(extra_sections.begin(), extra_sections.end());
   for (auto& [k, v] : root)
     if (top_keys.count(std::string{k.str()}) == 0)
@@ -107,6 +107,27 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                     0, 60000);
     cfg.cross_zone_rtt_ms = r.number("cross_zone_rtt_ms",
                                      cfg.cross_zone_rtt_ms, 0, 60000);
+    r.no_other_keys();
+  }
+  if (auto node = root.get("trace")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "trace", "must be a table");
+    table_reader r{source, *tbl, "trace."};
+    r.skip("enabled");
+    r.skip("content");
+    for (auto key : {"enabled", "content"})
+      if (auto b = r.node(key); b && !b->is_boolean())
+        r.fail(b, key, "must be true or false");
+    if (auto b = r.node("enabled"))
+      cfg.trace.enabled = *b->value<bool>();
+    if (auto b = r.node("content"))
+      cfg.trace.content = *b->value<bool>();
+    cfg.trace.file = r.string("file", "");
+    cfg.trace.sample = r.number("sample", 1, 0, 1);
+    cfg.trace.node = r.string("node", "local");
     r.no_other_keys();
   }
   std::set<std::string> host_names;

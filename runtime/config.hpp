@@ -28,6 +28,19 @@ struct service_config {
   std::string endpoint;
 };
 
+/// Message tracing (`[trace]`; see docs/trace-format.md).
+struct trace_settings {
+  bool enabled = false;
+  /// File the records go to; empty: kept in memory (embedded clusters).
+  std::string file;
+  /// Fraction of invocations traced (all their messages), 0-1.
+  double sample = 1;
+  /// Also record each message's content, rendered as text.
+  bool content = false;
+  /// Name of this node in the records.
+  std::string node = "local";
+};
+
 /// A whole cluster as the TOML file describes it (see configs/README.md).
 /// After loading, `links` holds one link for every host and service: those
 /// the file lists, the rest from `[defaults]` by zone.
@@ -46,6 +59,8 @@ struct cluster_config {
   double stale_half_life_ms = 1000;
   double stale_penalty_ms = 10;
   uint64_t seed = 1;
+  // [trace]
+  trace_settings trace;
   // [defaults]
   double same_zone_rtt_ms = 0.2;
   double cross_zone_rtt_ms = 2.0;

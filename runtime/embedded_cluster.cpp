@@ -19,6 +19,7 @@
 #include "augur/actors/frontend.hpp"
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
+#include "augur/runtime/tracing.hpp"
 
 namespace augur {
 
@@ -54,6 +55,7 @@ struct embedded_cluster::impl {
   std::vector<std::pair<std::string, instance_actor>> instances;
   std::vector<channel_probe_actor> probes;
   caf::actor_clock::time_point started;
+  std::shared_ptr<trace_sink> tracer;
 
   /// Answers of submitted invocations; filled by client actors (from worker
   /// threads in real time).
@@ -68,6 +70,10 @@ struct embedded_cluster::impl {
     : cfg(std::move(config)), mode(m), sys(prepare(sys_cfg, m)) {
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+    if (cfg.trace.enabled) {
+      tracer = std::make_shared<trace_sink>(cfg.trace);
+      attach_trace_sink(sys, tracer);
+    }
     started = sys.clock().now();
     network = std::make_shared<network_emulator>(cfg.seed);
     for (auto& l : cfg.links)
@@ -151,6 +157,8 @@ struct embedded_cluster::impl {
         sched->run();
       while (sched->trigger_timeouts() > 0);
     }
+    if (tracer)
+      detach_trace_sink(sys);
   }
 
   // -- running ---------------------------------------------------------------
@@ -458,6 +466,12 @@ const cluster_config& embedded_cluster::config() const {
 
 caf::actor_system& embedded_cluster::system() {
   return impl_->sys;
+}
+
+std::vector<trace_record> embedded_cluster::trace_records() {
+  if (!impl_->tracer)
+    throw std::logic_error("tracing is off: set [trace] enabled = true");
+  return impl_->tracer->records();
 }
 
 frontend_actor embedded_cluster::frontend() const {

@@ -15,6 +15,7 @@
 #include "augur/model/placement.hpp"
 #include "augur/runtime/config.hpp"
 #include "augur/runtime/task.hpp"
+#include "augur/runtime/trace_format.hpp"
 
 namespace augur {
 
@@ -137,7 +138,12 @@ public:
 
   const cluster_config& config() const;
 
-  /// The actor system (for tracing and advanced tests).
+  /// Every message traced so far (`[trace] enabled = true`), in the order
+  /// recorded: a unit test can assert on the exact message sequence of an
+  /// invocation. Throws `std::logic_error` when tracing is off.
+  std::vector<trace_record> trace_records();
+
+  /// The actor system (for advanced tests).
   caf::actor_system& system();
 
   /// The frontend, for callers that talk to it directly (benchmarks, other
