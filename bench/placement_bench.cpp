@@ -6,6 +6,7 @@
 // Prints one JSON document. Every figure comes from this one run: compare
 // ratios, not absolute numbers, across machines.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -188,5 +189,44 @@ int main(int argc, char** argv) {
                      {"completed", st.completed}};
   out["decision_latency"] = {decision_latency(1000, 100, 20000),
                              decision_latency(10000, 100, 20000)};
+
+  // Tracing off, on, and on for 1% of the invocations, in this same run:
+  // the same cluster and workload (fast path) each time.
+  auto trace_file = std::string{"augur_bench.trace"};
+  auto traced_rate = [&](bool enabled, double sample) {
+    auto cfg = bench_cluster(10, 100);
+    cfg.trace.enabled = enabled;
+    cfg.trace.file = trace_file;
+    cfg.trace.sample = sample;
+    embedded_cluster tc{cfg, embedded_cluster::clock_mode::real_time};
+    tc.define_task("noop", {}, [](task_context&, const std::string&) {
+      return std::string{};
+    });
+    tc.invoke("noop");
+    return closed_loop<invoke_result>(tc.system(), tc.frontend(), requests / 2,
+                                      window, [](size_t) {
+                                        return invoke_request{"noop", ""};
+                                      });
+  };
+  // Interleaved, three times each; the median of each (the machine is
+  // shared and noisy).
+  std::vector<double> offs, ons, sampleds;
+  for (int round = 0; round < 3; ++round) {
+    offs.push_back(traced_rate(false, 1));
+    ons.push_back(traced_rate(true, 1));
+    sampleds.push_back(traced_rate(true, 0.01));
+  }
+  auto median = [](std::vector<double> xs) {
+    std::sort(xs.begin(), xs.end());
+    return xs[xs.size() / 2];
+  };
+  auto off = median(offs);
+  auto on = median(ons);
+  auto sampled = median(sampleds);
+  std::remove(trace_file.c_str());
+  out["tracing_placements_per_s"] = {{"off", off}, {"on", on},
+                                     {"sampled_1pct", sampled}};
+  out["tracing_ratio_to_off"] = {{"on", on / off},
+                                 {"sampled_1pct", sampled / off}};
   std::cout << out.dump(2) << std::endl;
 }

@@ -92,6 +92,10 @@ run_summary run_policy(const cluster_config& base, const std::string& policy,
                        const demo_options& opts) {
   auto cfg = base;
   cfg.policy = policy;
+  if (policy == "predictive" && !opts.trace_file.empty()) {
+    cfg.trace.enabled = true;
+    cfg.trace.file = opts.trace_file;
+  }
   embedded_cluster c{cfg};
   auto tasks = workload();
   for (auto& t : tasks)

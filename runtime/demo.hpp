@@ -13,6 +13,8 @@ struct demo_options {
   double rate_per_s = 500;
   uint64_t seed = 7;
   bool json = false;
+  /// Trace augur's (the predictive) run to this file; empty: no trace.
+  std::string trace_file;
 };
 
 /// Runs a mixed workload (tasks with and without service use) on the

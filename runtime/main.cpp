@@ -17,6 +17,63 @@
 #include "augur/runtime/report.hpp"
 #include "augur/runtime/scenario.hpp"
 #include "augur/runtime/simulator.hpp"
+#include "augur/runtime/trace_format.hpp"
+
+namespace {
+
+/// `augur trace dump|chrome|summary`: exit 0, or 1 when some file is damaged
+/// (what could be read is still shown).
+int run_trace_command(bool dump, bool chrome,
+                      const std::vector<std::string>& files,
+                      uint64_t only_invocation, const std::string& only_actor,
+                      const std::string& only_type,
+                      const std::string& chrome_out) {
+  std::vector<augur::trace_file> traces;
+  bool damaged = false;
+  for (auto& f : files) {
+    try {
+      traces.push_back(augur::read_trace(f));
+    } catch (const std::exception& e) {
+      std::cerr << "augur: " << e.what() << "\n";
+      return 2;
+    }
+    auto& t = traces.back();
+    if (!t.damage.empty()) {
+      damaged = true;
+      std::cerr << "augur: " << f << ": damaged from byte " << t.damage_offset
+                << " (" << t.damage << "); " << t.records.size()
+                << " records before it are used\n";
+    }
+  }
+  auto records = augur::merge_traces(traces);
+  augur::resolve_invocations(records);
+  if (dump) {
+    for (auto& x : records) {
+      if (only_invocation != 0 && x.invocation != only_invocation)
+        continue;
+      if (!only_actor.empty() && x.sender != only_actor
+          && x.receiver != only_actor)
+        continue;
+      if (!only_type.empty() && x.type != only_type)
+        continue;
+      std::cout << augur::describe(x) << "\n";
+    }
+  } else if (chrome) {
+    std::ofstream out{chrome_out};
+    if (!out) {
+      std::cerr << "augur: cannot write " << chrome_out << "\n";
+      return 2;
+    }
+    out << augur::to_chrome_json(records);
+    std::cout << "wrote " << chrome_out << " (" << records.size()
+              << " records)\n";
+  } else {
+    std::cout << augur::summarize(records);
+  }
+  return damaged ? 1 : 0;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"augur: serverless placement by predicted channel quality"};
@@ -37,6 +94,8 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--seed", demo.seed, "Seed of the arrivals")
     ->capture_default_str();
   demo_cmd->add_flag("--json", demo.json, "Print one JSON document");
+  demo_cmd->add_option("--trace", demo.trace_file,
+                       "Trace every message of augur's run to this file");
 
   std::string check_file;
   auto* check_cmd = app.add_subcommand(
@@ -57,6 +116,38 @@ int main(int argc, char** argv) {
   auto* seed_opt = sim_cmd->add_option("--seed", seed,
                                        "Seed (default: the scenario's)");
   sim_cmd->add_flag("--json", sim_json, "Print one JSON document");
+  std::string sim_trace;
+  double sim_sample = 1;
+  sim_cmd->add_option("--trace", sim_trace,
+                      "Trace messages to this file (one policy only)");
+  sim_cmd->add_option("--trace-sample", sim_sample,
+                      "Fraction of invocations traced")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+
+  auto* trace_cmd = app.add_subcommand("trace", "Read message traces");
+  trace_cmd->require_subcommand(1);
+  std::vector<std::string> trace_files;
+  uint64_t only_invocation = 0;
+  std::string only_actor;
+  std::string only_type;
+  auto* dump_cmd = trace_cmd->add_subcommand(
+    "dump", "Readable lines, merged by time across files");
+  dump_cmd->add_option("files", trace_files, "Trace files")->required();
+  dump_cmd->add_option("--invocation", only_invocation,
+                       "Only messages of this invocation");
+  dump_cmd->add_option("--actor", only_actor,
+                       "Only messages to or from actors of this name");
+  dump_cmd->add_option("--type", only_type, "Only messages of this type");
+  std::string chrome_out = "trace.json";
+  auto* chrome_cmd = trace_cmd->add_subcommand(
+    "chrome", "Chrome trace-event JSON for Perfetto or chrome://tracing");
+  chrome_cmd->add_option("files", trace_files, "Trace files")->required();
+  chrome_cmd->add_option("-o,--output", chrome_out, "JSON file to write")
+    ->capture_default_str();
+  auto* summary_cmd = trace_cmd->add_subcommand(
+    "summary", "Messages per type and actor, per-hop latency");
+  summary_cmd->add_option("files", trace_files, "Trace files")->required();
 
   std::vector<std::string> plot_inputs;
   std::string plot_output = "augur.svg";
@@ -70,8 +161,22 @@ int main(int argc, char** argv) {
   try {
     if (*demo_cmd) {
       augur::run_demo(demo, std::cout);
+    } else if (*trace_cmd) {
+      return run_trace_command(dump_cmd->parsed(), chrome_cmd->parsed(),
+                               trace_files,
+                               only_invocation, only_actor, only_type,
+                               chrome_out);
     } else if (*sim_cmd) {
       auto sc = augur::load_scenario(scenario_file);
+      if (!sim_trace.empty()) {
+        if (policy == "all") {
+          std::cerr << "augur: --trace needs one --policy\n";
+          return 2;
+        }
+        sc.cluster.trace.enabled = true;
+        sc.cluster.trace.file = sim_trace;
+        sc.cluster.trace.sample = sim_sample;
+      }
       if (seed_opt->count() == 0)
         seed = sc.workload.seed;
       std::vector<std::string> policies;

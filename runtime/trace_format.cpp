@@ -182,6 +182,17 @@ std::vector<trace_record> merge_traces(const std::vector<trace_file>& files) {
 }
 
 void resolve_invocations(std::vector<trace_record>& records) {
+  // A send and its consume are one message.
+  std::map<std::pair<std::string, uint64_t>, uint64_t> by_message;
+  for (auto& x : records)
+    if (x.invocation != 0)
+      by_message.emplace(std::make_pair(x.node, x.message), x.invocation);
+  for (auto& x : records)
+    if (x.invocation == 0) {
+      auto i = by_message.find({x.node, x.message});
+      if (i != by_message.end())
+        x.invocation = i->second;
+    }
   // Request ids are unique per requesting actor and node.
   std::map<std::tuple<std::string, uint64_t, uint64_t>, uint64_t> by_request;
   auto key = [](const trace_record& x) {

@@ -70,8 +70,9 @@ trace_file parse_trace(const std::string& bytes, const std::string& name);
 /// for equal times).
 std::vector<trace_record> merge_traces(const std::vector<trace_file>& files);
 
-/// Invocation ids spread to the records of the same request: a request
-/// whose response names an invocation concerns that invocation too.
+/// Invocation ids spread to the other records of the same message (its send
+/// and consume) and of the same request: a request whose response names an
+/// invocation concerns that invocation too.
 void resolve_invocations(std::vector<trace_record>& records);
 
 /// One line per record, for `augur trace dump`.

@@ -188,13 +188,13 @@ std::pair<std::string, uint64_t> sender_of(caf::local_actor* self,
 }
 
 trace_record base_record(trace_sink& sink, caf::local_actor* receiver,
-                         const caf::mailbox_element& x,
-                         const pending_message& p, const char* event) {
+                         const caf::mailbox_element& x, uint64_t message,
+                         uint64_t invocation, const char* event) {
   trace_record r;
   r.time_ns = now_ns(receiver);
   r.node = sink.settings().node;
   r.event = event;
-  r.message = p.message;
+  r.message = message;
   std::tie(r.sender, r.sender_id) = sender_of(receiver, x);
   r.receiver = receiver->name();
   r.receiver_id = receiver->id();
@@ -202,7 +202,7 @@ trace_record base_record(trace_sink& sink, caf::local_actor* receiver,
   r.type = type_of(receiver, xs);
   r.request = x.mid.request_id().integer_value();
   r.response = x.mid.is_response();
-  r.invocation = p.invocation;
+  r.invocation = invocation;
   r.size = size_of(receiver, xs);
   if (sink.settings().content)
     r.content = xs.stringify();
@@ -214,20 +214,25 @@ trace_record base_record(trace_sink& sink, caf::local_actor* receiver,
 pending_message trace_send(trace_sink& sink, caf::local_actor* receiver,
                            const caf::mailbox_element& x) {
   pending_message p;
-  p.message = sink.next_message();
-  p.invocation = invocation_in(x.content());
-  if (p.invocation == 0)
-    p.invocation = current_invocation();
-  p.sampled = sink.sampled(p.invocation, p.message);
-  if (p.sampled)
-    sink.add(base_record(sink, receiver, x, p, "send"));
+  auto message = sink.next_message();
+  auto invocation = invocation_in(x.content());
+  if (invocation == 0)
+    invocation = current_invocation();
+  p.sampled = sink.sampled(invocation, message);
+  if (p.sampled) {
+    p.sent = base_record(sink, receiver, x, message, invocation, "send");
+    sink.add(p.sent);
+  }
   return p;
 }
 
-trace_record consume_record(trace_sink& sink, caf::local_actor* receiver,
-                            const caf::mailbox_element& x,
+trace_record consume_record(trace_sink&, caf::local_actor* receiver,
+                            const caf::mailbox_element&,
                             const pending_message& p) {
-  return base_record(sink, receiver, x, p, "consume");
+  auto r = p.sent;
+  r.time_ns = now_ns(receiver);
+  r.event = "consume";
+  return r;
 }
 
 } // namespace detail

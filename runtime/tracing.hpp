@@ -113,9 +113,10 @@ namespace detail {
 
 /// What the mixin remembers between a message's send and its consume.
 struct pending_message {
-  uint64_t message = 0;
-  uint64_t invocation = 0;
   bool sampled = false;
+  /// The send record: the consume record is the same but for time and
+  /// event (so the message is described once).
+  trace_record sent;
 };
 
 /// Records the sending of `x` to `receiver`; returns what consume needs.
@@ -148,8 +149,12 @@ public:
                caf::execution_unit* eu) override {
     if (sink_ && what) {
       auto p = detail::trace_send(*sink_, this, *what);
+      // Only sampled messages are remembered; the others are not recorded.
       std::lock_guard<std::mutex> guard{mtx_};
-      pending_[what.get()] = p;
+      if (p.sampled)
+        pending_[what.get()] = p;
+      else if (!pending_.empty())
+        pending_.erase(what.get());
     }
     Base::enqueue(std::move(what), eu);
   }
@@ -164,10 +169,6 @@ public:
       if (i != pending_.end()) {
         p = i->second;
         pending_.erase(i);
-      } else {
-        // Enqueued before tracing began (or bypassing enqueue).
-        p.message = sink_->next_message();
-        p.sampled = sink_->sampled(0, p.message);
       }
     }
     if (!p.sampled)

@@ -36,4 +36,22 @@ grep -q "least-loaded" "$work/demo.txt" || fail "demo compares with least-loaded
 "$augur" plot "$work/zones.json" -o "$work/zones.svg" >/dev/null
 grep -q "<svg" "$work/zones.svg" || fail "plot writes an SVG"
 grep -q "predictive" "$work/zones.svg" || fail "the plot names the policies"
+# Tracing: an independent reader, the commands, damage.
+"$augur" demo --requests 100 --config "$source/configs/demo.toml" \
+  --trace "$work/demo.trace" > /dev/null
+/usr/bin/python3 "$source/tests/trace_reader.py" "$work/demo.trace"
+"$augur" trace dump "$work/demo.trace" --invocation 3 > "$work/dump.txt"
+grep -q "execute_request" "$work/dump.txt" || fail "dump shows the execute of invocation 3"
+grep -v -q "inv=3" "$work/dump.txt" && fail "dump --invocation shows only invocation 3"
+"$augur" trace summary "$work/demo.trace" | grep -q "per-hop latency" || fail "summary"
+"$augur" trace chrome "$work/demo.trace" -o "$work/chrome.json" > /dev/null
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['traceEvents']" "$work/chrome.json"
+size=$(stat -c %s "$work/demo.trace")
+head -c $((size / 2)) "$work/demo.trace" > "$work/cut.trace"
+printf 'garbage' >> "$work/cut.trace"
+set +e
+msg=$("$augur" trace summary "$work/cut.trace" 2>&1 >/dev/null); status=$?
+set -e
+[ "$status" -eq 1 ] || fail "a damaged trace exits $status, not 1"
+echo "$msg" | grep -q "damaged from byte" || fail "the damage is located: $msg"
 echo "cli: all checks passed"

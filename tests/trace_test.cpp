@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -93,4 +94,132 @@ TEST_CASE("trace: the whole chain of one invocation, in order") {
   auto drops = std::count_if(records.begin(), records.end(),
                              [](auto& x) { return x.event == "drop"; });
   CHECK(drops == 2);
+}
+
+TEST_CASE("trace: damaged files are read up to the damage") {
+  trace_record a;
+  a.time_ns = 5;
+  a.node = "n";
+  a.event = "send";
+  a.type = "bid";
+  a.invocation = 7;
+  std::string bytes;
+  write_record(bytes, a);
+  auto first = bytes.size();
+  a.time_ns = 6;
+  write_record(bytes, a);
+  auto whole = parse_trace(bytes, "t");
+  CHECK(whole.damage.empty());
+  REQUIRE(whole.records.size() == 2);
+  CHECK(whole.records[1].time_ns == 6);
+  CHECK(whole.records[0].invocation == 7);
+  SUBCASE("truncated") {
+    auto cut = parse_trace(bytes.substr(0, bytes.size() - 4), "t");
+    CHECK(cut.records.size() == 1);
+    CHECK(cut.damage == "truncated record");
+    CHECK(cut.damage_offset == first);
+  }
+  SUBCASE("garbage") {
+    auto bad = bytes.substr(0, first) + "\xc1\xc1\xc1" + bytes.substr(first);
+    auto t = parse_trace(bad, "t");
+    CHECK(t.records.size() == 1);
+    CHECK(t.damage.rfind("not msgpack", 0) == 0);
+    CHECK(t.damage_offset == first);
+  }
+  SUBCASE("not a record") {
+    auto t = parse_trace(bytes.substr(0, first) + "\x93\x01\x02\x03", "t");
+    CHECK(t.records.size() == 1);
+    CHECK(t.damage == "not a trace record: not a msgpack map");
+    auto u = parse_trace(std::string{"\x81\xa4node\xa1x"}, "t");
+    CHECK(u.records.empty());
+    CHECK(u.damage == "not a trace record: no key 'version'");
+    CHECK(u.damage_offset == 0);
+  }
+  CHECK_THROWS_AS(read_trace("no/such/trace"), std::runtime_error);
+}
+
+TEST_CASE("trace: files of two nodes merge by time") {
+  auto make = [](const std::string& node, const std::string& file) {
+    std::string cfg = traced_cluster;
+    cfg.replace(cfg.find("enabled = true"), 14,
+                "enabled = true\nnode = \"" + node + "\"\nfile = \"" + file
+                  + "\"");
+    return embedded_cluster::from_toml(cfg);
+  };
+  {
+    auto a = make("control", "merge_a.trace");
+    auto b = make("worker", "merge_b.trace");
+    for (auto* c : {&a, &b})
+      c->define_task("t", {{"db"}}, [](task_context& ctx, const std::string&) {
+        return ctx.call("db", "");
+      });
+    a.invoke("t");
+    b.advance(std::chrono::milliseconds(500));
+    b.invoke("t");
+  }
+  auto fa = read_trace("merge_a.trace");
+  auto fb = read_trace("merge_b.trace");
+  CHECK(fa.damage.empty());
+  CHECK(fb.damage.empty());
+  auto all = merge_traces({fa, fb});
+  CHECK(all.size() == fa.records.size() + fb.records.size());
+  CHECK(std::is_sorted(all.begin(), all.end(), [](auto& x, auto& y) {
+    return x.time_ns < y.time_ns;
+  }));
+  auto nodes = std::count_if(all.begin(), all.end(),
+                             [](auto& x) { return x.node == "worker"; });
+  CHECK(nodes == static_cast<long>(fb.records.size()));
+  // Both nodes numbered their first invocation 1: ids resolve per node.
+  resolve_invocations(all);
+  auto executes = std::count_if(all.begin(), all.end(), [](auto& x) {
+    return x.type == "execute_request" && x.event == "consume"
+           && x.invocation == 1;
+  });
+  CHECK(executes == 2);
+  std::remove("merge_a.trace");
+  std::remove("merge_b.trace");
+}
+
+TEST_CASE("trace: sampling keeps whole invocations") {
+  std::string cfg = traced_cluster;
+  cfg.replace(cfg.find("enabled = true"), 14, "enabled = true\nsample = 0.5");
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("t", {{"db"}}, [](task_context& ctx, const std::string&) {
+    return ctx.call("db", "");
+  });
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 40; ++i)
+    ids.push_back(c.invoke("t").invocation);
+  auto records = c.trace_records();
+  resolve_invocations(records);
+  size_t kept = 0;
+  for (auto id : ids) {
+    auto n = std::count_if(records.begin(), records.end(), [&](auto& x) {
+      return x.invocation == id && x.event == "consume"
+             && x.type == "execute_request";
+    });
+    auto bids = std::count_if(records.begin(), records.end(), [&](auto& x) {
+      return x.invocation == id && x.event == "consume"
+             && x.type == "bid_request";
+    });
+    // All or nothing.
+    CHECK(((n == 1 && bids == 2) || (n == 0 && bids == 0)));
+    kept += n;
+  }
+  CHECK(kept > 5);
+  CHECK(kept < 35);
+}
+
+TEST_CASE("trace: off records nothing and costs no sink") {
+  auto c = embedded_cluster::from_toml(R"(
+[[host]]
+name = "h"
+[[service]]
+name = "db"
+)");
+  c.define_task("t", {}, [](task_context&, const std::string&) {
+    return std::string{};
+  });
+  CHECK(c.invoke("t").ok());
+  CHECK_THROWS_AS(c.trace_records(), std::logic_error);
 }
