@@ -1,0 +1,41 @@
+#pragma once
+
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace augur {
+
+/// One thread running an Asio `io_context`, kept alive by a work guard until
+/// destruction. Actors post work into it and get results back as messages;
+/// nothing on this thread touches actor state. Declare it after the actor
+/// system that uses it, so that it stops first.
+class io_runner {
+public:
+  io_runner() : guard_(boost::asio::make_work_guard(ctx_)) {
+    thread_ = std::thread{[this] { ctx_.run(); }};
+  }
+
+  ~io_runner() {
+    guard_.reset();
+    ctx_.stop();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  io_runner(const io_runner&) = delete;
+  io_runner& operator=(const io_runner&) = delete;
+
+  boost::asio::io_context& context() noexcept {
+    return ctx_;
+  }
+
+private:
+  boost::asio::io_context ctx_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
+    guard_;
+  std::thread thread_;
+};
+
+} // namespace augur
