@@ -1,6 +1,7 @@
 #include "augur/actors/channel_probe.hpp"
 
 #include "augur/runtime/clock.hpp"
+#include "augur/runtime/probe_client.hpp"
 
 namespace augur {
 
@@ -16,24 +17,64 @@ void schedule_tick(probe_ptr self) {
                      caf::tick_atom::value);
 }
 
-void probe_all(probe_ptr self) {
+/// Publishes the estimate of `service` (and its reachability, when it
+/// changed) to the listeners.
+void publish(probe_ptr self, const std::string& service,
+             const channel_estimator& est) {
   auto& st = self->state;
-  auto now = now_ms(self);
-  for (auto& [service, est] : st.channels) {
-    if (auto rtt = st.network->probe(st.cfg.host, service))
-      est.success(*rtt, now);
-    else
-      est.failure();
-    auto x = est.sample(st.cfg.host, service, now);
-    auto reported = st.reported_up.find(service);
+  auto x = est.sample(st.cfg.host, service, now_ms(self));
+  auto reported = st.reported_up.find(service);
     if (reported == st.reported_up.end() || reported->second != x.up) {
       st.reported_up[service] = x.up;
       auto svc = st.service_actors.find(service);
       if (svc != st.service_actors.end())
         self->send(svc->second, health_atom::value, st.cfg.host, x.up);
     }
-    for (auto& l : st.listeners)
-      self->send(l, x);
+  for (auto& l : st.listeners)
+    self->send(l, x);
+}
+
+/// Starts a real measurement of `service` on the I/O thread; the result
+/// comes back as a message.
+void measure(probe_ptr self, const std::string& service) {
+  auto& st = self->state;
+  if (!st.measuring.insert(service).second)
+    return; // the last one is still out: its deadline will tell
+  auto handle = caf::actor_cast<channel_probe_actor>(self);
+  auto done = [handle, service](bool ok, double rtt) {
+    caf::anon_send(handle, measured_atom::value, service, ok, rtt);
+  };
+  auto& [endpoint, kind] = st.cfg.real.at(service);
+  auto& io = st.cfg.io->context();
+  if (kind == "redis") {
+    measure_redis_ping(io, st.gateways.at(service)->port(), st.cfg.timeout_ms,
+                       done);
+  } else {
+    auto [host, port] = split_endpoint(endpoint);
+    auto net = st.network;
+    auto my_host = st.cfg.host;
+    measure_tcp_connect(
+      io, host, port,
+      [net, my_host, service] {
+        return net->link(my_host, service).value_or(link_spec{});
+      },
+      st.cfg.timeout_ms, done);
+  }
+}
+
+void probe_all(probe_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  for (auto& [service, est] : st.channels) {
+    if (st.cfg.real.count(service) != 0) {
+      measure(self, service);
+      continue;
+    }
+    if (auto rtt = st.network->probe(st.cfg.host, service))
+      est.success(*rtt, now);
+    else
+      est.failure();
+    publish(self, service, est);
   }
 }
 
@@ -51,6 +92,28 @@ channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
     st.channels.emplace(s, channel_estimator{cfg.loss_window, cfg.down_after});
   st.cfg = std::move(cfg);
   st.network = std::move(network);
+  if (st.cfg.io) {
+    for (auto& [service, real] : st.cfg.real) {
+      if (real.second != "redis")
+        continue;
+      auto [host, port] = split_endpoint(real.first);
+      auto net = st.network;
+      auto my_host = st.cfg.host;
+      auto svc = service;
+      st.gateways[service] = gateway::open(
+        st.cfg.io->context(), service, host, port,
+        [net, my_host, svc] {
+          return net->link(my_host, svc).value_or(link_spec{});
+        },
+        st.cfg.seed);
+    }
+  } else {
+    st.cfg.real.clear();
+  }
+  self->attach_functor([gateways = st.gateways] {
+    for (auto& [_, gw] : gateways)
+      gw->close();
+  });
   // The first measurement happens right away, so that a fresh cluster knows
   // its channels before the first invocation arrives.
   self->send(self, caf::tick_atom::value);
@@ -73,6 +136,18 @@ channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
     [=](caf::tick_atom) {
       probe_all(self);
       schedule_tick(self);
+    },
+    [=](measured_atom, const std::string& service, bool ok, double rtt) {
+      auto& st = self->state;
+      st.measuring.erase(service);
+      auto i = st.channels.find(service);
+      if (i == st.channels.end())
+        return;
+      if (ok)
+        i->second.success(rtt, now_ms(self));
+      else
+        i->second.failure();
+      publish(self, service, i->second);
     },
   };
 }

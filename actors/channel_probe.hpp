@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,8 @@
 #include "augur/runtime/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/probes/channel_estimator.hpp"
+#include "augur/runtime/gateway.hpp"
+#include "augur/runtime/io_runner.hpp"
 
 namespace augur {
 
@@ -25,6 +28,14 @@ struct channel_probe_settings {
   size_t loss_window = 20;
   size_t down_after = 3;
   uint64_t seed = 1;
+  /// Real mode: services measured for real, by name: their endpoint
+  /// (`host:port`) and kind (`redis`: PING through a gateway that applies
+  /// the emulated link; `tcp`: connect time plus the emulated link). Other
+  /// services are sampled from the emulated network.
+  std::map<std::string, std::pair<std::string, std::string>> real;
+  std::shared_ptr<io_runner> io;
+  /// A real measurement that takes longer has failed.
+  double timeout_ms = 1000;
 };
 
 struct channel_probe_state {
@@ -35,6 +46,10 @@ struct channel_probe_state {
   /// The service actors, told when a channel goes down or comes back.
   std::map<std::string, aux_service_actor> service_actors;
   std::map<std::string, bool> reported_up;
+  /// Real mode: the probe's own gateway per Redis service.
+  std::map<std::string, std::shared_ptr<gateway>> gateways;
+  /// Real measurements not back yet (one per service at a time).
+  std::set<std::string> measuring;
   std::mt19937_64 rng;
   static inline const char* name = "channel_probe";
 };

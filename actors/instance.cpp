@@ -1,9 +1,13 @@
 #include "augur/actors/instance.hpp"
 
+#include <cctype>
 #include <exception>
+#include <filesystem>
 
 #include "augur/model/placement.hpp"
 #include "augur/runtime/clock.hpp"
+#include "augur/runtime/gateway.hpp"
+#include "augur/runtime/process.hpp"
 
 namespace augur {
 
@@ -63,6 +67,96 @@ run(instance_ptr self, const execute_request& req,
   return {std::move(r), std::move(seen), duration};
 }
 
+/// Starts a process task: a gateway per service with a real endpoint (its
+/// address in the child's environment), the cold start's setup, the run; the
+/// outcome comes back to the instance as a message.
+void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
+                   const command_spec& cmd, bool cold) {
+  auto& st = self->state;
+  auto handle = caf::actor_cast<instance_actor>(self);
+  auto fail = [&](const std::string& why) {
+    process_outcome o;
+    o.seq = seq;
+    o.error = why;
+    self->send(handle, done_atom::value, std::move(o));
+  };
+  if (!st.cfg.io) {
+    fail("this instance cannot run processes (no I/O runner)");
+    return;
+  }
+  auto& io = st.cfg.io->context();
+  std::vector<std::shared_ptr<gateway>> gateways;
+  process_spec spec;
+  spec.argv = cmd.argv;
+  spec.env = cmd.env;
+  spec.input = req.payload;
+  spec.timeout = std::chrono::milliseconds(
+    static_cast<int64_t>(cmd.timeout_ms));
+  spec.memory_mb = cmd.memory_mb;
+  try {
+    for (auto& [service, endpoint] : st.cfg.endpoints) {
+      auto [host, port] = split_endpoint(endpoint);
+      auto net = st.network;
+      auto my_host = st.cfg.info.host;
+      link_source link = [net, my_host, service = service] {
+        return net->link(my_host, service).value_or(link_spec{});
+      };
+      auto gw = gateway::open(io, service, host, port, link, seq);
+      spec.env[service_env_name(service)] = "127.0.0.1:"
+                                            + std::to_string(gw->port());
+      gateways.push_back(std::move(gw));
+    }
+    std::string dir;
+    for (unsigned char c : req.task)
+      dir += std::isalnum(c) ? static_cast<char>(c) : '_';
+    spec.workdir = st.cfg.workdir + "/" + dir;
+    std::filesystem::create_directories(spec.workdir);
+  } catch (const std::exception& e) {
+    for (auto& gw : gateways)
+      gw->close();
+    fail(std::string{"cannot prepare the execution: "} + e.what());
+    return;
+  }
+  // Runs on the I/O thread: collects the gateways' counts and reports.
+  auto finish = [handle, seq, gateways](process_result r,
+                                        const std::string& phase) {
+    process_outcome o;
+    o.seq = seq;
+    o.ok = r.ok();
+    o.output = std::move(r.output);
+    o.errors = std::move(r.errors);
+    if (!o.ok)
+      o.error = phase + r.describe();
+    o.wall_ms = r.wall_ms;
+    for (auto& gw : gateways) {
+      auto c = gw->counts();
+      if (gw->connections() > 0 || c.bytes_out > 0)
+        o.used.push_back(std::move(c));
+      gw->close();
+    }
+    caf::anon_send(handle, done_atom::value, std::move(o));
+  };
+  auto runner = st.cfg.io;
+  auto run_main = [runner, spec, finish] {
+    run_process(runner->context(), spec, [finish](process_result r) {
+      finish(std::move(r), "process ");
+    });
+  };
+  if (cold && !cmd.setup.empty()) {
+    auto setup = spec;
+    setup.argv = cmd.setup;
+    setup.input.clear();
+    run_process(io, setup, [run_main, finish](process_result r) {
+      if (r.ok())
+        run_main();
+      else
+        finish(std::move(r), "setup (cold start) ");
+    });
+  } else {
+    run_main();
+  }
+}
+
 } // namespace
 
 instance_actor::behavior_type
@@ -111,6 +205,25 @@ instance(traced_pointer<instance_actor, instance_state> self,
                          bid_atom::value, seq);
       return rp;
     },
+    [=](done_atom, process_outcome& o) {
+      auto& st = self->state;
+      auto i = st.running_executions.find(o.seq);
+      if (i == st.running_executions.end())
+        return;
+      auto& x = i->second;
+      invocation_scope scope{x.result.invocation};
+      --st.busy;
+      x.result.status = o.ok ? outcome::ok : outcome::failed;
+      x.result.output = std::move(o.output);
+      x.result.log = std::move(o.errors);
+      x.result.error = std::move(o.error);
+      for (auto& u : o.used)
+        x.result.aux_ms += u.aux_ms;
+      x.seen.used = std::move(o.used);
+      x.promise.deliver(std::move(x.result));
+      self->send(st.registry, std::move(x.seen));
+      st.running_executions.erase(i);
+    },
     [=](bid_atom, uint64_t seq) {
       auto& st = self->state;
       auto i = st.delayed_bids.find(seq);
@@ -150,6 +263,24 @@ instance(traced_pointer<instance_actor, instance_state> self,
       }
       ++st.busy;
       ++st.executions;
+      if (task->command) {
+        auto seq = st.next_seq++;
+        invoke_result r;
+        r.invocation = req.invocation;
+        r.task = req.task;
+        r.host = st.cfg.info.host;
+        r.instance = st.cfg.info.name;
+        r.cold_start = st.warm.touch(req.task);
+        if (r.cold_start)
+          ++st.cold_starts;
+        observation seen{req.invocation, req.task, st.cfg.info.host,
+                         st.cfg.info.name, {}};
+        st.running_executions.emplace(
+          seq, instance_state::running{rp, std::move(r), std::move(seen)});
+        start_process(self, seq, req, *task->command,
+                      st.running_executions.at(seq).result.cold_start);
+        return rp;
+      }
       auto [result, seen, duration] = run(self, req, *task);
       if (result.cold_start)
         ++st.cold_starts;

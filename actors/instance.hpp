@@ -10,6 +10,7 @@
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_quality.hpp"
+#include "augur/runtime/io_runner.hpp"
 #include "augur/runtime/task.hpp"
 
 namespace augur {
@@ -25,6 +26,12 @@ struct instance_settings {
   /// Time this instance takes to answer a bid: emulates a slow or distant
   /// host (0: at once).
   double bid_delay_ms = 0;
+  /// Real mode: the I/O thread for processes and gateways, the services'
+  /// real endpoints (`host:port`, by name), and the root of this instance's
+  /// working directories.
+  std::shared_ptr<io_runner> io;
+  std::map<std::string, std::string> endpoints;
+  std::string workdir;
   channel_quality::settings quality;
 };
 

@@ -43,7 +43,9 @@ using instance_actor = caf::typed_actor<
   // virtual or real duration elapsed).
   caf::reacts_to<done_atom, uint64_t>,
   // INTERNAL: the held-back bid with this sequence number is due.
-  caf::reacts_to<bid_atom, uint64_t>>;
+  caf::reacts_to<bid_atom, uint64_t>,
+  // INTERNAL: a process task ended (from the I/O thread).
+  caf::reacts_to<done_atom, process_outcome>>;
 
 /// The profile registry: learns which services each task uses.
 using profile_registry_actor = caf::typed_actor<
@@ -80,7 +82,9 @@ using channel_probe_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom, channels_atom>::with<
     std::vector<channel_sample>>,
   // INTERNAL: time to probe every service once more.
-  caf::reacts_to<caf::tick_atom>>;
+  caf::reacts_to<caf::tick_atom>,
+  // INTERNAL: a real measurement of one service came back (ok, RTT in ms).
+  caf::reacts_to<measured_atom, std::string, bool, double>>;
 
 /// One auxiliary service: where it is and whether it is healthy.
 using aux_service_actor = caf::typed_actor<

@@ -111,13 +111,15 @@ struct invoke_result {
   /// Time the execution spent in calls to auxiliary services.
   double aux_ms = 0;
   bool cold_start = false;
+  /// What a process task wrote to stderr (bounded).
+  std::string log;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, invoke_result& x) {
   return f(caf::meta::type_name("invoke_result"), x.invocation, x.task,
            x.status, x.error, x.output, x.host, x.instance, x.reason,
-           x.latency_ms, x.aux_ms, x.cold_start);
+           x.latency_ms, x.aux_ms, x.cold_start, x.log);
 }
 
 /// The frontend asks an instance for a bid on one invocation.
@@ -272,6 +274,25 @@ typename Inspector::result_type inspect(Inspector& f, link_spec& x) {
            x.jitter_ms, x.loss);
 }
 
+/// How a process task's run ended, with what its gateways saw (from the
+/// I/O thread to the instance that ran it).
+struct process_outcome {
+  uint64_t seq = 0;
+  bool ok = false;
+  std::string output;
+  std::string errors;
+  /// Why it failed (empty when ok).
+  std::string error;
+  double wall_ms = 0;
+  std::vector<service_use> used;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_outcome& x) {
+  return f(caf::meta::type_name("process_outcome"), x.seq, x.ok, x.output,
+           x.errors, x.error, x.wall_ms, x.used);
+}
+
 // -- membership and status ---------------------------------------------------
 
 /// An instance introduces itself to the frontend.
@@ -366,12 +387,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(augur, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(augur, (augur::service_info))
   CAF_ADD_TYPE_ID(augur, (augur::instance_status))
   CAF_ADD_TYPE_ID(augur, (augur::frontend_status))
+  CAF_ADD_TYPE_ID(augur, (augur::process_outcome))
 
   CAF_ADD_ATOM(augur, augur, status_atom, "status")
   CAF_ADD_ATOM(augur, augur, done_atom, "done")
   CAF_ADD_ATOM(augur, augur, bid_atom, "bid")
   CAF_ADD_ATOM(augur, augur, health_atom, "health")
   CAF_ADD_ATOM(augur, augur, channels_atom, "channels")
+  CAF_ADD_ATOM(augur, augur, measured_atom, "measured")
 
 CAF_END_TYPE_ID_BLOCK(augur)
 

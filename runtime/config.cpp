@@ -49,8 +49,12 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
 cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections) {
   cluster_config cfg;
-  std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
-                                 "link",    "trace"};
+  std::set<std::string> top_keys{"cluster", "defaults", "host",   "service",
+                                 "link",    "trace",    "api",    "tenant"};
+  // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
+  bool command_tasks = extra_sections.count("task") == 0;
+  if (command_tasks)
+    top_keys.insert("task");
   top_keys.insert(extra_sections.begin(), extra_sections.end());
   for (auto& [k, v] : root)
     if (top_keys.count(std::string{k.str()}) == 0)
@@ -159,6 +163,19 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       s.name = r.string("name", "", true);
       s.zone = r.string("zone", "default");
       s.endpoint = r.string("endpoint", "");
+      if (!s.endpoint.empty()) {
+        auto colon = s.endpoint.rfind(':');
+        if (colon == std::string::npos || colon == 0
+            || s.endpoint.find_first_not_of("0123456789", colon + 1)
+                 != std::string::npos
+            || colon + 1 == s.endpoint.size())
+          r.fail(r.node("endpoint"), "endpoint",
+                 "must be host:port, got '" + s.endpoint + "'");
+      }
+      s.kind = r.string("kind", "tcp");
+      if (s.kind != "tcp" && s.kind != "redis")
+        r.fail(r.node("kind"), "kind",
+               "unknown service kind '" + s.kind + "' (known: tcp, redis)");
       r.no_other_keys();
       if (!service_names.insert(s.name).second)
         r.fail(r.node("name"), "name", "duplicate service '" + s.name + "'");
@@ -186,6 +203,66 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
         r.fail(r.node("host"), "host",
                "second link from '" + l.host + "' to '" + l.service + "'");
       cfg.links.push_back(std::move(l));
+    }
+  }
+  if (command_tasks) {
+    if (auto arr = array_of_tables(source, root, "task")) {
+      std::set<std::string> names;
+      for (size_t i = 0; i < arr->size(); ++i) {
+        auto& tbl = *arr->get(i)->as_table();
+        table_reader r{source, tbl, "task[" + std::to_string(i) + "]."};
+        command_task_config t;
+        t.name = r.string("name", "", true);
+        t.command = r.strings("command");
+        if (t.command.empty())
+          r.fail(r.node("command"), "command",
+                 "a non-empty array of strings (argv) is required");
+        t.hints = r.strings("hints");
+        for (auto& h : t.hints)
+          if (service_names.count(h) == 0)
+            r.fail(r.node("hints"), "hints",
+                   "no [[service]] named '" + h + "'");
+        t.timeout_ms = r.number("timeout_ms", 10000, 1, 3.6e6);
+        t.memory_mb = r.integer("memory_mb", 0, 0, 1u << 20);
+        t.setup = r.strings("setup");
+        if (auto env = r.table("env")) {
+          for (auto& [k, v] : *env) {
+            if (!v.is_string())
+              r.fail(&v, "env." + std::string{k.str()}, "must be a string");
+            t.env[std::string{k.str()}] = *v.value<std::string>();
+          }
+        }
+        r.no_other_keys();
+        if (!names.insert(t.name).second)
+          r.fail(r.node("name"), "name", "duplicate task '" + t.name + "'");
+        cfg.tasks.push_back(std::move(t));
+      }
+    }
+  }
+  if (auto node = root.get("api")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "api", "must be a table");
+    table_reader r{source, *tbl, "api."};
+    cfg.api.listen = r.string("listen", cfg.api.listen);
+    if (cfg.api.listen.rfind(':') == std::string::npos)
+      r.fail(r.node("listen"), "listen", "must be host:port");
+    cfg.api.max_body_bytes = r.integer("max_body_bytes", cfg.api.max_body_bytes,
+                                       1, 1ull << 32);
+    r.no_other_keys();
+  }
+  if (auto arr = array_of_tables(source, root, "tenant")) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto& tbl = *arr->get(i)->as_table();
+      table_reader r{source, tbl, "tenant[" + std::to_string(i) + "]."};
+      tenant_config t;
+      t.name = r.string("name", "", true);
+      t.token = r.string("token", "", true);
+      t.tasks = r.strings("tasks");
+      r.no_other_keys();
+      cfg.tenants.push_back(std::move(t));
     }
   }
   // Every other host-service pair gets a link from [defaults], by zone.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,7 +26,37 @@ struct host_config {
 struct service_config {
   std::string name;
   std::string zone;
+  /// `host:port` of the real service; empty: emulated only.
   std::string endpoint;
+  /// `redis` (probed with PING) or `tcp` (probed by connecting).
+  std::string kind = "tcp";
+};
+
+/// A task that runs a real program (`augur serve`).
+struct command_task_config {
+  std::string name;
+  std::vector<std::string> command;
+  std::vector<std::string> hints;
+  double timeout_ms = 10000;
+  uint64_t memory_mb = 0;
+  std::map<std::string, std::string> env;
+  /// Run once on an instance before the task's first run there (its cold
+  /// start), in the task's working directory; empty: none.
+  std::vector<std::string> setup;
+};
+
+/// `[api]`: the HTTP API of `augur serve`.
+struct api_config {
+  std::string listen = "127.0.0.1:8080";
+  uint64_t max_body_bytes = 1u << 20;
+};
+
+/// `[[tenant]]`: who may call the API, with which token, for which tasks.
+struct tenant_config {
+  std::string name;
+  std::string token;
+  /// Task names; `*` for all.
+  std::vector<std::string> tasks;
 };
 
 /// Message tracing (`[trace]`; see docs/trace-format.md).
@@ -68,6 +99,10 @@ struct cluster_config {
   std::vector<host_config> hosts;
   std::vector<service_config> services;
   std::vector<link_spec> links;
+  // [[task]] (process tasks), [api], [[tenant]]
+  std::vector<command_task_config> tasks;
+  api_config api;
+  std::vector<tenant_config> tenants;
 
   /// Total instances over all hosts.
   size_t instance_count() const;

@@ -1,6 +1,8 @@
 #include "augur/runtime/embedded_cluster.hpp"
 
+#include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19,7 +21,10 @@
 #include "augur/actors/frontend.hpp"
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
+#include "augur/runtime/io_runner.hpp"
 #include "augur/runtime/tracing.hpp"
+
+#include <unistd.h>
 
 namespace augur {
 
@@ -56,6 +61,10 @@ struct embedded_cluster::impl {
   std::vector<channel_probe_actor> probes;
   caf::actor_clock::time_point started;
   std::shared_ptr<trace_sink> tracer;
+  /// Real mode: the I/O thread of processes, gateways and probes (declared
+  /// after the actor system: it stops first), and the working directories.
+  std::shared_ptr<io_runner> io;
+  std::string workdir;
 
   /// Answers of submitted invocations; filled by client actors (from worker
   /// threads in real time).
@@ -79,6 +88,22 @@ struct embedded_cluster::impl {
     for (auto& l : cfg.links)
       network->set_link(l);
     catalog = std::make_shared<task_catalog>();
+    std::map<std::string, std::string> endpoints;
+    std::map<std::string, std::pair<std::string, std::string>> real;
+    if (mode == clock_mode::real_time)
+      for (auto& s : cfg.services)
+        if (!s.endpoint.empty()) {
+          endpoints[s.name] = s.endpoint;
+          real[s.name] = {s.endpoint, s.kind};
+        }
+    if (!endpoints.empty()) {
+      io = std::make_shared<io_runner>();
+      static std::atomic<int> clusters{0};
+      workdir = (std::filesystem::temp_directory_path()
+                 / ("augur-" + std::to_string(::getpid()) + "-"
+                    + std::to_string(++clusters)))
+                  .string();
+    }
     std::vector<std::string> service_names;
     std::map<std::string, aux_service_actor> service_actors;
     for (auto& s : cfg.services) {
@@ -120,6 +145,10 @@ struct embedded_cluster::impl {
         is.warm_capacity = cfg.warm_capacity;
         is.bid_delay_ms = h.bid_delay_ms;
         is.quality = quality;
+        is.io = io;
+        is.endpoints = endpoints;
+        if (!workdir.empty())
+          is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
         auto inst = sys.spawn(augur::instance, is, catalog, network, registry);
         caf::anon_send(front, caf::join_atom::value, is.info, inst);
         listeners.push_back(inst);
@@ -130,15 +159,26 @@ struct embedded_cluster::impl {
       ps.services = service_names;
       ps.interval_ms = cfg.probe_interval_ms;
       ps.seed = cfg.seed * 1000003 + h_index++;
+      ps.io = io;
+      ps.real = real;
       auto probe = sys.spawn(channel_probe, ps, network, service_actors);
       for (auto& l : listeners)
         caf::anon_send(probe, caf::subscribe_atom::value, l);
       probes.push_back(probe);
     }
+    for (auto& t : cfg.tasks) {
+      task_options opts;
+      opts.hints = t.hints;
+      command_spec cmd{t.command, t.env, t.timeout_ms, t.memory_mb, t.setup};
+      catalog->define_command(t.name, opts, cmd);
+      caf::anon_send(registry, task_spec{t.name, t.hints});
+    }
     run();
   }
 
   ~impl() {
+    if (io)
+      io->stop();
     auto stop = [&](auto& h) {
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     };
@@ -159,6 +199,10 @@ struct embedded_cluster::impl {
     }
     if (tracer)
       detach_trace_sink(sys);
+    if (!workdir.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(workdir, ignored);
+    }
   }
 
   // -- running ---------------------------------------------------------------
@@ -312,6 +356,15 @@ void embedded_cluster::define_task(const std::string& name,
       throw std::invalid_argument("task '" + name + "' hints at '" + h
                                   + "', which is no service of this cluster");
   impl_->catalog->define(name, std::move(options), std::move(handler));
+  caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
+  impl_->run();
+}
+
+void embedded_cluster::define_command_task(const std::string& name,
+                                           task_options options,
+                                           command_spec command) {
+  auto hints = options.hints;
+  impl_->catalog->define_command(name, std::move(options), std::move(command));
   caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
   impl_->run();
 }

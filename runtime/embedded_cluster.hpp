@@ -70,6 +70,12 @@ public:
   void define_task(const std::string& name, task_options options,
                    task_handler handler);
 
+  /// Defines a task that runs a real program (real-time clusters whose
+  /// services have endpoints): each execution is a child process, reaching
+  /// the services through its instance's gateways.
+  void define_command_task(const std::string& name, task_options options,
+                           command_spec command);
+
   /// Gives a service an in-process behaviour (by default it echoes).
   void define_service(const std::string& name,
                       task_context::service_handler handler);

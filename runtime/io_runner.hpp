@@ -18,10 +18,20 @@ public:
   }
 
   ~io_runner() {
+    stop();
+  }
+
+  /// Stops the thread (idempotent); pending work is dropped. Safe from any
+  /// thread, the I/O thread included.
+  void stop() {
     guard_.reset();
     ctx_.stop();
-    if (thread_.joinable())
-      thread_.join();
+    if (thread_.joinable()) {
+      if (thread_.get_id() == std::this_thread::get_id())
+        thread_.detach();
+      else
+        thread_.join();
+    }
   }
 
   io_runner(const io_runner&) = delete;

@@ -45,8 +45,17 @@ std::string task_context::call(const std::string& service,
 
 void task_catalog::define(const std::string& name, task_options options,
                           task_handler handler) {
-  auto x = std::make_shared<entry>(entry{std::move(options),
-                                         std::move(handler)});
+  auto x = std::make_shared<entry>(
+    entry{std::move(options), std::move(handler), nullptr});
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  tasks_[name] = std::move(x);
+}
+
+void task_catalog::define_command(const std::string& name,
+                                  task_options options, command_spec command) {
+  auto x = std::make_shared<entry>(
+    entry{std::move(options), nullptr,
+          std::make_shared<const command_spec>(std::move(command))});
   std::unique_lock<std::shared_mutex> guard{mtx_};
   tasks_[name] = std::move(x);
 }

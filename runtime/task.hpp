@@ -85,6 +85,17 @@ private:
   double compute_ms_ = 0;
 };
 
+/// A task that runs a real program: each execution is a child process with
+/// the payload on stdin and the result from stdout (see `run_process`).
+struct command_spec {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  double timeout_ms = 10000;
+  uint64_t memory_mb = 0;
+  /// Run once per instance before the first execution there (cold start).
+  std::vector<std::string> setup;
+};
+
 /// The body of a task: gets the context and the payload, returns the output.
 using task_handler = std::function<std::string(task_context&,
                                                const std::string&)>;
@@ -95,11 +106,18 @@ class task_catalog {
 public:
   struct entry {
     task_options options;
+    /// In-process tasks.
     task_handler handler;
+    /// Process tasks (null for in-process ones).
+    std::shared_ptr<const command_spec> command;
   };
 
   void define(const std::string& name, task_options options,
               task_handler handler);
+
+  /// Defines a task that runs a program.
+  void define_command(const std::string& name, task_options options,
+                      command_spec command);
 
   /// Looks a task up; returns nullptr when unknown.
   std::shared_ptr<const entry> find(const std::string& name) const;

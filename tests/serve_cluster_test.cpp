@@ -1,0 +1,173 @@
+// Real mode: process tasks, real channels to a real Redis through gateways,
+// profiles learned from gateway traffic alone.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "augur/runtime/embedded_cluster.hpp"
+#include "redis_fixture.hpp"
+
+using namespace augur;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Waits for a condition on the real cluster's state (bounded).
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = 10s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+std::string cluster_toml(const std::string& redis_endpoint) {
+  return R"(
+[cluster]
+threshold = 0.5
+probe_interval_ms = 50
+cold_start_ms = 0
+
+[[host]]
+name = "near"
+instances = 2
+slots = 2
+
+[[host]]
+name = "far"
+zone = "b"
+instances = 2
+slots = 2
+
+[[service]]
+name = "cache"
+kind = "redis"
+endpoint = ")" + redis_endpoint + R"("
+
+[[link]]
+host = "near"
+service = "cache"
+rtt_ms = 2
+
+[[link]]
+host = "far"
+service = "cache"
+rtt_ms = 30
+
+[[task]]
+name = "counter"
+command = ["/usr/bin/python3", "-c", '''
+import os, socket
+host, port = os.environ['AUGUR_SERVICE_CACHE'].split(':')
+s = socket.create_connection((host, int(port)))
+for _ in range(3):
+    s.sendall(b'INCR hits\r\n')
+    reply = s.recv(100)
+print(reply.decode().strip(), end='')
+''']
+
+[[task]]
+name = "shout"
+command = ["tr", "a-z", "A-Z"]
+
+[[task]]
+name = "crash"
+command = ["sh", "-c", "kill -SEGV $$"]
+
+[[task]]
+name = "slow"
+command = ["sleep", "30"]
+timeout_ms = 200
+
+[[task]]
+name = "fails"
+command = ["sh", "-c", "echo bad input >&2; exit 4"]
+)";
+}
+
+double srtt_of(embedded_cluster& c, const std::string& host) {
+  for (auto& ch : c.channels())
+    if (ch.host == host && ch.service == "cache" && ch.probes > 0)
+      return ch.srtt_ms;
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
+  test::redis_server redis;
+  auto c = embedded_cluster::from_toml(cluster_toml(redis.endpoint()),
+                                       embedded_cluster::clock_mode::real_time);
+  // The probes measure through their gateways, with the emulated RTT.
+  REQUIRE(eventually([&] {
+    return srtt_of(c, "near") > 0 && srtt_of(c, "far") > 0;
+  }));
+  REQUIRE(eventually([&] {
+    auto far = srtt_of(c, "far");
+    return far > 27 && far < 33;
+  }));
+  // Within 10% of the emulated RTT (or 0.2 ms) once smoothed.
+  CHECK(srtt_of(c, "far") == doctest::Approx(30).epsilon(0.1));
+  CHECK(std::abs(srtt_of(c, "near") - 2) <= 0.2 + 0.2);
+
+  // No hint: the gateways' traffic alone teaches the registry.
+  auto first = c.invoke("counter");
+  INFO(first.error, " / ", first.log);
+  REQUIRE(first.ok());
+  CHECK(first.output == ":3");
+  CHECK(first.reason.policy == "fast-path");
+  invocation_result r;
+  for (int i = 0; i < 4; ++i)
+    r = c.invoke("counter");
+  REQUIRE(r.ok());
+  CHECK(r.reason.policy == "negotiated");
+  CHECK(r.host == "near");
+  auto p = c.profile("counter");
+  REQUIRE(p.services.size() == 1);
+  CHECK(p.services[0].likelihood > 0.5);
+  CHECK(p.services[0].round_trips == doctest::Approx(3));
+  CHECK(test::redis_command(redis.port(), "GET hits") == "$2"); // "15"
+
+  // A task that never talks to Redis stays load-balanced.
+  for (int i = 0; i < 4; ++i) {
+    auto s = c.invoke("shout", "hello");
+    REQUIRE(s.ok());
+    CHECK(s.output == "HELLO");
+    CHECK(s.reason.policy == "fast-path");
+  }
+  CHECK(c.profile("shout").services[0].likelihood < 0.1);
+
+  // The probes see a degradation, and placements move.
+  c.set_link("near", "cache", 60ms);
+  REQUIRE(eventually([&] { return srtt_of(c, "near") > srtt_of(c, "far"); }));
+  auto moved = c.invoke("counter");
+  CHECK(moved.host == "far");
+  CHECK(moved.aux_ms >= 3 * 30);
+}
+
+TEST_CASE("real mode: crashes, timeouts and failures are clear results") {
+  test::redis_server redis;
+  auto c = embedded_cluster::from_toml(cluster_toml(redis.endpoint()),
+                                       embedded_cluster::clock_mode::real_time);
+  auto crash = c.invoke("crash");
+  CHECK(crash.status == outcome::failed);
+  CHECK(crash.error.find("killed by signal 11") != std::string::npos);
+  auto slow = c.invoke("slow");
+  CHECK(slow.status == outcome::failed);
+  CHECK(slow.error.find("timed out") != std::string::npos);
+  auto fails = c.invoke("fails");
+  CHECK(fails.status == outcome::failed);
+  CHECK(fails.error == "process exited with status 4");
+  CHECK(fails.log == "bad input\n");
+  // The instances stay healthy.
+  auto ok = c.invoke("shout", "still here");
+  CHECK(ok.ok());
+  CHECK(ok.output == "STILL HERE");
+  CHECK(c.status().failed == 3);
+}
