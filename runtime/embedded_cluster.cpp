@@ -531,4 +531,24 @@ frontend_actor embedded_cluster::frontend() const {
   return impl_->front;
 }
 
+profile_registry_actor embedded_cluster::registry() const {
+  return impl_->registry;
+}
+
+std::vector<instance_actor> embedded_cluster::instance_handles() const {
+  std::vector<instance_actor> result;
+  for (auto& [_, h] : impl_->instances)
+    if (h)
+      result.push_back(h);
+  return result;
+}
+
+std::vector<std::string> embedded_cluster::tasks() const {
+  return impl_->catalog->names();
+}
+
+bool embedded_cluster::has_task(const std::string& name) const {
+  return impl_->catalog->find(name) != nullptr;
+}
+
 } // namespace augur

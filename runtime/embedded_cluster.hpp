@@ -156,6 +156,17 @@ public:
   /// actors): send it an `invoke_request`, get an `invoke_result`.
   frontend_actor frontend() const;
 
+  /// The profile registry and the live instances, for callers that query
+  /// them directly (the HTTP API).
+  profile_registry_actor registry() const;
+  std::vector<instance_actor> instance_handles() const;
+
+  /// Names of the defined tasks.
+  std::vector<std::string> tasks() const;
+
+  /// Whether `name` is a defined task.
+  bool has_task(const std::string& name) const;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

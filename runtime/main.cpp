@@ -15,6 +15,7 @@
 #include "augur/runtime/config.hpp"
 #include "augur/runtime/demo.hpp"
 #include "augur/runtime/report.hpp"
+#include "augur/runtime/serve.hpp"
 #include "augur/runtime/scenario.hpp"
 #include "augur/runtime/simulator.hpp"
 #include "augur/runtime/trace_format.hpp"
@@ -149,6 +150,14 @@ int main(int argc, char** argv) {
     "summary", "Messages per type and actor, per-hop latency");
   summary_cmd->add_option("files", trace_files, "Trace files")->required();
 
+  std::string serve_config;
+  std::string serve_trace;
+  auto* serve_cmd = app.add_subcommand(
+    "serve", "Run the cluster in real time with the HTTP API until "
+             "SIGINT/SIGTERM, then drain");
+  serve_cmd->add_option("--config", serve_config, "Cluster file")->required();
+  serve_cmd->add_option("--trace", serve_trace, "Trace messages to this file");
+
   std::vector<std::string> plot_inputs;
   std::string plot_output = "augur.svg";
   auto* plot_cmd = app.add_subcommand(
@@ -161,6 +170,13 @@ int main(int argc, char** argv) {
   try {
     if (*demo_cmd) {
       augur::run_demo(demo, std::cout);
+    } else if (*serve_cmd) {
+      auto cfg = augur::load_config(serve_config);
+      if (!serve_trace.empty()) {
+        cfg.trace.enabled = true;
+        cfg.trace.file = serve_trace;
+      }
+      return augur::serve(cfg, std::cout);
     } else if (*trace_cmd) {
       return run_trace_command(dump_cmd->parsed(), chrome_cmd->parsed(),
                                trace_files,

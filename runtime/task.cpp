@@ -60,6 +60,14 @@ void task_catalog::define_command(const std::string& name,
   tasks_[name] = std::move(x);
 }
 
+std::vector<std::string> task_catalog::names() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  std::vector<std::string> result;
+  for (auto& [name, _] : tasks_)
+    result.push_back(name);
+  return result;
+}
+
 std::shared_ptr<const task_catalog::entry>
 task_catalog::find(const std::string& name) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};

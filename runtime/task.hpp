@@ -119,6 +119,9 @@ public:
   void define_command(const std::string& name, task_options options,
                       command_spec command);
 
+  /// Names of all tasks.
+  std::vector<std::string> names() const;
+
   /// Looks a task up; returns nullptr when unknown.
   std::shared_ptr<const entry> find(const std::string& name) const;
 

@@ -1,0 +1,628 @@
+#include "augur/runtime/http_api.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <optional>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "augur/runtime/gateway.hpp"
+
+namespace augur {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+namespace {
+
+// -- JSON of the protocol's answers -----------------------------------------
+
+json to_json(const bid& b) {
+  return {{"instance", b.instance},       {"host", b.host},
+          {"accept", b.accept},           {"expected_ms", b.expected_ms},
+          {"channel_ms", b.channel_ms},   {"free_slots", b.free_slots},
+          {"warm", b.warm}};
+}
+
+/// A JSON number, or null where JSON has none (an unmeasured channel).
+json number(double x) {
+  return std::isfinite(x) ? json(x) : json(nullptr);
+}
+
+json to_json(const invoke_result& r) {
+  json bids = json::array();
+  for (auto& b : r.reason.bids)
+    bids.push_back(to_json(b));
+  return {{"invocation", r.invocation},
+          {"task", r.task},
+          {"status", to_string(r.status)},
+          {"output", r.output},
+          {"error", r.error},
+          {"log", r.log},
+          {"host", r.host},
+          {"instance", r.instance},
+          {"reason",
+           {{"policy", r.reason.policy},
+            {"likelihood", r.reason.likelihood},
+            {"service", r.reason.service},
+            {"channel_ms", number(r.reason.channel_ms)},
+            {"bids", bids},
+            {"note", r.reason.note}}},
+          {"latency_ms", r.latency_ms},
+          {"aux_ms", r.aux_ms},
+          {"cold_start", r.cold_start}};
+}
+
+json to_json(const task_profile& p) {
+  json services = json::array();
+  for (auto& s : p.services)
+    services.push_back({{"service", s.service},
+                        {"likelihood", s.likelihood},
+                        {"round_trips", s.round_trips},
+                        {"bytes_out", s.bytes_out},
+                        {"evidence", s.evidence},
+                        {"hinted", s.hinted}});
+  return {{"task", p.task},
+          {"observations", p.observations},
+          {"services", services}};
+}
+
+json to_json(const channel_sample& x) {
+  return {{"host", x.host},           {"service", x.service},
+          {"srtt_ms", x.srtt_ms},     {"rttvar_ms", x.rttvar_ms},
+          {"loss", x.loss},           {"age_ms", x.age_ms},
+          {"state", x.up ? "up" : "down"}, {"probes", x.probes}};
+}
+
+json to_json(const instance_status& s) {
+  return {{"name", s.info.name},         {"host", s.info.host},
+          {"zone", s.info.zone},         {"slots", s.info.slots},
+          {"busy", s.busy},              {"executions", s.executions},
+          {"cold_starts", s.cold_starts}, {"warm", s.warm}};
+}
+
+std::string label(const std::string& x) {
+  std::string out;
+  for (auto c : x) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// -- metrics -----------------------------------------------------------------
+
+/// Counters and histograms of the API, in Prometheus' text format.
+struct metrics {
+  static constexpr double bounds[] = {1,   2,   5,    10,   25,   50,   100,
+                                      250, 500, 1000, 2500, 5000, 10000};
+
+  std::mutex mtx;
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t>
+    invocations;
+  struct histogram {
+    std::vector<uint64_t> counts = std::vector<uint64_t>(std::size(bounds));
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, histogram> latency;
+  std::map<unsigned, uint64_t> responses;
+
+  void invocation(const invoke_result& r) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto path = r.reason.policy.empty() ? "none" : r.reason.policy;
+    ++invocations[{r.task, to_string(r.status), path}];
+    if (r.status != outcome::ok)
+      return;
+    auto& h = latency[r.task];
+    for (size_t i = 0; i < std::size(bounds); ++i)
+      if (r.latency_ms <= bounds[i])
+        ++h.counts[i];
+    ++h.count;
+    h.sum += r.latency_ms;
+  }
+
+  void response(unsigned status) {
+    std::lock_guard<std::mutex> guard{mtx};
+    ++responses[status];
+  }
+
+  std::string render(const std::vector<channel_sample>& channels,
+                     const frontend_status& fs, uint64_t in_flight) {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::ostringstream out;
+    out << "# HELP augur_invocations_total Invocations by task, outcome and "
+           "placement path.\n# TYPE augur_invocations_total counter\n";
+    for (auto& [k, n] : invocations)
+      out << "augur_invocations_total{task=\"" << label(std::get<0>(k))
+          << "\",outcome=\"" << std::get<1>(k) << "\",path=\""
+          << label(std::get<2>(k)) << "\"} " << n << "\n";
+    out << "# HELP augur_invocation_latency_ms Latency of completed "
+           "invocations, admission to answer.\n"
+           "# TYPE augur_invocation_latency_ms histogram\n";
+    for (auto& [task, h] : latency) {
+      for (size_t i = 0; i < std::size(bounds); ++i)
+        out << "augur_invocation_latency_ms_bucket{task=\"" << label(task)
+            << "\",le=\"" << bounds[i] << "\"} " << h.counts[i] << "\n";
+      out << "augur_invocation_latency_ms_bucket{task=\"" << label(task)
+          << "\",le=\"+Inf\"} " << h.count << "\n";
+      out << "augur_invocation_latency_ms_sum{task=\"" << label(task)
+          << "\"} " << h.sum << "\n";
+      out << "augur_invocation_latency_ms_count{task=\"" << label(task)
+          << "\"} " << h.count << "\n";
+    }
+    out << "# HELP augur_channel_rtt_ms Smoothed RTT per host and service.\n"
+           "# TYPE augur_channel_rtt_ms gauge\n";
+    for (auto& c : channels)
+      out << "augur_channel_rtt_ms{host=\"" << label(c.host)
+          << "\",service=\"" << label(c.service) << "\"} " << c.srtt_ms
+          << "\n";
+    out << "# HELP augur_channel_loss Fraction of probes lost.\n"
+           "# TYPE augur_channel_loss gauge\n";
+    for (auto& c : channels)
+      out << "augur_channel_loss{host=\"" << label(c.host) << "\",service=\""
+          << label(c.service) << "\"} " << c.loss << "\n";
+    out << "# HELP augur_channel_up Whether the channel is up.\n"
+           "# TYPE augur_channel_up gauge\n";
+    for (auto& c : channels)
+      out << "augur_channel_up{host=\"" << label(c.host) << "\",service=\""
+          << label(c.service) << "\"} " << (c.up ? 1 : 0) << "\n";
+    out << "# HELP augur_queue_depth Invocations waiting for a free slot.\n"
+           "# TYPE augur_queue_depth gauge\naugur_queue_depth "
+        << fs.queued << "\n";
+    out << "# HELP augur_in_flight Invocations accepted by the API and not "
+           "answered yet.\n# TYPE augur_in_flight gauge\naugur_in_flight "
+        << in_flight << "\n";
+    out << "# HELP augur_http_responses_total HTTP responses by status.\n"
+           "# TYPE augur_http_responses_total counter\n";
+    for (auto& [status, n] : responses)
+      out << "augur_http_responses_total{status=\"" << status << "\"} " << n
+          << "\n";
+    return out.str();
+  }
+};
+
+} // namespace
+
+// -- shared state ------------------------------------------------------------
+
+struct http_api::state : std::enable_shared_from_this<http_api::state> {
+  state(asio::io_context& ctx, embedded_cluster& c, const cluster_config& cf)
+    : io(ctx), cluster(c), cfg(cf), acceptor(ctx) {
+    // nop
+  }
+
+  asio::io_context& io;
+  embedded_cluster& cluster;
+  cluster_config cfg;
+  tcp::acceptor acceptor;
+  metrics stats;
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> in_flight{0};
+  std::function<void()> drained;
+
+  /// Sends a request from a short-lived actor; `k` runs on the I/O thread
+  /// with the reply, or with an error text.
+  template <class T, class Handle, class... Ts>
+  void ask(Handle dest, std::function<void(T*, std::string)> k, Ts... xs) {
+    auto self = shared_from_this();
+    cluster.system().spawn(
+      [self, k, xs...](caf::event_based_actor* client, Handle to) {
+        client->request(to, std::chrono::seconds(60), xs...)
+          .then(
+            [self, k](T& x) {
+              asio::post(self->io, [k, x]() mutable { k(&x, ""); });
+            },
+            [self, k, client](caf::error& err) {
+              auto what = client->system().render(err);
+              asio::post(self->io, [k, what] { k(nullptr, what); });
+            });
+      },
+      dest);
+  }
+
+  void invocation_done() {
+    if (--in_flight == 0 && draining && drained) {
+      auto f = std::move(drained);
+      drained = nullptr;
+      f();
+    }
+  }
+};
+
+namespace {
+
+using response = http::response<http::string_body>;
+using responder = std::function<void(response)>;
+
+response make(unsigned status, const std::string& body,
+              const char* type = "application/json") {
+  response res{static_cast<http::status>(status), 11};
+  res.set(http::field::server, "augur");
+  res.set(http::field::content_type, type);
+  res.body() = body;
+  res.prepare_payload();
+  return res;
+}
+
+response error(unsigned status, const std::string& message) {
+  return make(status, json{{"error", message}}.dump() + "\n");
+}
+
+/// One client connection: reads requests, answers them, keeps alive.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(std::shared_ptr<http_api::state> st, tcp::socket s)
+    : st_(std::move(st)), socket_(std::move(s)) {
+    // nop
+  }
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(st_->cfg.api.max_body_bytes);
+    auto self = shared_from_this();
+    http::async_read(socket_, buffer_, *parser_, [self](auto ec, size_t) {
+      if (ec == http::error::body_limit) {
+        self->reply(error(413, "request body over the limit of "
+                                 + std::to_string(
+                                   self->st_->cfg.api.max_body_bytes)
+                                 + " bytes"),
+                    false);
+        return;
+      }
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != asio::error::eof
+            && ec != asio::error::connection_reset)
+          self->reply(error(400, "malformed request: " + ec.message()),
+                      false);
+        return;
+      }
+      self->request_ = self->parser_->release();
+      self->handle();
+    });
+  }
+
+private:
+  void reply(response res, bool keep_alive) {
+    st_->stats.response(res.result_int());
+    res.keep_alive(keep_alive);
+    auto self = shared_from_this();
+    auto msg = std::make_shared<response>(std::move(res));
+    http::async_write(socket_, *msg, [self, msg, keep_alive](auto ec, size_t) {
+      if (ec || !keep_alive) {
+        boost::system::error_code ignored;
+        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  /// The tenant named by the bearer token; false after answering 401.
+  bool authorize(const tenant_config*& tenant) {
+    tenant = nullptr;
+    if (st_->cfg.tenants.empty())
+      return true;
+    auto auth = std::string{request_[http::field::authorization]};
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) == 0) {
+      auto token = auth.substr(prefix.size());
+      for (auto& t : st_->cfg.tenants)
+        if (t.token == token) {
+          tenant = &t;
+          return true;
+        }
+    }
+    auto res = error(401, "a valid bearer token is required");
+    res.set(http::field::www_authenticate, "Bearer");
+    reply(std::move(res), request_.keep_alive());
+    return false;
+  }
+
+  static bool allowed(const tenant_config* tenant, const std::string& task) {
+    if (tenant == nullptr)
+      return true;
+    for (auto& t : tenant->tasks)
+      if (t == "*" || t == task)
+        return true;
+    return false;
+  }
+
+  void handle() {
+    auto target = std::string{request_.target()};
+    auto query = target.find('?');
+    if (query != std::string::npos)
+      target.resize(query);
+    auto keep = request_.keep_alive();
+    auto method = request_.method();
+    auto get_only = [&] {
+      if (method == http::verb::get)
+        return true;
+      reply(error(405, "use GET"), keep);
+      return false;
+    };
+    if (target == "/healthz") {
+      if (get_only())
+        reply(make(200, json{{"status", st_->draining ? "draining" : "ok"}}
+                            .dump()
+                          + "\n"),
+              keep);
+      return;
+    }
+    if (target == "/metrics") {
+      if (get_only())
+        metrics_page(keep);
+      return;
+    }
+    if (target.rfind("/v1/", 0) != 0) {
+      reply(error(404, "no such path: " + target), keep);
+      return;
+    }
+    const tenant_config* tenant = nullptr;
+    if (!authorize(tenant))
+      return;
+    if (target == "/v1/tasks") {
+      if (!get_only())
+        return;
+      json tasks = json::array();
+      for (auto& name : st_->cluster.tasks())
+        if (allowed(tenant, name))
+          tasks.push_back(name);
+      reply(make(200, json{{"tasks", tasks}}.dump() + "\n"), keep);
+      return;
+    }
+    if (target == "/v1/channels") {
+      if (get_only())
+        channels(keep);
+      return;
+    }
+    if (target == "/v1/instances") {
+      if (get_only())
+        instances(keep);
+      return;
+    }
+    const std::string tasks_prefix = "/v1/tasks/";
+    if (target.rfind(tasks_prefix, 0) == 0) {
+      auto rest = target.substr(tasks_prefix.size());
+      auto slash = rest.find('/');
+      auto name = rest.substr(0, slash);
+      auto action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+      if (action != "invoke" && action != "profile") {
+        reply(error(404, "no such path: " + target), keep);
+        return;
+      }
+      if (!st_->cluster.has_task(name)) {
+        reply(error(404, "no task named '" + name + "'"), keep);
+        return;
+      }
+      if (!allowed(tenant, name)) {
+        reply(error(403, "task '" + name + "' is not one of tenant '"
+                           + tenant->name + "'"),
+              keep);
+        return;
+      }
+      if (action == "profile") {
+        if (get_only())
+          profile(name, keep);
+        return;
+      }
+      if (method != http::verb::post) {
+        reply(error(405, "use POST to invoke"), keep);
+        return;
+      }
+      invoke(name, keep);
+      return;
+    }
+    reply(error(404, "no such path: " + target), keep);
+  }
+
+  void invoke(const std::string& task, bool keep) {
+    if (st_->draining) {
+      auto res = error(503, "draining: not accepting invocations");
+      reply(std::move(res), false);
+      return;
+    }
+    auto type = std::string{request_[http::field::content_type]};
+    if (type.rfind("application/json", 0) == 0
+        && !json::accept(request_.body())) {
+      reply(error(400, "malformed JSON body"), keep);
+      return;
+    }
+    ++st_->in_flight;
+    auto self = shared_from_this();
+    st_->ask<invoke_result>(
+      st_->cluster.frontend(),
+      [self, keep](invoke_result* r, std::string err) {
+        if (r == nullptr) {
+          self->reply(error(500, "frontend unavailable: " + err), keep);
+        } else {
+          self->st_->stats.invocation(*r);
+          unsigned status = 200;
+          switch (r->status) {
+            case outcome::ok:
+              break;
+            case outcome::rejected:
+              status = 429;
+              break;
+            case outcome::unknown_task:
+              status = 404;
+              break;
+            default:
+              status = 500;
+          }
+          auto res = make(status, to_json(*r).dump() + "\n");
+          if (status == 429)
+            res.set(http::field::retry_after, "1");
+          self->reply(std::move(res), keep);
+        }
+        self->st_->invocation_done();
+      },
+      invoke_request{task, request_.body()});
+  }
+
+  void profile(const std::string& task, bool keep) {
+    auto self = shared_from_this();
+    st_->ask<task_profile>(
+      st_->cluster.registry(),
+      [self, keep](task_profile* p, std::string err) {
+        if (p == nullptr)
+          self->reply(error(500, "registry unavailable: " + err), keep);
+        else
+          self->reply(make(200, to_json(*p).dump() + "\n"), keep);
+      },
+      caf::get_atom::value, task);
+  }
+
+  void channels(bool keep) {
+    auto self = shared_from_this();
+    st_->ask<std::vector<channel_sample>>(
+      st_->cluster.frontend(),
+      [self, keep](std::vector<channel_sample>* xs, std::string err) {
+        if (xs == nullptr) {
+          self->reply(error(500, "frontend unavailable: " + err), keep);
+          return;
+        }
+        json out = json::array();
+        for (auto& x : *xs)
+          out.push_back(to_json(x));
+        self->reply(make(200, json{{"channels", out}}.dump() + "\n"), keep);
+      },
+      caf::get_atom::value, channels_atom::value);
+  }
+
+  void instances(bool keep) {
+    auto handles = st_->cluster.instance_handles();
+    auto collected = std::make_shared<std::vector<json>>();
+    auto left = std::make_shared<size_t>(handles.size());
+    auto self = shared_from_this();
+    if (handles.empty()) {
+      reply(make(200, json{{"instances", json::array()}}.dump() + "\n"), keep);
+      return;
+    }
+    for (auto& h : handles)
+      st_->ask<instance_status>(
+        h,
+        [self, keep, collected, left](instance_status* s, std::string) {
+          if (s != nullptr)
+            collected->push_back(to_json(*s));
+          if (--*left == 0) {
+            std::sort(collected->begin(), collected->end(),
+                      [](auto& a, auto& b) { return a["name"] < b["name"]; });
+            self->reply(make(200, json{{"instances", *collected}}.dump()
+                                    + "\n"),
+                        keep);
+          }
+        },
+        caf::get_atom::value, status_atom::value);
+  }
+
+  void metrics_page(bool keep) {
+    auto self = shared_from_this();
+    st_->ask<std::vector<channel_sample>>(
+      st_->cluster.frontend(),
+      [self, keep](std::vector<channel_sample>* xs, std::string) {
+        auto chans = xs ? *xs : std::vector<channel_sample>{};
+        self->st_->ask<frontend_status>(
+          self->st_->cluster.frontend(),
+          [self, keep, chans](frontend_status* fs, std::string) {
+            auto text = self->st_->stats.render(
+              chans, fs ? *fs : frontend_status{}, self->st_->in_flight);
+            self->reply(make(200, text, "text/plain; version=0.0.4"), keep);
+          },
+          caf::get_atom::value, status_atom::value);
+      },
+      caf::get_atom::value, channels_atom::value);
+  }
+
+  std::shared_ptr<http_api::state> st_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::request<http::string_body> request_;
+};
+
+void do_accept(std::shared_ptr<http_api::state> st) {
+  st->acceptor.async_accept([st](auto ec, tcp::socket s) {
+    if (ec)
+      return; // closed
+    std::make_shared<session>(st, std::move(s))->read();
+    do_accept(st);
+  });
+}
+
+} // namespace
+
+http_api::http_api(asio::io_context& io, embedded_cluster& cluster,
+                   const cluster_config& cfg)
+  : state_(std::make_shared<state>(io, cluster, cfg)) {
+  auto [host, port] = [&]() -> std::pair<std::string, uint16_t> {
+    auto colon = cfg.api.listen.rfind(':');
+    auto p = std::stoul(cfg.api.listen.substr(colon + 1));
+    return {cfg.api.listen.substr(0, colon), static_cast<uint16_t>(p)};
+  }();
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec)
+    throw std::runtime_error("[api] listen: bad address '" + host + "'");
+  tcp::endpoint ep{addr, port};
+  auto& a = state_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec)
+    a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    a.bind(ep, ec);
+  if (!ec)
+    a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + cfg.api.listen + ": "
+                             + ec.message());
+}
+
+http_api::~http_api() {
+  boost::system::error_code ignored;
+  state_->acceptor.close(ignored);
+}
+
+uint16_t http_api::port() const {
+  return state_->acceptor.local_endpoint().port();
+}
+
+void http_api::start() {
+  auto st = state_;
+  asio::post(st->io, [st] { do_accept(st); });
+}
+
+void http_api::drain(std::function<void()> drained) {
+  auto st = state_;
+  asio::post(st->io, [st, drained] {
+    st->draining = true;
+    if (st->in_flight == 0)
+      drained();
+    else
+      st->drained = drained;
+  });
+}
+
+uint64_t http_api::in_flight() const {
+  return state_->in_flight;
+}
+
+} // namespace augur

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <iosfwd>
+
+#include "augur/runtime/config.hpp"
+
+namespace augur {
+
+/// `augur serve`: runs the cluster of `cfg` in real time with the HTTP API
+/// on `[api] listen` until SIGINT or SIGTERM, then drains (accepted
+/// invocations finish, new ones get 503) and returns 0. Prints the address
+/// it listens on first.
+int serve(const cluster_config& cfg, std::ostream& out);
+
+} // namespace augur

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""augur serve over real HTTP, with a real Redis and real processes:
+learning from gateway traffic, every error status, metrics, and a drain on
+SIGTERM that loses no accepted invocation. Usage: serve_test.py AUGUR"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+AUGUR = sys.argv[1]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(condition, limit=10.0):
+    """Polls a real condition (bounded): readiness, not a guess."""
+    end = time.time() + limit
+    while time.time() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+def request(port, method, path, body=None, token="alice-token",
+            headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    conn.request(method, path, body=body, headers=h)
+    res = conn.getresponse()
+    data = res.read().decode()
+    conn.close()
+    return res.status, data, res
+
+
+CONFIG = """
+[cluster]
+threshold = 0.5
+probe_interval_ms = 50
+cold_start_ms = 0
+queue_capacity = {queue}
+
+[api]
+listen = "127.0.0.1:0"
+max_body_bytes = 1024
+
+[[tenant]]
+name = "alice"
+token = "alice-token"
+tasks = ["counter", "shout", "slow"]
+
+[[tenant]]
+name = "bob"
+token = "bob-token"
+tasks = ["other"]
+
+[[host]]
+name = "near"
+instances = {instances}
+slots = 1
+
+[[host]]
+name = "far"
+zone = "b"
+instances = {instances}
+slots = 1
+
+[[service]]
+name = "cache"
+kind = "redis"
+endpoint = "127.0.0.1:{redis}"
+
+[[link]]
+host = "near"
+service = "cache"
+rtt_ms = 1
+
+[[link]]
+host = "far"
+service = "cache"
+rtt_ms = 25
+
+[[task]]
+name = "counter"
+command = ["/usr/bin/python3", "-c", '''
+import os, socket
+host, port = os.environ['AUGUR_SERVICE_CACHE'].split(':')
+s = socket.create_connection((host, int(port)))
+s.sendall(b'INCR hits\\r\\n')
+print(s.recv(100).decode().strip(), end='')
+''']
+
+[[task]]
+name = "shout"
+command = ["tr", "a-z", "A-Z"]
+
+[[task]]
+name = "slow"
+command = ["sh", "-c", "sleep 1; echo done"]
+
+[[task]]
+name = "other"
+command = ["true"]
+"""
+
+
+def start_serve(workdir, redis_port, queue=100, instances=2):
+    path = os.path.join(workdir, "serve.toml")
+    with open(path, "w") as f:
+        f.write(CONFIG.format(redis=redis_port, queue=queue,
+                              instances=instances))
+    proc = subprocess.Popen([AUGUR, "serve", "--config", path],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    check("serving on http://127.0.0.1:" in line, "serve prints its address")
+    port = int(line.split("http://127.0.0.1:")[1].split(" ")[0])
+    return proc, port
+
+
+def main():
+    workdir = tempfile.mkdtemp()
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+    try:
+        check(wait_for(lambda: redis_ping(redis_port)), "redis starts")
+        run_api_checks(workdir, redis_port)
+        run_queue_and_drain_checks(workdir, redis_port)
+    finally:
+        redis.kill()
+        redis.wait()
+    if failures:
+        print("%d failed" % len(failures))
+        sys.exit(1)
+    print("serve: all checks passed")
+
+
+def run_api_checks(workdir, redis_port):
+    proc, port = start_serve(workdir, redis_port)
+    try:
+        status, body, _ = request(port, "GET", "/healthz", token=None)
+        check(status == 200 and json.loads(body)["status"] == "ok", "healthz")
+        # The probes measure the real channels first.
+        def measured():
+            s, b, _ = request(port, "GET", "/v1/channels")
+            chans = json.loads(b)["channels"]
+            return len(chans) == 2 and all(c["probes"] > 2 for c in chans)
+        check(wait_for(measured), "channels measured")
+        _, b, _ = request(port, "GET", "/v1/channels")
+        far = [c for c in json.loads(b)["channels"] if c["host"] == "far"][0]
+        check(abs(far["srtt_ms"] - 25) <= 2.5,
+              "probe SRTT within 10%% of 25 ms: %s" % far["srtt_ms"])
+        # Learned from gateway traffic alone, then placed on the best host.
+        results = []
+        for _ in range(6):
+            status, body, _ = request(port, "POST", "/v1/tasks/counter/invoke")
+            check(status == 200, "invoke counter: %d %s" % (status, body))
+            results.append(json.loads(body))
+        check(results[0]["reason"]["policy"] == "fast-path",
+              "first run of an unknown task takes the fast path")
+        check(results[-1]["reason"]["policy"] == "negotiated",
+              "then it is negotiated")
+        check(results[-1]["host"] == "near", "and runs near Redis")
+        check(results[-1]["output"].startswith(":"), "counter output")
+        _, b, _ = request(port, "GET", "/v1/tasks/counter/profile")
+        prof = json.loads(b)
+        check(prof["services"][0]["likelihood"] > 0.5, "profile learned")
+        check(prof["observations"] == 6, "six observations")
+        # A task that never talks to Redis stays load-balanced.
+        for _ in range(4):
+            status, body, _ = request(port, "POST", "/v1/tasks/shout/invoke",
+                                      body="hey")
+            r = json.loads(body)
+            check(status == 200 and r["output"] == "HEY", "shout")
+            check(r["reason"]["policy"] == "fast-path", "shout: fast path")
+        # Errors, each with its status and a JSON body.
+        status, body, _ = request(port, "POST", "/v1/tasks/counter/invoke",
+                                  token=None)
+        check(status == 401 and "error" in json.loads(body), "401")
+        status, _, _ = request(port, "POST", "/v1/tasks/counter/invoke",
+                               token="wrong")
+        check(status == 401, "401 for a wrong token")
+        status, _, _ = request(port, "POST", "/v1/tasks/other/invoke")
+        check(status == 403, "403 for another tenant's task")
+        status, _, _ = request(port, "POST", "/v1/tasks/nosuch/invoke")
+        check(status == 404, "404 for an unknown task")
+        status, _, _ = request(port, "POST", "/v1/tasks/shout/invoke",
+                               body="{not json",
+                               headers={"Content-Type": "application/json"})
+        check(status == 400, "400 for malformed JSON")
+        status, _, _ = request(port, "POST", "/v1/tasks/shout/invoke",
+                               body="x" * 5000)
+        check(status == 413, "413 for a body over the limit")
+        status, _, _ = request(port, "GET", "/v1/tasks/shout/invoke")
+        check(status == 405, "405 for GET on invoke")
+        status, _, _ = request(port, "GET", "/nowhere")
+        check(status == 404, "404 for an unknown path")
+        # Garbage on the socket does not bring the server down.
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"\x00\x01garbage\r\n\r\n")
+            s.recv(1000)
+        status, b, _ = request(port, "GET", "/v1/tasks")
+        check(status == 200 and "counter" in json.loads(b)["tasks"],
+              "still serving after garbage")
+        status, b, _ = request(port, "GET", "/v1/instances")
+        check(status == 200 and len(json.loads(b)["instances"]) == 4,
+              "instances")
+        status, text, _ = request(port, "GET", "/metrics", token=None)
+        check(status == 200, "metrics")
+        check('augur_invocations_total{task="counter",outcome="ok",'
+              'path="negotiated"}' in text, "metrics: invocations by path")
+        check("augur_invocation_latency_ms_bucket" in text,
+              "metrics: latency histogram")
+        check('augur_channel_rtt_ms{host="far",service="cache"}' in text,
+              "metrics: channel gauges")
+        check("augur_queue_depth" in text, "metrics: queue depth")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=30) == 0, "exit 0 after SIGTERM")
+
+
+def run_queue_and_drain_checks(workdir, redis_port):
+    # One instance per host, one slot each, no queue.
+    proc, port = start_serve(workdir, redis_port, queue=0, instances=1)
+    try:
+        results = {}
+
+        def slow(i):
+            results[i] = request(port, "POST", "/v1/tasks/slow/invoke")
+
+        threads = [threading.Thread(target=slow, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+
+        def busy():
+            _, b, _ = request(port, "GET", "/v1/instances")
+            return sum(i["busy"] for i in json.loads(b)["instances"])
+        check(wait_for(lambda: busy() == 2, 5), "both slow ones run")
+        # Both slots busy, no queue: the next invocation is refused at once.
+        s, b, res = request(port, "POST", "/v1/tasks/shout/invoke", body="x")
+        check(s == 429, "429 when the queue is full: %d %s" % (s, b))
+        check(res.getheader("Retry-After") == "1", "429 carries Retry-After")
+        check("queue full" in json.loads(b)["error"], "429 says why")
+        # SIGTERM while the two slow ones run: they still answer 200.
+        proc.send_signal(signal.SIGTERM)
+        check(wait_for(lambda: request(port, "GET", "/healthz",
+                                       token=None)[1].find("draining") >= 0,
+                       5), "healthz says draining")
+        status, _, _ = request(port, "POST", "/v1/tasks/shout/invoke")
+        check(status == 503, "503 for a new invocation while draining")
+        for t in threads:
+            t.join()
+        for i in range(2):
+            status, body, _ = results[i]
+            check(status == 200 and json.loads(body)["output"] == "done\n",
+                  "accepted invocation %d finished during the drain" % i)
+        check(proc.wait(timeout=30) == 0, "exit 0 after the drain")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()
