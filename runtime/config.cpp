@@ -1,6 +1,7 @@
 #include "augur/runtime/config.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -292,7 +293,15 @@ cluster_config parse_config(std::string_view text, const std::string& source) {
 }
 
 cluster_config load_config(const std::string& path) {
-  return parse_config(detail::read_file(path), path);
+  auto cfg = parse_config(detail::read_file(path), path);
+  // Command arguments that start with ./ or ../ are relative to the file.
+  auto dir = std::filesystem::absolute(path).parent_path();
+  for (auto& t : cfg.tasks)
+    for (auto* args : {&t.command, &t.setup})
+      for (auto& a : *args)
+        if (a.rfind("./", 0) == 0 || a.rfind("../", 0) == 0)
+          a = (dir / a).lexically_normal().string();
+  return cfg;
 }
 
 } // namespace augur

@@ -1,15 +1,23 @@
 #include "augur/runtime/demo.hpp"
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <iomanip>
 #include <map>
 #include <ostream>
 #include <random>
 #include <sstream>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/http_api.hpp"
+#include "augur/runtime/io_runner.hpp"
+#include "augur/runtime/local_redis.hpp"
 #include "augur/runtime/latency_stats.hpp"
 
 namespace augur {
@@ -88,6 +96,8 @@ std::pair<std::string, double> top(const Map& m) {
   return {best, total == 0 ? 0.0 : 100.0 * n / total};
 }
 
+void add_result(run_summary& out, const invoke_result& r);
+
 run_summary run_policy(const cluster_config& base, const std::string& policy,
                        const demo_options& opts) {
   auto cfg = base;
@@ -111,20 +121,8 @@ run_summary run_policy(const cluster_config& base, const std::string& policy,
     c.submit(tasks[pick(rng)].name, std::to_string(i));
   }
   run_summary out;
-  for (auto& r : c.drain()) {
-    auto& t = out.tasks[r.task];
-    for (auto* s : {&t, &out.all}) {
-      if (!r.ok()) {
-        ++s->failed;
-        continue;
-      }
-      s->latency.add(r.latency.count());
-      s->aux.add(r.aux_ms);
-      ++s->hosts[r.host];
-      ++s->policies[r.reason.policy];
-      s->cold += r.cold_start ? 1 : 0;
-    }
-  }
+  for (auto& r : c.drain())
+    add_result(out, r);
   out.status = c.status();
   for (auto& t : tasks)
     out.profiles[t.name] = c.profile(t.name);
@@ -149,9 +147,206 @@ std::string fixed(double x, int precision = 1) {
   return os.str();
 }
 
-} // namespace
+/// Prints the comparison table, the summary and what augur learned.
+void print_comparison(std::ostream& out, const run_summary& augur,
+                      const run_summary& base,
+                      const std::vector<std::pair<std::string, std::string>>&
+                        tasks) {
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "%-10s %5s | %-20s %-11s %8s %8s %7s | %8s %8s %7s\n", "task",
+                "runs", "augur ran on", "why", "mean ms", "p99 ms", "aux ms",
+                "mean ms", "p99 ms", "aux ms");
+  out << line;
+  out << std::string(118, '-') << "\n";
+  auto row = [&](const std::string& name, const task_summary& a,
+                 const task_summary& b) {
+    auto [host, share] = top(a.hosts);
+    auto [why, why_share] = top(a.policies);
+    auto where = host + " (" + fixed(share, 0) + "%)";
+    auto reason = why + (why_share < 99.5 ? "*" : "");
+    std::snprintf(line, sizeof(line),
+                  "%-10s %5zu | %-20s %-11s %8.2f %8.2f %7.2f | %8.2f %8.2f "
+                  "%7.2f\n",
+                  name.c_str(), a.latency.count(), where.c_str(),
+                  reason.c_str(), a.latency.mean(), a.latency.percentile(99),
+                  a.aux.mean(), b.latency.mean(), b.latency.percentile(99),
+                  b.aux.mean());
+    out << line;
+  };
+  for (auto& [name, _] : tasks) {
+    auto a = augur.tasks.find(name);
+    auto b = base.tasks.find(name);
+    if (a != augur.tasks.end() && b != base.tasks.end())
+      row(name, a->second, b->second);
+  }
+  out << std::string(118, '-') << "\n";
+  row("all", augur.all, base.all);
+  out << "\n(*: the most common reason; the first runs of a learned task "
+         "go the fast path until its profile trips the threshold)\n\n";
+  out << "augur: " << augur.status.negotiations << " negotiated, "
+      << augur.status.fast_path << " fast path, " << augur.status.fallbacks
+      << " fallbacks, " << augur.all.cold << " cold starts, "
+      << augur.all.failed << " failed; least-loaded: " << base.all.cold
+      << " cold starts, " << base.all.failed << " failed.\n";
+  out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
+      << fixed(base.all.latency.mean(), 2) << " ms ("
+      << fixed(100.0 * (1 - augur.all.latency.mean()
+                              / std::max(base.all.latency.mean(), 1e-9)),
+               0)
+      << "% lower); time in services " << fixed(augur.all.aux.mean(), 2)
+      << " ms vs " << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
+  out << "What augur learned (likelihood of using each service):\n";
+  for (auto& [name, description] : tasks) {
+    out << "  " << std::left << std::setw(10) << name << std::right;
+    auto p = augur.profiles.find(name);
+    if (p != augur.profiles.end())
+      for (auto& s : p->second.services)
+        out << "  " << s.service << " " << fixed(s.likelihood, 2)
+            << (s.hinted ? " (hinted)" : "");
+    if (!description.empty())
+      out << "   <- " << description;
+    out << "\n";
+  }
+}
 
-void run_demo(const demo_options& opts, std::ostream& out) {
+void add_result(run_summary& out, const invoke_result& r) {
+  auto& t = out.tasks[r.task];
+  for (auto* s : {&t, &out.all}) {
+    if (r.status != outcome::ok) {
+      ++s->failed;
+      continue;
+    }
+    s->latency.add(r.latency_ms);
+    s->aux.add(r.aux_ms);
+    ++s->hosts[r.host];
+    ++s->policies[r.reason.policy];
+    s->cold += r.cold_start ? 1 : 0;
+  }
+}
+
+// -- the real demo -----------------------------------------------------------
+
+/// Invokes `requests` through the HTTP API at `port` from `clients`
+/// concurrent connections; returns the answers.
+std::vector<invoke_result>
+invoke_over_http(uint16_t port,
+                 const std::vector<std::pair<std::string, std::string>>& reqs,
+                 size_t clients) {
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
+  std::vector<invoke_result> results(reqs.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < clients; ++c)
+    threads.emplace_back([&] {
+      asio::io_context io;
+      asio::ip::tcp::socket sock{io};
+      sock.connect({asio::ip::make_address("127.0.0.1"), port});
+      boost::beast::flat_buffer buf;
+      for (auto i = next++; i < reqs.size(); i = next++) {
+        http::request<http::string_body> req{
+          http::verb::post, "/v1/tasks/" + reqs[i].first + "/invoke", 11};
+        req.set(http::field::host, "127.0.0.1");
+        req.body() = reqs[i].second;
+        req.prepare_payload();
+        req.keep_alive(true);
+        http::write(sock, req);
+        http::response<http::string_body> res;
+        http::read(sock, buf, res);
+        auto js = nlohmann::json::parse(res.body());
+        auto& r = results[i];
+        r.task = js.value("task", reqs[i].first);
+        auto status = js.value("status", std::string{"failed"});
+        r.status = status == "ok" ? outcome::ok : outcome::failed;
+        r.error = js.value("error", std::string{});
+        r.host = js.value("host", std::string{});
+        r.latency_ms = js.value("latency_ms", 0.0);
+        r.aux_ms = js.value("aux_ms", 0.0);
+        r.cold_start = js.value("cold_start", false);
+        if (js.contains("reason"))
+          r.reason.policy = js["reason"].value("policy", std::string{});
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  return results;
+}
+
+run_summary run_real_policy(
+  cluster_config cfg, const std::string& policy,
+  const std::vector<std::pair<std::string, std::string>>& reqs) {
+  cfg.policy = policy;
+  embedded_cluster c{cfg, embedded_cluster::clock_mode::real_time};
+  io_runner io;
+  http_api api{io.context(), c, cfg};
+  api.start();
+  // Placement needs measured channels: wait for the probes (bounded).
+  auto wanted = cfg.hosts.size() * cfg.services.size();
+  for (int i = 0; i < 1000; ++i) {
+    size_t measured = 0;
+    for (auto& ch : c.channels())
+      measured += ch.probes >= 3 ? 1 : 0;
+    if (measured >= wanted)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  run_summary out;
+  for (auto& r : invoke_over_http(api.port(), reqs, 4))
+    add_result(out, r);
+  out.status = c.status();
+  for (auto& t : c.tasks())
+    out.profiles[t] = c.profile(t);
+  return out;
+}
+
+void run_real_demo(const demo_options& opts, std::ostream& out) {
+  auto cfg = load_config(opts.config);
+  if (cfg.tasks.empty())
+    throw config_error(opts.config, 1, "task",
+                       "the demo needs [[task]]s that run programs");
+  local_redis redis;
+  for (auto& s : cfg.services) {
+    s.endpoint = redis.endpoint();
+    s.kind = "redis";
+  }
+  cfg.api.listen = "127.0.0.1:0";
+  cfg.tenants.clear();
+  // The same requests, in the same order, for both policies.
+  static const std::map<std::string, double> weights{
+    {"orders", 3}, {"thumbnail", 2}, {"sessions", 2}, {"hash", 3},
+    {"report", 1}};
+  std::vector<std::pair<std::string, std::string>> tasks;
+  std::vector<double> w;
+  for (auto& t : cfg.tasks) {
+    tasks.emplace_back(t.name, "");
+    auto i = weights.find(t.name);
+    w.push_back(i == weights.end() ? 1.0 : i->second);
+  }
+  std::mt19937_64 rng{opts.seed};
+  std::discrete_distribution<size_t> pick{w.begin(), w.end()};
+  std::vector<std::pair<std::string, std::string>> reqs;
+  for (uint32_t i = 0; i < opts.requests; ++i)
+    reqs.emplace_back(tasks[pick(rng)].first, std::to_string(i));
+  out << "augur demo: a local Redis on " << redis.endpoint() << " behind "
+      << cfg.services.size() << " service names, " << cfg.instance_count()
+      << " instances on " << cfg.hosts.size()
+      << " hosts with emulated links (" << opts.config << ").\n"
+      << opts.requests << " invocations of real programs through the HTTP "
+      << "API (4 concurrent clients), placed by augur and then by "
+         "least-loaded placement.\n\n";
+  auto traced = cfg;
+  if (!opts.trace_file.empty()) {
+    traced.trace.enabled = true;
+    traced.trace.file = opts.trace_file;
+  }
+  auto augur = run_real_policy(traced, "predictive", reqs);
+  auto base = run_real_policy(cfg, "least-loaded", reqs);
+  print_comparison(out, augur, base, tasks);
+}
+
+
+void run_virtual_demo(const demo_options& opts, std::ostream& out) {
   auto cfg = load_config(opts.config);
   for (auto svc : {"db", "store", "cache"}) {
     bool found = false;
@@ -184,56 +379,19 @@ void run_demo(const demo_options& opts, std::ostream& out) {
       << " instances over " << cfg.hosts.size() << " hosts (" << opts.config
       << "), virtual time.\nThe same arrivals are placed by augur "
          "(predictive) and by least-loaded placement.\n\n";
-  char line[256];
-  std::snprintf(line, sizeof(line),
-                "%-10s %5s | %-20s %-11s %8s %8s %7s | %8s %8s %7s\n", "task",
-                "runs", "augur ran on", "why", "mean ms", "p99 ms", "aux ms",
-                "mean ms", "p99 ms", "aux ms");
-  out << line;
-  std::snprintf(line, sizeof(line), "%-16s | %-58s | %-25s\n", "",
-                "augur (predictive)", "least-loaded");
-  out << std::string(118, '-') << "\n";
-  auto row = [&](const std::string& name, const task_summary& a,
-                 const task_summary& b) {
-    auto [host, share] = top(a.hosts);
-    auto [why, why_share] = top(a.policies);
-    auto where = host + " (" + fixed(share, 0) + "%)";
-    auto reason = why + (why_share < 99.5 ? "*" : "");
-    std::snprintf(line, sizeof(line),
-                  "%-10s %5zu | %-20s %-11s %8.2f %8.2f %7.2f | %8.2f %8.2f "
-                  "%7.2f\n",
-                  name.c_str(), a.latency.count(), where.c_str(),
-                  reason.c_str(), a.latency.mean(), a.latency.percentile(99),
-                  a.aux.mean(), b.latency.mean(), b.latency.percentile(99),
-                  b.aux.mean());
-    out << line;
-  };
+  std::vector<std::pair<std::string, std::string>> tasks;
   for (auto& t : workload())
-    row(t.name, augur.tasks[t.name], base.tasks[t.name]);
-  out << std::string(118, '-') << "\n";
-  row("all", augur.all, base.all);
-  out << "\n(*: the most common reason; the first runs of a learned task "
-         "go the fast path until its profile trips the threshold)\n\n";
-  out << "augur: " << augur.status.negotiations << " negotiated, "
-      << augur.status.fast_path << " fast path, " << augur.status.fallbacks
-      << " fallbacks, " << augur.all.cold << " cold starts, "
-      << augur.all.failed << " failed; least-loaded: " << base.all.cold
-      << " cold starts, " << base.all.failed << " failed.\n";
-  out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
-      << fixed(base.all.latency.mean(), 2) << " ms ("
-      << fixed(100.0 * (1 - augur.all.latency.mean()
-                              / std::max(base.all.latency.mean(), 1e-9)),
-               0)
-      << "% lower); time in services " << fixed(augur.all.aux.mean(), 2)
-      << " ms vs " << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
-  out << "What augur learned (likelihood of using each service):\n";
-  for (auto& t : workload()) {
-    out << "  " << std::left << std::setw(10) << t.name << std::right;
-    for (auto& s : augur.profiles[t.name].services)
-      out << "  " << s.service << " " << fixed(s.likelihood, 2)
-          << (s.hinted ? " (hinted)" : "");
-    out << "   <- " << t.description << "\n";
-  }
+    tasks.emplace_back(t.name, t.description);
+  print_comparison(out, augur, base, tasks);
+}
+
+} // namespace
+
+void run_demo(const demo_options& opts, std::ostream& out) {
+  if (opts.virtual_time)
+    run_virtual_demo(opts, out);
+  else
+    run_real_demo(opts, out);
 }
 
 } // namespace augur

@@ -82,8 +82,11 @@ int main(int argc, char** argv) {
 
   augur::demo_options demo;
   auto* demo_cmd = app.add_subcommand(
-    "demo", "Run a mixed workload on the embedded cluster, augur against "
-            "least-loaded placement");
+    "demo", "Run a mixed workload for real (Redis, processes, HTTP), augur "
+            "against least-loaded placement");
+  demo_cmd->add_flag("--virtual", demo.virtual_time,
+                     "The emulated demo in virtual time instead (default: "
+                     "4000 requests at 500/s)");
   demo_cmd->add_option("--config", demo.config, "Cluster file")
     ->capture_default_str();
   demo_cmd->add_option("--requests", demo.requests, "Invocations to run")
@@ -167,6 +170,8 @@ int main(int argc, char** argv) {
     ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
+  if (demo.virtual_time && demo_cmd->count("--requests") == 0)
+    demo.requests = 4000;
   try {
     if (*demo_cmd) {
       augur::run_demo(demo, std::cout);

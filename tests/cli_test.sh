@@ -28,16 +28,22 @@ set +e
 set -e
 [ "$status" -eq 2 ] || fail "an unknown policy exits $status, not 2"
 
-"$augur" demo --requests 500 --config "$source/configs/demo.toml" > "$work/demo.txt"
+"$augur" demo --virtual --requests 500 --config "$source/configs/demo.toml" > "$work/demo.txt"
 grep -q "negotiated" "$work/demo.txt" || fail "demo shows negotiated placements"
 grep -q "least-loaded" "$work/demo.txt" || fail "demo compares with least-loaded"
+
+# The README's first command, for real: Redis, processes, HTTP.
+"$augur" demo --requests 40 --config "$source/configs/demo.toml" > "$work/real.txt"
+grep -q "a local Redis on 127.0.0.1:" "$work/real.txt" || fail "real demo starts Redis"
+grep -q "0 failed; least-loaded: .* 0 failed" "$work/real.txt" || fail "real demo: nothing failed: $(cat "$work/real.txt")"
+grep -q "orders .*negotiated" "$work/real.txt" || fail "real demo negotiates orders"
 
 "$augur" simulate "$source/configs/scenarios/zones.toml" --policy all --json > "$work/zones.json"
 "$augur" plot "$work/zones.json" -o "$work/zones.svg" >/dev/null
 grep -q "<svg" "$work/zones.svg" || fail "plot writes an SVG"
 grep -q "predictive" "$work/zones.svg" || fail "the plot names the policies"
 # Tracing: an independent reader, the commands, damage.
-"$augur" demo --requests 100 --config "$source/configs/demo.toml" \
+"$augur" demo --virtual --requests 100 --config "$source/configs/demo.toml" \
   --trace "$work/demo.trace" > /dev/null
 /usr/bin/python3 "$source/tests/trace_reader.py" "$work/demo.trace"
 "$augur" trace dump "$work/demo.trace" --invocation 3 > "$work/dump.txt"
