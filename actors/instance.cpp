@@ -130,7 +130,9 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
     o.wall_ms = r.wall_ms;
     for (auto& gw : gateways) {
       auto c = gw->counts();
-      if (gw->connections() > 0 || c.bytes_out > 0)
+      c.connections = gw->connections();
+      c.first_response_ms = gw->first_response_ms();
+      if (c.connections > 0 || c.bytes_out > 0)
         o.used.push_back(std::move(c));
       gw->close();
     }

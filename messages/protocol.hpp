@@ -160,13 +160,20 @@ struct service_use {
   uint32_t round_trips = 0;
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
+  /// Time spent waiting for the service's responses.
   double aux_ms = 0;
+  /// Connections opened to the service (process tasks, through gateways).
+  uint32_t connections = 0;
+  /// Time from the first request byte to the first response byte: a
+  /// passive RTT sample (negative: no response).
+  double first_response_ms = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_use& x) {
   return f(caf::meta::type_name("service_use"), x.service, x.round_trips,
-           x.bytes_out, x.bytes_in, x.aux_ms);
+           x.bytes_out, x.bytes_in, x.aux_ms, x.connections,
+           x.first_response_ms);
 }
 
 /// An instance reports what an execution really did: the ground truth that

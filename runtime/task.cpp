@@ -24,7 +24,7 @@ std::string task_context::call(const std::string& service,
   auto i = std::find_if(used_.begin(), used_.end(),
                         [&](auto& u) { return u.service == service; });
   if (i == used_.end()) {
-    used_.push_back(service_use{service, 0, 0, 0, 0});
+    used_.push_back(service_use{service, 0, 0, 0, 0, 0, x.ms});
     i = used_.end() - 1;
   }
   i->round_trips += 1;

@@ -132,6 +132,7 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   REQUIRE(p.services.size() == 1);
   CHECK(p.services[0].likelihood > 0.5);
   CHECK(p.services[0].round_trips == doctest::Approx(3));
+  CHECK(p.services[0].bytes_out == doctest::Approx(3 * 11)); // "INCR hits\r\n"
   CHECK(test::redis_command(redis.port(), "GET hits") == "$2"); // "15"
 
   // A task that never talks to Redis stays load-balanced.
