@@ -53,7 +53,7 @@ endpoint = ")" + redis_endpoint + R"("
 [[link]]
 host = "near"
 service = "cache"
-rtt_ms = 2
+rtt_ms = 10
 
 [[link]]
 host = "far"
@@ -108,13 +108,12 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   REQUIRE(eventually([&] {
     return srtt_of(c, "near") > 0 && srtt_of(c, "far") > 0;
   }));
-  REQUIRE(eventually([&] {
-    auto far = srtt_of(c, "far");
-    return far > 27 && far < 33;
-  }));
-  // Within 10% of the emulated RTT (or 0.2 ms) once smoothed.
-  CHECK(srtt_of(c, "far") == doctest::Approx(30).epsilon(0.1));
-  CHECK(std::abs(srtt_of(c, "near") - 2) <= 0.2 + 0.2);
+  // Within 10% of the emulated RTT once smoothed.
+  auto within = [&](const std::string& host, double d) {
+    auto x = srtt_of(c, host);
+    return x >= 0.9 * d && x <= 1.1 * d;
+  };
+  CHECK(eventually([&] { return within("far", 30) && within("near", 10); }));
 
   // No hint: the gateways' traffic alone teaches the registry.
   auto first = c.invoke("counter");
@@ -150,6 +149,7 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   auto moved = c.invoke("counter");
   CHECK(moved.host == "far");
   CHECK(moved.aux_ms >= 3 * 30);
+  CHECK(moved.aux_ms < 3 * 60);
 }
 
 TEST_CASE("real mode: crashes, timeouts and failures are clear results") {
