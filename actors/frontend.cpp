@@ -352,8 +352,20 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
     if (inv.placed == i)
       lost.push_back(id);
   for (auto id : lost) {
-    st.live.at(id).placed = instance_pool::npos;
+    auto& inv = st.live.at(id);
+    inv.placed = instance_pool::npos;
     --st.counters.in_flight;
+    auto profile = st.profiles.find(inv.request.task);
+    if (profile != st.profiles.end() && profile->second.idempotent) {
+      // Safe to run again: placed anew, elsewhere.
+      ++st.counters.retried;
+      inv.reason = placement_reason{};
+      inv.reason.note = "retried after losing " + st.pool.name(i);
+      inv.ranked.clear();
+      inv.next_bid = 0;
+      route(self, id);
+      continue;
+    }
     invoke_result r;
     r.status = outcome::failed;
     r.host = st.pool.host_name(st.pool.host_of(i));
@@ -496,8 +508,17 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
     },
     [=](caf::join_atom, instance_info& info, instance_actor& h) {
       auto& st = self->state;
-      if (st.pool.find(info.name) != instance_pool::npos)
+      auto known = st.pool.find(info.name);
+      if (known != instance_pool::npos) {
+        // Joining again (its node came back): revive it with its new handle.
+        if (st.pool.retired(known)) {
+          st.handles[known] = h;
+          self->monitor(h);
+          st.pool.revive(known);
+          pump(self);
+        }
         return;
+      }
       st.pool.add(info.name, info.host, info.slots);
       self->monitor(h);
       st.handles.push_back(std::move(h));
@@ -508,6 +529,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       auto s = st.counters;
       s.queued = static_cast<uint32_t>(st.queue.size());
       s.instances = static_cast<uint32_t>(st.pool.size());
+      s.live_instances = static_cast<uint32_t>(st.pool.live());
       return s;
     },
     [=](caf::get_atom, channels_atom) {

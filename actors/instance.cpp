@@ -223,8 +223,12 @@ instance(traced_pointer<instance_actor, instance_state> self,
         x.result.aux_ms += u.aux_ms;
       x.seen.used = std::move(o.used);
       x.promise.deliver(std::move(x.result));
-      self->send(st.registry, std::move(x.seen));
+      if (st.registry)
+        self->send(st.registry, std::move(x.seen));
       st.running_executions.erase(i);
+    },
+    [=](registry_atom, profile_registry_actor& r) {
+      self->state.registry = std::move(r);
     },
     [=](bid_atom, uint64_t seq) {
       auto& st = self->state;
@@ -290,7 +294,8 @@ instance(traced_pointer<instance_actor, instance_state> self,
         // Nothing to wait for: answer at once.
         --st.busy;
         rp.deliver(std::move(result));
-        self->send(st.registry, std::move(seen));
+        if (st.registry)
+          self->send(st.registry, std::move(seen));
         return rp;
       }
       auto seq = st.next_seq++;
@@ -322,7 +327,8 @@ instance(traced_pointer<instance_actor, instance_state> self,
       --st.busy;
       // The caller first, then the registry.
       i->second.promise.deliver(std::move(i->second.result));
-      self->send(st.registry, std::move(i->second.seen));
+      if (st.registry)
+        self->send(st.registry, std::move(i->second.seen));
       st.running_executions.erase(i);
     },
   };

@@ -36,7 +36,7 @@ profile_registry_actor::behavior_type profile_registry(
         push_if_moved(self, x.task, false);
     },
     [=](task_spec& x) {
-      self->state.estimator.define(x.name, x.hints);
+      self->state.estimator.define(x.name, x.hints, x.idempotent);
       push_if_moved(self, x.name, true);
     },
     [=](caf::get_atom, const std::string& task) {

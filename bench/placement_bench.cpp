@@ -78,7 +78,7 @@ cluster_config bench_cluster(size_t hosts, size_t per_host) {
   for (size_t h = 0; h < hosts; ++h) {
     auto name = "h" + std::to_string(h);
     cfg.hosts.push_back(host_config{name, "z" + std::to_string(h),
-                                    static_cast<uint32_t>(per_host), 1, 0});
+                                    static_cast<uint32_t>(per_host), 1, 0, ""});
     // Zero-RTT links: no-op tasks, so that only augur's own work is timed;
     // the hosts still differ in the probes' eyes by nothing but noise.
     cfg.links.push_back(link_spec{name, "db", 0, 0, 0});

@@ -27,6 +27,17 @@ using profile_listener_actor = caf::typed_actor<
   // The registry pushes a task's profile after an estimate moved.
   caf::reacts_to<task_profile>>;
 
+/// The profile registry: learns which services each task uses.
+using profile_registry_actor = caf::typed_actor<
+  // An instance reports what one execution really did.
+  caf::reacts_to<observation>,
+  // Defines (or redefines) a task with its declared hints.
+  caf::reacts_to<task_spec>,
+  // Answers a task's profile; `known` is false for an undefined task.
+  caf::replies_to<caf::get_atom, std::string>::with<task_profile>,
+  // A frontend subscribes to profile pushes.
+  caf::reacts_to<caf::subscribe_atom, profile_listener_actor>>;
+
 /// One VM instance: slots, warm tasks, executions.
 using instance_actor = caf::typed_actor<
   // The frontend asks what an invocation would cost here; the reply declines
@@ -45,18 +56,10 @@ using instance_actor = caf::typed_actor<
   // INTERNAL: the held-back bid with this sequence number is due.
   caf::reacts_to<bid_atom, uint64_t>,
   // INTERNAL: a process task ended (from the I/O thread).
-  caf::reacts_to<done_atom, process_outcome>>;
-
-/// The profile registry: learns which services each task uses.
-using profile_registry_actor = caf::typed_actor<
-  // An instance reports what one execution really did.
-  caf::reacts_to<observation>,
-  // Defines (or redefines) a task with its declared hints.
-  caf::reacts_to<task_spec>,
-  // Answers a task's profile; `known` is false for an undefined task.
-  caf::replies_to<caf::get_atom, std::string>::with<task_profile>,
-  // A frontend subscribes to profile pushes.
-  caf::reacts_to<caf::subscribe_atom, profile_listener_actor>>;
+  caf::reacts_to<done_atom, process_outcome>,
+  // Report observations to this registry from now on (a worker node that
+  // joined, or joined again, its control node).
+  caf::reacts_to<registry_atom, profile_registry_actor>>;
 
 /// The frontend: admits invocations and places them.
 using frontend_actor = caf::typed_actor<
@@ -73,6 +76,14 @@ using frontend_actor = caf::typed_actor<
   // Reports the channel table as the frontend sees it.
   caf::replies_to<caf::get_atom, channels_atom>::with<
     std::vector<channel_sample>>>;
+
+/// The gate of a control node, the only actor it publishes: a worker node
+/// that presents the cluster's secret gets the frontend and the registry;
+/// anybody else gets an error and nothing to talk to.
+using gate_actor = caf::typed_actor<
+  // A worker node joins: (secret, node name) -> the handles it needs.
+  caf::replies_to<caf::join_atom, std::string, std::string>::with<
+    frontend_actor, profile_registry_actor>>;
 
 /// One channel probe per host: measures every service from that host.
 using channel_probe_actor = caf::typed_actor<

@@ -28,6 +28,9 @@ void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_type<instance_actor>("augur::instance_actor");
   cfg.add_message_type<profile_listener_actor>("augur::profile_listener_actor");
   cfg.add_message_type<channel_listener_actor>("augur::channel_listener_actor");
+  cfg.add_message_type<frontend_actor>("augur::frontend_actor");
+  cfg.add_message_type<profile_registry_actor>("augur::profile_registry_actor");
+  cfg.add_message_type<gate_actor>("augur::gate_actor");
 }
 
 } // namespace augur

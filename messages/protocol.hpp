@@ -218,6 +218,8 @@ struct task_profile {
   std::string task;
   /// False when no task of that name is defined.
   bool known = false;
+  /// Safe to run again elsewhere when its instance is lost mid-run.
+  bool idempotent = false;
   std::vector<service_likelihood> services;
   uint64_t observations = 0;
   /// Grows with every change, so a receiver can drop stale pushes.
@@ -226,19 +228,21 @@ struct task_profile {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_profile& x) {
-  return f(caf::meta::type_name("task_profile"), x.task, x.known, x.services,
-           x.observations, x.version);
+  return f(caf::meta::type_name("task_profile"), x.task, x.known,
+           x.idempotent, x.services, x.observations, x.version);
 }
 
 /// Defines a task at the registry, with the services it declares it uses.
 struct task_spec {
   std::string name;
   std::vector<std::string> hints;
+  /// Safe to run again elsewhere when its instance is lost mid-run.
+  bool idempotent = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
-  return f(caf::meta::type_name("task_spec"), x.name, x.hints);
+  return f(caf::meta::type_name("task_spec"), x.name, x.hints, x.idempotent);
 }
 
 // -- channels ----------------------------------------------------------------
@@ -361,6 +365,9 @@ struct frontend_status {
   uint32_t queued = 0;
   uint32_t in_flight = 0;
   uint32_t instances = 0;
+  /// Instances in the pool now (lost ones excluded).
+  uint32_t live_instances = 0;
+  uint64_t retried = 0;
 };
 
 template <class Inspector>
@@ -368,7 +375,7 @@ typename Inspector::result_type inspect(Inspector& f, frontend_status& x) {
   return f(caf::meta::type_name("frontend_status"), x.admitted, x.completed,
            x.rejected, x.failed, x.negotiations, x.fast_path, x.fallbacks,
            x.refusals, x.bid_timeouts, x.profile_lookups, x.profile_cache_hits,
-           x.queued, x.in_flight, x.instances);
+           x.queued, x.in_flight, x.instances, x.live_instances, x.retried);
 }
 
 } // namespace augur
@@ -402,6 +409,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(augur, caf::first_custom_type_id)
   CAF_ADD_ATOM(augur, augur, health_atom, "health")
   CAF_ADD_ATOM(augur, augur, channels_atom, "channels")
   CAF_ADD_ATOM(augur, augur, measured_atom, "measured")
+  CAF_ADD_ATOM(augur, augur, registry_atom, "registry")
 
 CAF_END_TYPE_ID_BLOCK(augur)
 

@@ -39,6 +39,20 @@ void instance_pool::retire(index i) {
   if (x.pos_free != absent)
     erase_free(i);
   x.retired = true;
+  ++retired_;
+}
+
+void instance_pool::revive(index i) {
+  auto& x = instances_[i];
+  if (!x.retired)
+    return;
+  x.retired = false;
+  --retired_;
+  total_busy_ -= x.busy;
+  x.busy = 0;
+  x.warm = warm_set{warm_capacity_};
+  if (x.slots > 0)
+    insert_free(i);
 }
 
 uint32_t instance_pool::find_host(const std::string& name) const {

@@ -28,8 +28,16 @@ public:
   /// Adds an instance; its host is created on first mention.
   index add(const std::string& name, const std::string& host, uint32_t slots);
 
-  /// Removes an instance from the free lists for good (it left the pool).
+  /// Removes an instance from the free lists (it left the pool).
   void retire(index i);
+
+  /// Brings a retired instance back, idle (it joined again).
+  void revive(index i);
+
+  /// Instances not retired.
+  size_t live() const noexcept {
+    return instances_.size() - retired_;
+  }
 
   size_t size() const noexcept {
     return instances_.size();
@@ -131,6 +139,7 @@ private:
   std::unordered_map<std::string, uint32_t> host_by_name_;
   std::unordered_map<std::string, index> instance_by_name_;
   uint32_t total_busy_ = 0;
+  size_t retired_ = 0;
 };
 
 } // namespace augur

@@ -14,8 +14,10 @@ void profile_estimator::add_service(const std::string& name) {
 }
 
 void profile_estimator::define(const std::string& task,
-                               const std::vector<std::string>& hints) {
+                               const std::vector<std::string>& hints,
+                               bool idempotent) {
   auto& st = tasks_[task];
+  st.idempotent = idempotent;
   for (auto& svc : services_)
     st.services.emplace(svc, estimate{});
   for (auto& [name, est] : st.services)
@@ -71,6 +73,7 @@ task_profile profile_estimator::profile(const std::string& task) const {
   if (i == tasks_.end())
     return result;
   result.known = true;
+  result.idempotent = i->second.idempotent;
   result.observations = i->second.observations;
   result.version = i->second.version;
   for (auto& [name, est] : i->second.services) {

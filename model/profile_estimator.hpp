@@ -39,8 +39,10 @@ public:
   /// Adds a service that every task may use.
   void add_service(const std::string& name);
 
-  /// Defines `task` (or redefines its hints, keeping its evidence).
-  void define(const std::string& task, const std::vector<std::string>& hints);
+  /// Defines `task` (or redefines its hints, keeping its evidence);
+  /// `idempotent` tasks may run again elsewhere after losing their instance.
+  void define(const std::string& task, const std::vector<std::string>& hints,
+              bool idempotent = false);
 
   bool known(const std::string& task) const {
     return tasks_.count(task) != 0;
@@ -72,6 +74,7 @@ private:
   };
 
   struct task_state {
+    bool idempotent = false;
     std::map<std::string, estimate> services;
     uint64_t observations = 0;
     uint64_t version = 0;

@@ -21,6 +21,13 @@ config_error::config_error(std::string file, uint32_t line, std::string key,
   // nop
 }
 
+const node_config* cluster_config::node(const std::string& name) const {
+  for (auto& n : nodes)
+    if (n.name == name)
+      return &n;
+  return nullptr;
+}
+
 size_t cluster_config::instance_count() const {
   size_t n = 0;
   for (auto& h : hosts)
@@ -51,7 +58,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections) {
   cluster_config cfg;
   std::set<std::string> top_keys{"cluster", "defaults", "host",   "service",
-                                 "link",    "trace",    "api",    "tenant"};
+                                 "link",    "trace",    "api",    "tenant",
+                                 "node"};
   // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
   bool command_tasks = extra_sections.count("task") == 0;
   if (command_tasks)
@@ -99,6 +107,10 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                     0, 3.6e6);
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());
+    cfg.secret = r.string("secret", "");
+    cfg.heartbeat_ms = r.number("heartbeat_ms", cfg.heartbeat_ms, 1, 60000);
+    cfg.node_timeout_ms = r.number("node_timeout_ms", cfg.node_timeout_ms, 1,
+                                   600000);
     r.no_other_keys();
   }
   if (auto node = root.get("defaults")) {
@@ -147,6 +159,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                                     1u << 20));
       h.slots = static_cast<uint32_t>(r.integer("slots", 1, 1, 1u << 16));
       h.bid_delay_ms = r.number("bid_delay_ms", 0, 0, 60000);
+      h.node = r.string("node", "");
       r.no_other_keys();
       if (!host_names.insert(h.name).second)
         r.fail(r.node("name"), "name", "duplicate host '" + h.name + "'");
@@ -226,6 +239,12 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
         t.timeout_ms = r.number("timeout_ms", 10000, 1, 3.6e6);
         t.memory_mb = r.integer("memory_mb", 0, 0, 1u << 20);
         t.setup = r.strings("setup");
+        r.skip("idempotent");
+        if (auto b = r.node("idempotent")) {
+          if (!b->is_boolean())
+            r.fail(b, "idempotent", "must be true or false");
+          t.idempotent = *b->value<bool>();
+        }
         if (auto env = r.table("env")) {
           for (auto& [k, v] : *env) {
             if (!v.is_string())
@@ -264,6 +283,43 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       t.tasks = r.strings("tasks");
       r.no_other_keys();
       cfg.tenants.push_back(std::move(t));
+    }
+  }
+  if (auto arr = array_of_tables(source, root, "node")) {
+    std::set<std::string> names;
+    size_t controls = 0;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto& tbl = *arr->get(i)->as_table();
+      table_reader r{source, tbl, "node[" + std::to_string(i) + "]."};
+      node_config n;
+      n.name = r.string("name", "", true);
+      n.address = r.string("address", "127.0.0.1");
+      n.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
+      n.role = r.string("role", "worker");
+      if (n.role != "control" && n.role != "worker")
+        r.fail(r.node("role"), "role",
+               "must be control or worker, got '" + n.role + "'");
+      if (n.role == "control") {
+        ++controls;
+        if (n.port == 0)
+          r.fail(r.node("port"), "port", "a control node needs a port");
+      }
+      r.no_other_keys();
+      if (!names.insert(n.name).second)
+        r.fail(r.node("name"), "name", "duplicate node '" + n.name + "'");
+      cfg.nodes.push_back(std::move(n));
+    }
+    if (controls != 1)
+      throw config_error(source, 1, "node",
+                         "exactly one [[node]] must have role = \"control\"");
+    for (size_t i = 0; i < cfg.hosts.size(); ++i) {
+      auto& h = cfg.hosts[i];
+      auto n = cfg.node(h.node);
+      if (n == nullptr || n->role != "worker")
+        throw config_error(source, 1, "host[" + std::to_string(i) + "].node",
+                           "host '" + h.name
+                             + "' must name a worker [[node]], got '" + h.node
+                             + "'");
     }
   }
   // Every other host-service pair gets a link from [defaults], by zone.

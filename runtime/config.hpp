@@ -20,6 +20,18 @@ struct host_config {
   /// Time the host's instances take to answer a bid (emulates a slow or
   /// distant host).
   double bid_delay_ms = 0;
+  /// The worker node that runs this host (distributed deployments).
+  std::string node;
+};
+
+/// `[[node]]`: one process of a distributed deployment.
+struct node_config {
+  std::string name;
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;
+  /// `control` (frontend, registry, HTTP API) or `worker` (instances,
+  /// gateways and probes of its hosts).
+  std::string role = "worker";
 };
 
 /// An auxiliary service.
@@ -43,6 +55,8 @@ struct command_task_config {
   /// Run once on an instance before the task's first run there (its cold
   /// start), in the task's working directory; empty: none.
   std::vector<std::string> setup;
+  /// Safe to run again elsewhere when its instance is lost mid-run.
+  bool idempotent = false;
 };
 
 /// `[api]`: the HTTP API of `augur serve`.
@@ -90,6 +104,11 @@ struct cluster_config {
   double stale_half_life_ms = 1000;
   double stale_penalty_ms = 10;
   uint64_t seed = 1;
+  /// Distributed deployments: the secret a worker node presents to join,
+  /// and the middleman's heartbeat and connection timeout.
+  std::string secret;
+  double heartbeat_ms = 100;
+  double node_timeout_ms = 1000;
   // [trace]
   trace_settings trace;
   // [defaults]
@@ -103,6 +122,11 @@ struct cluster_config {
   std::vector<command_task_config> tasks;
   api_config api;
   std::vector<tenant_config> tenants;
+  // [[node]]
+  std::vector<node_config> nodes;
+
+  /// The node named `name`, or nullptr.
+  const node_config* node(const std::string& name) const;
 
   /// Total instances over all hosts.
   size_t instance_count() const;

@@ -9,7 +9,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -31,8 +34,19 @@ namespace augur {
 namespace {
 
 caf::actor_system_config& prepare(caf::actor_system_config& cfg,
-                                  embedded_cluster::clock_mode mode) {
+                                  embedded_cluster::clock_mode mode,
+                                  const cluster_config& cluster,
+                                  bool distributed) {
   register_messages(cfg);
+  if (distributed) {
+    // CAF's middleman is the distributed engine; heartbeats and connection
+    // timeouts are off by default: a frozen peer would never be noticed.
+    cfg.load<caf::io::middleman>();
+    cfg.set("middleman.heartbeat-interval",
+            caf::timespan{static_cast<int64_t>(cluster.heartbeat_ms * 1e6)});
+    cfg.set("middleman.connection-timeout",
+            caf::timespan{static_cast<int64_t>(cluster.node_timeout_ms * 1e6)});
+  }
   if (mode == embedded_cluster::clock_mode::virtual_time) {
     cfg.set("scheduler.policy", caf::atom("testing"));
   } else {
@@ -49,6 +63,10 @@ struct embedded_cluster::impl {
 
   cluster_config cfg;
   clock_mode mode;
+  /// Distributed deployments: this node's name and role (`control`,
+  /// `worker`), or `all` for one process.
+  std::string node_name;
+  std::string role;
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator* sched = nullptr;
@@ -58,6 +76,7 @@ struct embedded_cluster::impl {
   frontend_actor front;
   std::vector<aux_service_actor> services;
   std::vector<std::pair<std::string, instance_actor>> instances;
+  std::vector<instance_info> infos;
   std::vector<channel_probe_actor> probes;
   caf::actor_clock::time_point started;
   std::shared_ptr<trace_sink> tracer;
@@ -65,6 +84,28 @@ struct embedded_cluster::impl {
   /// after the actor system: it stops first), and the working directories.
   std::shared_ptr<io_runner> io;
   std::string workdir;
+  /// Control node: the published gate. Worker node: the thread that joins
+  /// the control node and joins again after losing it.
+  gate_actor gate;
+  uint16_t published_port = 0;
+  std::thread joiner;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> joined{false};
+  std::atomic<uint64_t> joins{0};
+
+  static std::string role_of(const cluster_config& cfg,
+                             const std::string& node) {
+    if (node.empty() || cfg.nodes.empty())
+      return "all";
+    auto n = cfg.node(node);
+    if (n == nullptr)
+      throw std::invalid_argument("no [[node]] named '" + node + "'");
+    return n->role;
+  }
+
+  bool runs_host(const host_config& h) const {
+    return role == "all" || (role == "worker" && h.node == node_name);
+  }
 
   /// Answers of submitted invocations; filled by client actors (from worker
   /// threads in real time).
@@ -75,8 +116,13 @@ struct embedded_cluster::impl {
 
   // -- construction ----------------------------------------------------------
 
-  impl(cluster_config config, clock_mode m, oracle_view oracle)
-    : cfg(std::move(config)), mode(m), sys(prepare(sys_cfg, m)) {
+  impl(cluster_config config, clock_mode m, oracle_view oracle,
+       std::string node)
+    : cfg(std::move(config)),
+      mode(m),
+      node_name(std::move(node)),
+      role(role_of(cfg, node_name)),
+      sys(prepare(sys_cfg, m, cfg, role != "all")) {
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
     if (cfg.trace.enabled) {
@@ -96,7 +142,8 @@ struct embedded_cluster::impl {
           endpoints[s.name] = s.endpoint;
           real[s.name] = {s.endpoint, s.kind};
         }
-    if (!endpoints.empty()) {
+    if (mode == clock_mode::real_time) {
+      // Processes, gateways and real probes run on one I/O thread.
       io = std::make_shared<io_runner>();
       static std::atomic<int> clusters{0};
       workdir = (std::filesystem::temp_directory_path()
@@ -109,6 +156,8 @@ struct embedded_cluster::impl {
     for (auto& s : cfg.services) {
       catalog->add_service(s.name);
       service_names.push_back(s.name);
+      if (role == "worker")
+        continue; // the service actors live on the control node
       auto h = sys.spawn(aux_service,
                          service_info{s.name, s.zone, s.endpoint, true});
       services.push_back(h);
@@ -120,7 +169,8 @@ struct embedded_cluster::impl {
     profile_registry_settings rs;
     rs.estimator.half_life = cfg.profile_half_life;
     rs.services = service_names;
-    registry = sys.spawn(profile_registry, rs);
+    if (role != "worker")
+      registry = sys.spawn(profile_registry, rs);
     frontend_settings fs;
     fs.policy = cfg.policy;
     fs.threshold = cfg.threshold;
@@ -132,10 +182,17 @@ struct embedded_cluster::impl {
     fs.load_weight_ms = cfg.load_weight_ms;
     fs.oracle = oracle;
     fs.seed = cfg.seed;
-    front = sys.spawn(augur::frontend, fs, registry);
+    if (role != "worker")
+      front = sys.spawn(augur::frontend, fs, registry);
     uint64_t h_index = 0;
     for (auto& h : cfg.hosts) {
-      std::vector<channel_listener_actor> listeners{front};
+      if (!runs_host(h)) {
+        ++h_index;
+        continue;
+      }
+      std::vector<channel_listener_actor> listeners;
+      if (front)
+        listeners.push_back(front);
       for (uint32_t k = 0; k < h.instances; ++k) {
         instance_settings is;
         is.info = instance_info{h.name + "/" + std::to_string(k), h.name,
@@ -150,7 +207,9 @@ struct embedded_cluster::impl {
         if (!workdir.empty())
           is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
         auto inst = sys.spawn(augur::instance, is, catalog, network, registry);
-        caf::anon_send(front, caf::join_atom::value, is.info, inst);
+        if (front)
+          caf::anon_send(front, caf::join_atom::value, is.info, inst);
+        infos.push_back(is.info);
         listeners.push_back(inst);
         instances.emplace_back(is.info.name, inst);
       }
@@ -171,12 +230,127 @@ struct embedded_cluster::impl {
       opts.hints = t.hints;
       command_spec cmd{t.command, t.env, t.timeout_ms, t.memory_mb, t.setup};
       catalog->define_command(t.name, opts, cmd);
-      caf::anon_send(registry, task_spec{t.name, t.hints});
+      if (registry)
+        caf::anon_send(registry, task_spec{t.name, t.hints, t.idempotent});
     }
+    if (role == "control")
+      publish_gate();
+    else if (role == "worker")
+      joiner = std::thread{[this] { keep_joined(); }};
     run();
   }
 
+  // -- distribution ----------------------------------------------------------
+
+  /// Control node: publishes the gate, the only actor a stranger can reach.
+  void publish_gate() {
+    auto secret = cfg.secret;
+    auto f = front;
+    auto r = registry;
+    gate = sys.spawn([secret, f, r](gate_actor::pointer)
+                       -> gate_actor::behavior_type {
+      return {
+        [=](caf::join_atom, const std::string& given,
+            const std::string&) -> caf::result<frontend_actor,
+                                               profile_registry_actor> {
+          if (given != secret)
+            return caf::make_error(caf::sec::invalid_argument,
+                                   "wrong cluster secret");
+          return {f, r};
+        },
+      };
+    });
+    auto me = cfg.node(node_name);
+    auto port = sys.middleman().publish(gate, me->port, me->address.c_str(),
+                                        true);
+    if (!port) {
+      caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+      throw std::runtime_error("cannot listen on " + me->address + ":"
+                               + std::to_string(me->port) + ": "
+                               + sys.render(port.error()));
+    }
+    published_port = *port;
+  }
+
+  /// Whether something accepts TCP connections at host:port within the
+  /// deadline. CAF 0.17 connects with a blocking call and no timeout inside
+  /// its one middleman actor: check first, with Asio.
+  static bool reachable(const std::string& host, uint16_t port,
+                        std::chrono::milliseconds deadline) {
+    boost::asio::io_context ctx;
+    boost::asio::ip::tcp::socket sock{ctx};
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(host, ec);
+    if (ec)
+      return false;
+    bool ok = false;
+    sock.async_connect({addr, port}, [&](auto err) { ok = !err; });
+    ctx.run_for(deadline);
+    return ok;
+  }
+
+  /// Worker node: joins the control node, and joins again, with backoff,
+  /// whenever it is lost.
+  void keep_joined() {
+    auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
+                                [](auto& n) { return n.role == "control"; });
+    auto backoff = std::chrono::milliseconds(100);
+    while (!stopping) {
+      if (reachable(control->address, control->port,
+                    std::chrono::milliseconds(500))) {
+        auto g = sys.middleman().remote_actor<gate_actor>(control->address,
+                                                          control->port);
+        if (g) {
+          caf::scoped_actor self{sys};
+          frontend_actor f;
+          profile_registry_actor r;
+          self->request(*g, std::chrono::seconds(5), caf::join_atom::value,
+                        cfg.secret, node_name)
+            .receive(
+              [&](frontend_actor& fx, profile_registry_actor& rx) {
+                f = std::move(fx);
+                r = std::move(rx);
+              },
+              [&](caf::error&) {});
+          if (f && r) {
+            for (size_t i = 0; i < instances.size(); ++i) {
+              caf::anon_send(instances[i].second, registry_atom::value, r);
+              caf::anon_send(f, caf::join_atom::value, infos[i],
+                             instances[i].second);
+            }
+            for (auto& p : probes)
+              caf::anon_send(p, caf::subscribe_atom::value,
+                             caf::actor_cast<channel_listener_actor>(f));
+            joined = true;
+            ++joins;
+            backoff = std::chrono::milliseconds(100);
+            self->monitor(f);
+            bool lost = false;
+            while (!stopping && !lost)
+              self->receive([&](caf::down_msg&) { lost = true; },
+                            caf::after(std::chrono::milliseconds(100)) >>
+                              [] {});
+            joined = false;
+          }
+        }
+      }
+      // Back off before the next try: 100 ms, doubling, at most 5 s.
+      for (auto waited = std::chrono::milliseconds(0);
+           waited < backoff && !stopping;
+           waited += std::chrono::milliseconds(50))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+
   ~impl() {
+    stopping = true;
+    if (joiner.joinable())
+      joiner.join();
+    if (gate) {
+      sys.middleman().unpublish(gate, published_port);
+      caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+    }
     if (io)
       io->stop();
     auto stop = [&](auto& h) {
@@ -189,8 +363,10 @@ struct embedded_cluster::impl {
         stop(i);
     for (auto& s : services)
       stop(s);
-    stop(front);
-    stop(registry);
+    if (front)
+      stop(front);
+    if (registry)
+      stop(registry);
     if (sched != nullptr) {
       // Pending timeouts keep actors alive: fire them all until none is left.
       do
@@ -335,8 +511,9 @@ embedded_cluster embedded_cluster::from_file(const std::string& path,
 }
 
 embedded_cluster::embedded_cluster(cluster_config cfg, clock_mode mode,
-                                   oracle_view oracle)
-  : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle))) {
+                                   oracle_view oracle, std::string node)
+  : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle),
+                                 std::move(node))) {
   // nop
 }
 
@@ -519,6 +696,22 @@ const cluster_config& embedded_cluster::config() const {
 
 caf::actor_system& embedded_cluster::system() {
   return impl_->sys;
+}
+
+const std::string& embedded_cluster::role() const {
+  return impl_->role;
+}
+
+bool embedded_cluster::joined() const {
+  return impl_->joined;
+}
+
+uint64_t embedded_cluster::joins() const {
+  return impl_->joins;
+}
+
+uint16_t embedded_cluster::cluster_port() const {
+  return impl_->published_port;
 }
 
 std::vector<trace_record> embedded_cluster::trace_records() {

@@ -55,9 +55,16 @@ public:
 
   /// Builds a cluster; `oracle` is what the `oracle` policy knows (only a
   /// simulation can tell it).
+  ///
+  /// With `[[node]]`s in `cfg` and a `node` name, it is one node of a
+  /// distributed deployment on CAF's middleman: the `control` node runs the
+  /// frontend, the registry and the service actors and publishes a gate on
+  /// its port; a `worker` node runs the instances and probes of its hosts and
+  /// joins the control node (presenting `[cluster] secret`), again and again
+  /// with backoff whenever it loses it.
   explicit embedded_cluster(cluster_config cfg,
                             clock_mode mode = clock_mode::virtual_time,
-                            oracle_view oracle = {});
+                            oracle_view oracle = {}, std::string node = "");
 
   embedded_cluster(embedded_cluster&&) noexcept;
   embedded_cluster& operator=(embedded_cluster&&) noexcept;
@@ -148,6 +155,17 @@ public:
   /// recorded: a unit test can assert on the exact message sequence of an
   /// invocation. Throws `std::logic_error` when tracing is off.
   std::vector<trace_record> trace_records();
+
+  /// `all` (one process), `control` or `worker`.
+  const std::string& role() const;
+
+  /// Worker node: whether it is joined to the control node now, and how
+  /// many times it joined.
+  bool joined() const;
+  uint64_t joins() const;
+
+  /// Control node: the port its gate is published on.
+  uint16_t cluster_port() const;
 
   /// The actor system (for advanced tests).
   caf::actor_system& system();

@@ -361,10 +361,7 @@ private:
     };
     if (target == "/healthz") {
       if (get_only())
-        reply(make(200, json{{"status", st_->draining ? "draining" : "ok"}}
-                            .dump()
-                          + "\n"),
-              keep);
+        health(keep);
       return;
     }
     if (target == "/metrics") {
@@ -532,6 +529,22 @@ private:
           }
         },
         caf::get_atom::value, status_atom::value);
+  }
+
+  void health(bool keep) {
+    auto self = shared_from_this();
+    st_->ask<frontend_status>(
+      st_->cluster.frontend(),
+      [self, keep](frontend_status* fs, std::string) {
+        json body{{"status", self->st_->draining ? "draining" : "ok"}};
+        if (fs != nullptr) {
+          body["instances"] = fs->live_instances;
+          body["in_flight"] = fs->in_flight;
+          body["queued"] = fs->queued;
+        }
+        self->reply(make(200, body.dump() + "\n"), keep);
+      },
+      caf::get_atom::value, status_atom::value);
   }
 
   void metrics_page(bool keep) {

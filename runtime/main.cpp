@@ -161,6 +161,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--config", serve_config, "Cluster file")->required();
   serve_cmd->add_option("--trace", serve_trace, "Trace messages to this file");
 
+  std::string node_config_file;
+  std::string node_name;
+  std::string node_trace;
+  auto* node_cmd = app.add_subcommand(
+    "node", "Run one node of a distributed deployment (see configs/cluster)");
+  node_cmd->add_option("--config", node_config_file, "Cluster file")
+    ->required();
+  node_cmd->add_option("--name", node_name, "This node's [[node]] name")
+    ->required();
+  node_cmd->add_option("--trace", node_trace, "Trace messages to this file");
+
   std::vector<std::string> plot_inputs;
   std::string plot_output = "augur.svg";
   auto* plot_cmd = app.add_subcommand(
@@ -182,6 +193,19 @@ int main(int argc, char** argv) {
         cfg.trace.file = serve_trace;
       }
       return augur::serve(cfg, std::cout);
+    } else if (*node_cmd) {
+      auto cfg = augur::load_config(node_config_file);
+      if (cfg.node(node_name) == nullptr) {
+        std::cerr << "augur: " << node_config_file << ": no [[node]] named '"
+                  << node_name << "'\n";
+        return 2;
+      }
+      if (!node_trace.empty()) {
+        cfg.trace.enabled = true;
+        cfg.trace.file = node_trace;
+        cfg.trace.node = node_name;
+      }
+      return augur::serve_node(cfg, node_name, std::cout);
     } else if (*trace_cmd) {
       return run_trace_command(dump_cmd->parsed(), chrome_cmd->parsed(),
                                trace_files,

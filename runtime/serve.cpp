@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <future>
+#include <string>
 #include <ostream>
 
 #include <boost/asio/signal_set.hpp>
@@ -13,8 +14,32 @@
 namespace augur {
 
 int serve(const cluster_config& cfg, std::ostream& out) {
-  embedded_cluster cluster{cfg, embedded_cluster::clock_mode::real_time};
+  return serve_node(cfg, "", out);
+}
+
+int serve_node(const cluster_config& cfg, const std::string& name,
+               std::ostream& out) {
+  embedded_cluster cluster{cfg, embedded_cluster::clock_mode::real_time, {},
+                           name};
   io_runner io;
+  if (cluster.role() == "worker") {
+    std::promise<int> stopped;
+    auto done = stopped.get_future();
+    boost::asio::signal_set signals{io.context(), SIGINT, SIGTERM};
+    signals.async_wait([&](auto ec, int) {
+      if (!ec)
+        stopped.set_value(0);
+    });
+    std::string hosts;
+    for (auto& h : cfg.hosts)
+      if (h.node == name)
+        hosts += (hosts.empty() ? "" : ", ") + h.name;
+    out << "augur: node " << name << " (worker) runs " << hosts
+        << "; joining the control node" << std::endl;
+    auto status = done.get();
+    out << "augur: node " << name << " stopping" << std::endl;
+    return status;
+  }
   http_api api{io.context(), cluster, cfg};
   std::promise<int> stopped;
   auto done = stopped.get_future();
@@ -27,6 +52,9 @@ int serve(const cluster_config& cfg, std::ostream& out) {
     api.drain([&] { stopped.set_value(0); });
   });
   api.start();
+  if (cluster.role() == "control")
+    out << "augur: node " << name << " (control) accepts workers on port "
+        << cluster.cluster_port() << std::endl;
   out << "augur: serving on http://"
       << cfg.api.listen.substr(0, cfg.api.listen.rfind(':')) << ":"
       << api.port() << " (" << cluster.tasks().size() << " tasks, "

@@ -12,4 +12,10 @@ namespace augur {
 /// it listens on first.
 int serve(const cluster_config& cfg, std::ostream& out);
 
+/// `augur node`: runs node `name` of the distributed deployment in `cfg`: a
+/// control node serves the HTTP API like `serve`; a worker node runs its
+/// hosts and stays joined to the control node until SIGINT or SIGTERM.
+int serve_node(const cluster_config& cfg, const std::string& name,
+               std::ostream& out);
+
 } // namespace augur
