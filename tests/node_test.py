@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""Three `augur node` processes on loopback: invocations through the control
+node's HTTP API while a worker is killed with SIGKILL; every invocation gets
+a result or a clear error, placements then avoid the lost host, the worker
+joins again when it comes back, and a stranger gets nothing from the
+cluster port. Usage: node_test.py AUGUR"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+AUGUR = sys.argv[1]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(condition, limit=15.0):
+    """Polls a real condition (bounded)."""
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            if condition():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def request(port, method, path, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=body)
+    res = conn.getresponse()
+    data = res.read().decode()
+    conn.close()
+    return res.status, data
+
+
+def health(api):
+    status, body = request(api, "GET", "/healthz")
+    return json.loads(body) if status == 200 else {}
+
+
+CONFIG = """
+[cluster]
+secret = "s3cret"
+heartbeat_ms = 100
+node_timeout_ms = 1000
+probe_interval_ms = 50
+cold_start_ms = 0
+
+[api]
+listen = "127.0.0.1:{api}"
+
+[[node]]
+name = "control"
+role = "control"
+address = "127.0.0.1"
+port = {cluster}
+
+[[node]]
+name = "w1"
+
+[[node]]
+name = "w2"
+
+[[host]]
+name = "h1"
+node = "w1"
+instances = 2
+slots = 2
+
+[[host]]
+name = "h2"
+node = "w2"
+zone = "b"
+instances = 2
+slots = 2
+
+[[service]]
+name = "db"
+
+[[task]]
+name = "shout"
+command = ["tr", "a-z", "A-Z"]
+
+[[task]]
+name = "slow"
+command = ["sh", "-c", "sleep 1; echo done"]
+
+[[task]]
+name = "slow-idempotent"
+command = ["sh", "-c", "sleep 1; echo again"]
+idempotent = true
+"""
+
+
+def start(config, name):
+    return subprocess.Popen([AUGUR, "node", "--config", config,
+                             "--name", name],
+                            stdout=subprocess.DEVNULL)
+
+
+def main():
+    work = tempfile.mkdtemp()
+    api, cluster = free_port(), free_port()
+    config = os.path.join(work, "cluster.toml")
+    with open(config, "w") as f:
+        f.write(CONFIG.format(api=api, cluster=cluster))
+    procs = {"control": start(config, "control")}
+    try:
+        check(wait_for(lambda: health(api).get("status") == "ok"),
+              "control node serves")
+        procs["w1"] = start(config, "w1")
+        procs["w2"] = start(config, "w2")
+        check(wait_for(lambda: health(api).get("instances") == 4),
+              "both workers joined: %s" % health(api))
+        for i in range(4):
+            status, body = request(api, "POST", "/v1/tasks/shout/invoke",
+                                   "x%d" % i)
+            check(status == 200 and json.loads(body)["output"] == "X%d" % i,
+                  "invoke across nodes: %d %s" % (status, body))
+        # Eight slow ones at once fill the eight slots of both workers.
+        first = {}
+
+        def fill(i):
+            first[i] = request(api, "POST", "/v1/tasks/slow/invoke")
+
+        fillers = [threading.Thread(target=fill, args=(i,)) for i in range(8)]
+        for t in fillers:
+            t.start()
+        for t in fillers:
+            t.join()
+        hosts = {json.loads(b)["host"] for s, b in first.values() if s == 200}
+        check(len(first) == 8 and all(s == 200 for s, _ in first.values()),
+              "eight concurrent invocations answered")
+        check(hosts == {"h1", "h2"}, "placed on both workers: %s" % hosts)
+
+        # Fill every slot with slow work, then kill w2 with SIGKILL.
+        results = {}
+
+        def slow(i, task):
+            results[i] = request(api, "POST", "/v1/tasks/%s/invoke" % task)
+
+        threads = [threading.Thread(target=slow,
+                                    args=(i, "slow" if i < 4 else
+                                          "slow-idempotent"))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        check(wait_for(lambda: health(api).get("in_flight", 0) >= 4, 5),
+              "slow work in flight")
+        procs["w2"].send_signal(signal.SIGKILL)
+        procs["w2"].wait()
+        lost_at = time.time()
+        check(wait_for(lambda: health(api).get("instances") == 2, 5),
+              "the lost worker's instances leave the pool")
+        check(time.time() - lost_at < 2.5, "within a second or two")
+        for t in threads:
+            t.join()
+        answered = 0
+        for i in range(8):
+            status, body = results[i]
+            r = json.loads(body)
+            if status == 200:
+                answered += 1
+                check(r["host"] == "h1" or i >= 4,
+                      "a non-idempotent success ran on the surviving host")
+            else:
+                check(status == 500 and "was lost" in r["error"],
+                      "a clear error for work lost with its node: %s" % body)
+                check(i < 4, "idempotent work is retried, not failed")
+        check(answered >= 4, "every idempotent invocation answered 200")
+        for i in range(6):
+            status, body = request(api, "POST", "/v1/tasks/shout/invoke", "y")
+            check(status == 200 and json.loads(body)["host"] == "h1",
+                  "placements avoid the lost host")
+
+        # The worker comes back and joins again.
+        procs["w2"] = start(config, "w2")
+        check(wait_for(lambda: health(api).get("instances") == 4),
+              "the worker joined again")
+
+        # A stranger on the cluster port gets nothing.
+        with socket.create_connection(("127.0.0.1", cluster)) as s:
+            s.settimeout(2)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                data = s.recv(100)
+            except socket.timeout:
+                data = b""
+            check(b"HTTP" not in data, "no answer to a stranger's bytes")
+        check(health(api).get("status") == "ok", "still serving")
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p in procs.items():
+            try:
+                code = p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                code = "hung"
+            if name != "w2" or code != -9:
+                check(code == 0, "%s exits 0 on SIGTERM (got %s)"
+                      % (name, code))
+    if failures:
+        print("%d failed" % len(failures))
+        sys.exit(1)
+    print("node: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
