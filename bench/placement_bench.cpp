@@ -12,10 +12,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <thread>
 #include <iostream>
 #include <random>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -137,14 +140,104 @@ nlohmann::json decision_latency(size_t instances, size_t per_host,
 
 } // namespace
 
+/// The cluster of the distributed comparison: a control node and two
+/// workers of 500 instances each, or the same hosts in one process.
+cluster_config distributed_cluster(uint16_t port, bool nodes) {
+  auto cfg = bench_cluster(2, 500);
+  cfg.secret = "bench";
+  if (nodes) {
+    cfg.nodes.push_back(node_config{"control", "127.0.0.1", port, "control"});
+    cfg.nodes.push_back(node_config{"w1", "127.0.0.1", 0, "worker"});
+    cfg.nodes.push_back(node_config{"w2", "127.0.0.1", 0, "worker"});
+    cfg.hosts[0].node = "w1";
+    cfg.hosts[1].node = "w2";
+  }
+  return cfg;
+}
+
+void define_noop(embedded_cluster& c) {
+  c.define_task("noop", {}, [](task_context&, const std::string&) {
+    return std::string{};
+  });
+}
+
+/// `--worker NAME PORT`: runs a worker node until stdin closes.
+int run_worker(const std::string& name, uint16_t port) {
+  embedded_cluster c{distributed_cluster(port, true),
+                     embedded_cluster::clock_mode::real_time, {}, name};
+  define_noop(c);
+  std::string line;
+  std::getline(std::cin, line);
+  return 0;
+}
+
+/// Placements per second through a control node whose instances live in two
+/// worker processes, against the same hosts in one process.
+nlohmann::json distributed(const char* self_path, size_t requests,
+                           size_t window) {
+  double local = 0;
+  {
+    embedded_cluster c{distributed_cluster(0, false),
+                       embedded_cluster::clock_mode::real_time};
+    define_noop(c);
+    c.invoke("noop");
+    local = closed_loop<invoke_result>(c.system(), c.frontend(), requests,
+                                       window, [](size_t) {
+                                         return invoke_request{"noop", ""};
+                                       });
+  }
+  uint16_t port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a{
+      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    port = a.local_endpoint().port();
+  }
+  embedded_cluster control{distributed_cluster(port, true),
+                           embedded_cluster::clock_mode::real_time, {},
+                           "control"};
+  define_noop(control);
+  std::vector<FILE*> workers;
+  for (auto name : {"w1", "w2"})
+    workers.push_back(::popen((std::string{self_path} + " --worker " + name
+                               + " " + std::to_string(port))
+                                .c_str(),
+                              "w"));
+  // Wait (bounded) until both workers' 1,000 instances joined.
+  for (int i = 0; i < 3000 && control.status().live_instances < 1000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  nlohmann::json out;
+  out["instances_joined"] = control.status().live_instances;
+  control.invoke("noop");
+  auto remote = closed_loop<invoke_result>(
+    control.system(), control.frontend(), requests, window,
+    [](size_t) { return invoke_request{"noop", ""}; });
+  for (auto* w : workers)
+    ::pclose(w);
+  out["one_process_per_s"] = local;
+  out["three_processes_per_s"] = remote;
+  out["ratio"] = remote / local;
+  return out;
+}
+
 int main(int argc, char** argv) {
   size_t requests = 200000;
   size_t window = 64;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--requests") == 0)
-      requests = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--window") == 0)
-      window = std::strtoull(argv[i + 1], nullptr, 10);
+  if (argc == 4 && std::strcmp(argv[1], "--worker") == 0)
+    return run_worker(argv[2], static_cast<uint16_t>(std::atoi(argv[3])));
+  bool only_distributed = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
+      requests = std::strtoull(argv[++i], nullptr, 10);
+    else if (std::strcmp(argv[i], "--window") == 0 && i + 1 < argc)
+      window = std::strtoull(argv[++i], nullptr, 10);
+    else if (std::strcmp(argv[i], "--distributed") == 0)
+      only_distributed = true;
+  }
+  if (only_distributed) {
+    std::cout << distributed(argv[0], requests / 4, window).dump(2)
+              << std::endl;
+    return 0;
   }
   nlohmann::json out;
   out["requests"] = requests;
@@ -228,5 +321,6 @@ int main(int argc, char** argv) {
                                      {"sampled_1pct", sampled}};
   out["tracing_ratio_to_off"] = {{"on", on / off},
                                  {"sampled_1pct", sampled / off}};
+  out["distributed"] = distributed(argv[0], requests / 4, window);
   std::cout << out.dump(2) << std::endl;
 }

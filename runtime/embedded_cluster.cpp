@@ -533,7 +533,8 @@ void embedded_cluster::define_task(const std::string& name,
       throw std::invalid_argument("task '" + name + "' hints at '" + h
                                   + "', which is no service of this cluster");
   impl_->catalog->define(name, std::move(options), std::move(handler));
-  caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
+  if (impl_->registry) // a worker node has none: the control node learns
+    caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
   impl_->run();
 }
 
@@ -542,7 +543,8 @@ void embedded_cluster::define_command_task(const std::string& name,
                                            command_spec command) {
   auto hints = options.hints;
   impl_->catalog->define_command(name, std::move(options), std::move(command));
-  caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
+  if (impl_->registry) // a worker node has none: the control node learns
+    caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
   impl_->run();
 }
 
