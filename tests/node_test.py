@@ -115,9 +115,14 @@ idempotent = true
 """
 
 
+TRACES = {}
+
+
 def start(config, name):
+    trace = os.path.join(os.path.dirname(config), name + ".trace")
+    TRACES[name] = trace
     return subprocess.Popen([AUGUR, "node", "--config", config,
-                             "--name", name],
+                             "--name", name, "--trace", trace],
                             stdout=subprocess.DEVNULL)
 
 
@@ -224,6 +229,16 @@ def main():
             if name != "w2" or code != -9:
                 check(code == 0, "%s exits 0 on SIGTERM (got %s)"
                       % (name, code))
+    # The nodes' traces merge by time, and show messages between nodes.
+    out = subprocess.run([AUGUR, "trace", "dump", TRACES["control"],
+                          TRACES["w1"]], capture_output=True, text=True)
+    lines = out.stdout.splitlines()
+    check(any(" control " in l for l in lines)
+          and any(" w1 " in l for l in lines), "records of both nodes")
+    check(any("remote@" in l and "execute_request" in l for l in lines),
+          "a worker consumed an execute sent from the control node")
+    check(any("remote@" in l and "invoke_result" in l for l in lines),
+          "the control node consumed a result sent from a worker")
     if failures:
         print("%d failed" % len(failures))
         sys.exit(1)
