@@ -29,6 +29,16 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
                                       : st.cfg.cold_start_ms;
 }
 
+/// The answer to `req` from this instance, before anything ran.
+invoke_result answer(const instance_state& st, const execute_request& req) {
+  invoke_result r;
+  r.invocation = req.invocation;
+  r.task = req.task;
+  r.host = st.cfg.info.host;
+  r.instance = st.cfg.info.name;
+  return r;
+}
+
 // Runs the task's handler right away (it is modelled code: its cost is the
 // time it declares and the channel time it spends) and returns the result,
 // the observation and the duration the execution occupies its slot.
@@ -36,11 +46,7 @@ std::tuple<invoke_result, observation, double>
 run(instance_ptr self, const execute_request& req,
     const task_catalog::entry& task) {
   auto& st = self->state;
-  invoke_result r;
-  r.invocation = req.invocation;
-  r.task = req.task;
-  r.host = st.cfg.info.host;
-  r.instance = st.cfg.info.name;
+  auto r = answer(st, req);
   r.cold_start = st.warm.touch(req.task);
   auto services = st.catalog->services();
   task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network,
@@ -244,26 +250,18 @@ instance(traced_pointer<instance_actor, instance_state> self,
       auto& st = self->state;
       auto rp = self->make_response_promise<invoke_result>();
       if (st.busy >= st.cfg.info.slots) {
-        invoke_result r;
-        r.invocation = req.invocation;
-        r.task = req.task;
+        auto r = answer(st, req);
         r.status = outcome::refused;
         r.error = "no free slot";
-        r.host = st.cfg.info.host;
-        r.instance = st.cfg.info.name;
         rp.deliver(std::move(r));
         return rp;
       }
       auto task = st.catalog->find(req.task);
       if (!task) {
-        invoke_result r;
-        r.invocation = req.invocation;
-        r.task = req.task;
+        auto r = answer(st, req);
         r.status = outcome::unknown_task;
         r.error = "task '" + req.task + "' is not defined on "
                   + st.cfg.info.name;
-        r.host = st.cfg.info.host;
-        r.instance = st.cfg.info.name;
         rp.deliver(std::move(r));
         return rp;
       }
@@ -271,11 +269,7 @@ instance(traced_pointer<instance_actor, instance_state> self,
       ++st.executions;
       if (task->command) {
         auto seq = st.next_seq++;
-        invoke_result r;
-        r.invocation = req.invocation;
-        r.task = req.task;
-        r.host = st.cfg.info.host;
-        r.instance = st.cfg.info.name;
+        auto r = answer(st, req);
         r.cold_start = st.warm.touch(req.task);
         if (r.cold_start)
           ++st.cold_starts;

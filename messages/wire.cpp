@@ -2,18 +2,24 @@
 
 namespace augur::wire {
 
-uint32_t peek_tag(std::string_view bytes) {
-  msgpack::object_handle oh;
+envelope unpack_envelope(std::string_view bytes) {
+  envelope env;
   try {
-    oh = msgpack::unpack(bytes.data(), bytes.size());
+    env.handle = msgpack::unpack(bytes.data(), bytes.size());
   } catch (const std::exception& e) {
     throw wire_error(std::string{"not msgpack: "} + e.what());
   }
-  auto& env = oh.get();
-  if (env.type != msgpack::type::ARRAY || env.via.array.size != 3
-      || env.via.array.ptr[0].type != msgpack::type::POSITIVE_INTEGER)
+  auto& obj = env.handle.get();
+  if (obj.type != msgpack::type::ARRAY || obj.via.array.size != 3)
     throw wire_error("not an envelope [tag, version, body]");
-  return env.via.array.ptr[0].as<uint32_t>();
+  try {
+    obj.via.array.ptr[0].convert(env.tag);
+    obj.via.array.ptr[1].convert(env.version);
+  } catch (const msgpack::type_error&) {
+    throw wire_error("envelope tag or version is not an integer");
+  }
+  env.body = &obj.via.array.ptr[2];
+  return env;
 }
 
 } // namespace augur::wire

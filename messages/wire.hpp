@@ -162,37 +162,34 @@ std::string encode(const T& x) {
   return std::string{buf.data(), buf.size()};
 }
 
+/// A buffer unpacked as an envelope: its tag, version and body.
+struct envelope {
+  msgpack::object_handle handle;
+  uint32_t tag = 0;
+  uint32_t version = 0;
+  const msgpack::object* body = nullptr;
+};
+
+/// Unpacks `bytes` as an envelope (throws `wire_error` when it is none).
+envelope unpack_envelope(std::string_view bytes);
+
 /// The tag of an encoded envelope (throws `wire_error` if it is none).
-uint32_t peek_tag(std::string_view bytes);
+inline uint32_t peek_tag(std::string_view bytes) {
+  return unpack_envelope(bytes).tag;
+}
 
 /// Decodes an envelope holding a `T`; throws `wire_error` when the buffer is
 /// damaged, holds another message, or comes from another version.
 template <class T>
 T decode(std::string_view bytes) {
-  msgpack::object_handle oh;
-  try {
-    oh = msgpack::unpack(bytes.data(), bytes.size());
-  } catch (const std::exception& e) {
-    throw wire_error(std::string{"not msgpack: "} + e.what());
-  }
-  auto& env = oh.get();
-  if (env.type != msgpack::type::ARRAY || env.via.array.size != 3)
-    throw wire_error("not an envelope [tag, version, body]");
-  uint32_t tag = 0;
-  uint32_t ver = 0;
-  try {
-    env.via.array.ptr[0].convert(tag);
-    env.via.array.ptr[1].convert(ver);
-  } catch (const msgpack::type_error&) {
-    throw wire_error("envelope tag or version is not an integer");
-  }
-  if (tag != caf::type_id<T>::value)
+  auto env = unpack_envelope(bytes);
+  if (env.tag != caf::type_id<T>::value)
     throw wire_error(std::string{"expected "} + caf::type_name<T>::value
-                     + ", got tag " + std::to_string(tag));
-  if (ver != version)
-    throw wire_error("unsupported version " + std::to_string(ver));
+                     + ", got tag " + std::to_string(env.tag));
+  if (env.version != version)
+    throw wire_error("unsupported version " + std::to_string(env.version));
   T result;
-  detail::unpacker_inspector f{env.via.array.ptr[2]};
+  detail::unpacker_inspector f{*env.body};
   inspect(f, result);
   return result;
 }

@@ -14,32 +14,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, failures, free_port, wait_for  # noqa: E402
+
 AUGUR = sys.argv[1]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(condition, limit=10.0):
-    """Polls a real condition (bounded): readiness, not a guess."""
-    end = time.time() + limit
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def redis_ping(port):

@@ -1,0 +1,35 @@
+"""Helpers shared by the tests that drive augur's processes from Python."""
+
+import socket
+import time
+
+failures = []
+
+
+def check(cond, what):
+    """Records a failed expectation (the test goes on, and fails at the end)."""
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(condition, limit=10.0):
+    """Polls a real condition (readiness, not a guess), bounded in time."""
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            if condition():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
