@@ -244,22 +244,23 @@ struct embedded_cluster::impl {
 
   /// Control node: publishes the gate, the only actor a stranger can reach.
   void publish_gate() {
-    auto secret = cfg.secret;
-    auto f = front;
-    auto r = registry;
-    gate = sys.spawn([secret, f, r](gate_actor::pointer)
-                       -> gate_actor::behavior_type {
-      return {
-        [=](caf::join_atom, const std::string& given,
-            const std::string&) -> caf::result<frontend_actor,
-                                               profile_registry_actor> {
-          if (given != secret)
-            return caf::make_error(caf::sec::invalid_argument,
-                                   "wrong cluster secret");
-          return {f, r};
-        },
-      };
-    });
+    // Arguments, not captures: CAF 0.17 dereferences a null argument pack
+    // for argument-less function actors (UBSan flags it).
+    gate = sys.spawn(
+      [](gate_actor::pointer, std::string secret, frontend_actor f,
+         profile_registry_actor r) -> gate_actor::behavior_type {
+        return {
+          [=](caf::join_atom, const std::string& given,
+              const std::string&) -> caf::result<frontend_actor,
+                                                 profile_registry_actor> {
+            if (given != secret)
+              return caf::make_error(caf::sec::invalid_argument,
+                                     "wrong cluster secret");
+            return {f, r};
+          },
+        };
+      },
+      cfg.secret, front, registry);
     auto me = cfg.node(node_name);
     auto port = sys.middleman().publish(gate, me->port, me->address.c_str(),
                                         true);
