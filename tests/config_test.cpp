@@ -114,3 +114,91 @@ TEST_CASE("config: a missing file is an error naming it") {
                        "no/such/file.toml:0: key '': cannot open the file",
                        config_error);
 }
+
+TEST_CASE("config: nodes of a distributed deployment") {
+  std::string nodes = R"(
+[cluster]
+secret = "s"
+
+[[node]]
+name = "control"
+role = "control"
+port = 7400
+
+[[node]]
+name = "w1"
+
+[[host]]
+name = "h1"
+node = "w1"
+)";
+  auto cfg = parse_config(nodes, "test.toml");
+  REQUIRE(cfg.nodes.size() == 2);
+  CHECK(cfg.node("control")->port == 7400);
+  CHECK(cfg.node("w1")->role == "worker");
+  CHECK(cfg.hosts[0].node == "w1");
+  CHECK(cfg.secret == "s");
+  CHECK(cfg.node("nobody") == nullptr);
+  auto bad_host = nodes;
+  bad_host.replace(bad_host.find("node = \"w1\""), 11, "node = \"control\"");
+  CHECK(error_of(bad_host)
+        == "test.toml:1: key 'host[0].node': host 'h1' must name a worker "
+           "[[node]], got 'control'");
+  CHECK(error_of("[[node]]\nname = 'a'\n[[host]]\nname = 'h'\nnode = 'a'\n")
+        == "test.toml:1: key 'node': exactly one [[node]] must have role = "
+           "\"control\"");
+  CHECK(error_of("[[host]]\nname = 'h'\n[[node]]\nname = 'c'\nrole = 'boss'\n")
+        == "test.toml:5: key 'node[0].role': must be control or worker, got "
+           "'boss'");
+  CHECK(error_of("[[node]]\nname = 'c'\nrole = 'control'\n[[host]]\nname='h'\n"
+                 "node='c'\n")
+          .find("a control node needs a port")
+        != std::string::npos);
+}
+
+TEST_CASE("config: process tasks, services with endpoints, API, tenants") {
+  auto cfg = parse_config(R"(
+[api]
+listen = "127.0.0.1:0"
+max_body_bytes = 64
+
+[[tenant]]
+name = "t"
+token = "tok"
+tasks = ["*"]
+
+[[host]]
+name = "h"
+
+[[service]]
+name = "cache"
+kind = "redis"
+endpoint = "127.0.0.1:6379"
+
+[[task]]
+name = "run"
+command = ["echo", "hi"]
+hints = ["cache"]
+timeout_ms = 500
+memory_mb = 64
+env = { A = "b" }
+idempotent = true
+)",
+                          "test.toml");
+  REQUIRE(cfg.tasks.size() == 1);
+  CHECK(cfg.tasks[0].command == std::vector<std::string>{"echo", "hi"});
+  CHECK(cfg.tasks[0].env.at("A") == "b");
+  CHECK(cfg.tasks[0].idempotent);
+  CHECK(cfg.services[0].kind == "redis");
+  CHECK(cfg.api.max_body_bytes == 64);
+  CHECK(cfg.tenants[0].tasks == std::vector<std::string>{"*"});
+  CHECK(error_of("[[host]]\nname='h'\n[[service]]\nname='s'\nendpoint='x'\n")
+        == "test.toml:5: key 'service[0].endpoint': must be host:port, got "
+           "'x'");
+  CHECK(error_of("[[host]]\nname='h'\n[[task]]\nname='t'\n")
+        == "test.toml:3: key 'task[0].command': a non-empty array of strings "
+           "(argv) is required");
+  CHECK(error_of("[[host]]\nname='h'\n[[service]]\nname='s'\nkind='ftp'\n")
+        == "test.toml:5: key 'service[0].kind': unknown service kind 'ftp' "
+           "(known: tcp, redis)");
+}
