@@ -13,6 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/io/network/test_multiplexer.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -38,7 +40,14 @@ caf::actor_system_config& prepare(caf::actor_system_config& cfg,
                                   const cluster_config& cluster,
                                   bool distributed) {
   register_messages(cfg);
-  if (distributed) {
+  if (distributed && mode == embedded_cluster::clock_mode::virtual_time) {
+    // Deterministic nodes: CAF's test multiplexer instead of sockets, run by
+    // hand (`step`), no heartbeats.
+    cfg.load<caf::io::middleman>();
+    cfg.set("middleman.network-backend", caf::atom("testing"));
+    cfg.set("middleman.manual-multiplexing", true);
+    cfg.set("middleman.workers", size_t{0});
+  } else if (distributed) {
     // CAF's middleman is the distributed engine; heartbeats and connection
     // timeouts are off by default: a frozen peer would never be noticed.
     cfg.load<caf::io::middleman>();
@@ -233,9 +242,10 @@ struct embedded_cluster::impl {
       if (registry)
         caf::anon_send(registry, task_spec{t.name, t.hints, t.idempotent});
     }
-    if (role == "control")
+    // Deterministic nodes publish and join when the test says so.
+    if (role == "control" && sched == nullptr)
       publish_gate();
-    else if (role == "worker")
+    else if (role == "worker" && sched == nullptr)
       joiner = std::thread{[this] { keep_joined(); }};
     run();
   }
@@ -244,6 +254,11 @@ struct embedded_cluster::impl {
 
   /// Control node: publishes the gate, the only actor a stranger can reach.
   void publish_gate() {
+    spawn_gate();
+    publish_gate_now();
+  }
+
+  void spawn_gate() {
     // Arguments, not captures: CAF 0.17 dereferences a null argument pack
     // for argument-less function actors (UBSan flags it).
     gate = sys.spawn(
@@ -261,6 +276,9 @@ struct embedded_cluster::impl {
         };
       },
       cfg.secret, front, registry);
+  }
+
+  void publish_gate_now() {
     auto me = cfg.node(node_name);
     auto port = sys.middleman().publish(gate, me->port, me->address.c_str(),
                                         true);
@@ -290,6 +308,92 @@ struct embedded_cluster::impl {
     return ok;
   }
 
+  // -- deterministic nodes (virtual time, CAF's test multiplexer) ------------
+
+  caf::io::network::test_multiplexer* test_mpx() {
+    if (sched == nullptr || role == "all")
+      return nullptr;
+    return &dynamic_cast<caf::io::network::test_multiplexer&>(
+      sys.middleman().backend());
+  }
+
+  /// Control node: publishes the gate through the middleman actor, without
+  /// blocking (the test steps the network meanwhile).
+  void publish_gate_async(uint16_t port) {
+    if (!gate)
+      spawn_gate();
+    auto me = cfg.node(node_name);
+    auto mm = sys.middleman().actor_handle();
+    sys.spawn(
+      [this](caf::event_based_actor* self, caf::io::middleman_actor to,
+             uint16_t p, std::string address, gate_actor g) {
+        auto sigs = sys.message_types(g);
+        self->request(to, caf::infinite, caf::publish_atom::value, p,
+                      caf::actor_cast<caf::strong_actor_ptr>(g),
+                      std::move(sigs), std::move(address), true)
+          .then([this](uint16_t actual) { published_port = actual; },
+                [](caf::error&) {});
+      },
+      mm, port, me->address, gate);
+  }
+
+  /// Worker node: joins the control node through the middleman actor,
+  /// without blocking; the result shows in `joined`.
+  void join_async() {
+    auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
+                                [](auto& n) { return n.role == "control"; });
+    auto mm = sys.middleman().actor_handle();
+    sys.spawn(
+      [this](caf::event_based_actor* self, caf::io::middleman_actor to,
+             std::string host, uint16_t port) {
+        self->request(to, caf::infinite, caf::connect_atom::value, host, port)
+          .then(
+            [=](caf::node_id&, caf::strong_actor_ptr& ptr,
+                std::set<std::string>&) {
+              auto g = caf::actor_cast<gate_actor>(ptr);
+              self->request(g, caf::infinite, caf::join_atom::value,
+                            cfg.secret, node_name)
+                .then(
+                  [=](frontend_actor& f, profile_registry_actor& r) {
+                    announce(f, r);
+                    joined = true;
+                    ++joins;
+                  },
+                  [](caf::error&) {});
+            },
+            [](caf::error&) {});
+      },
+      mm, control->address, control->port);
+  }
+
+  /// Tells the control node about this worker's instances and probes.
+  void announce(const frontend_actor& f, const profile_registry_actor& r) {
+    for (size_t i = 0; i < instances.size(); ++i) {
+      caf::anon_send(instances[i].second, registry_atom::value, r);
+      caf::anon_send(f, caf::join_atom::value, infos[i], instances[i].second);
+    }
+    for (auto& p : probes)
+      caf::anon_send(p, caf::subscribe_atom::value,
+                     caf::actor_cast<channel_listener_actor>(f));
+  }
+
+  /// Runs what is due now, then moves data through the test network.
+  bool step() {
+    bool progress = false;
+    if (sched != nullptr)
+      progress = sched->run() > 0;
+    if (auto mpx = test_mpx()) {
+      // Runnables before reads: the other order stalls the exchange.
+      while (mpx->try_exec_runnable())
+        progress = true;
+      while (mpx->try_accept_connection())
+        progress = true;
+      while (mpx->try_read_data())
+        progress = true;
+    }
+    return progress;
+  }
+
   /// Worker node: joins the control node, and joins again, with backoff,
   /// whenever it is lost.
   void keep_joined() {
@@ -314,14 +418,7 @@ struct embedded_cluster::impl {
               },
               [&](caf::error&) {});
           if (f && r) {
-            for (size_t i = 0; i < instances.size(); ++i) {
-              caf::anon_send(instances[i].second, registry_atom::value, r);
-              caf::anon_send(f, caf::join_atom::value, infos[i],
-                             instances[i].second);
-            }
-            for (auto& p : probes)
-              caf::anon_send(p, caf::subscribe_atom::value,
-                             caf::actor_cast<channel_listener_actor>(f));
+            announce(f, r);
             joined = true;
             ++joins;
             backoff = std::chrono::milliseconds(100);
@@ -349,7 +446,10 @@ struct embedded_cluster::impl {
     if (joiner.joinable())
       joiner.join();
     if (gate) {
-      sys.middleman().unpublish(gate, published_port);
+      // (Blocking: not with the deterministic test network, where exiting
+      // the gate is enough.)
+      if (sched == nullptr)
+        sys.middleman().unpublish(gate, published_port);
       caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
     }
     if (io)
@@ -371,7 +471,7 @@ struct embedded_cluster::impl {
     if (sched != nullptr) {
       // Pending timeouts keep actors alive: fire them all until none is left.
       do
-        sched->run();
+        step();
       while (sched->trigger_timeouts() > 0);
     }
     if (tracer)
@@ -715,6 +815,36 @@ uint64_t embedded_cluster::joins() const {
 
 uint16_t embedded_cluster::cluster_port() const {
   return impl_->published_port;
+}
+
+caf::io::network::test_multiplexer* embedded_cluster::test_network() {
+  return impl_->test_mpx();
+}
+
+void embedded_cluster::publish(uint16_t port) {
+  if (impl_->role != "control" || impl_->sched == nullptr)
+    throw std::logic_error("publish: only for a deterministic control node");
+  impl_->publish_gate_async(port);
+}
+
+void embedded_cluster::join() {
+  if (impl_->role != "worker" || impl_->sched == nullptr)
+    throw std::logic_error("join: only for a deterministic worker node");
+  impl_->join_async();
+}
+
+bool embedded_cluster::step() {
+  return impl_->step();
+}
+
+bool embedded_cluster::trigger_timeout() {
+  return impl_->sched != nullptr && impl_->sched->trigger_timeout();
+}
+
+std::optional<invocation_result> embedded_cluster::poll(ticket t) {
+  if (!impl_->ready(t))
+    return std::nullopt;
+  return impl_->wait(t);
 }
 
 std::vector<trace_record> embedded_cluster::trace_records() {

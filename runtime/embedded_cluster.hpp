@@ -4,11 +4,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <caf/fwd.hpp>
+
+namespace caf::io::network {
+class test_multiplexer;
+} // namespace caf::io::network
 
 #include "augur/messages/interfaces.hpp"
 #include "augur/messages/protocol.hpp"
@@ -166,6 +171,31 @@ public:
 
   /// Control node: the port its gate is published on.
   uint16_t cluster_port() const;
+
+  // -- deterministic nodes ---------------------------------------------------
+  //
+  // A control and a worker node in virtual time, in one process, connected
+  // by CAF's test multiplexer instead of sockets: the test wires the
+  // multiplexers, calls `publish` and `join`, and steps both nodes.
+
+  /// The node's test multiplexer (virtual-time nodes only, else nullptr).
+  caf::io::network::test_multiplexer* test_network();
+
+  /// Control node: publishes the gate on `port` (needs an acceptor there).
+  void publish(uint16_t port);
+
+  /// Worker node: joins the control node (needs a prepared connection).
+  void join();
+
+  /// Runs everything due now and moves data through the test network;
+  /// false when nothing happened.
+  bool step();
+
+  /// Fires the next pending timeout (virtual time); false when none.
+  bool trigger_timeout();
+
+  /// The answer to `t` if it is there, without running anything.
+  std::optional<invocation_result> poll(ticket t);
 
   /// The actor system (for advanced tests).
   caf::actor_system& system();

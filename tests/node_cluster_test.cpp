@@ -1,0 +1,136 @@
+// Deterministic multi-node tests: a control node and a worker node in
+// virtual time, in one process, joined over CAF's middleman through its test
+// multiplexer (no sockets).
+
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include <caf/io/accept_handle.hpp>
+#include <caf/io/connection_handle.hpp>
+#include <caf/io/network/test_multiplexer.hpp>
+
+#include "augur/runtime/embedded_cluster.hpp"
+
+using namespace augur;
+
+namespace {
+
+const char* two_nodes = R"(
+[cluster]
+secret = "s3cret"
+cold_start_ms = 0
+
+[[node]]
+name = "control"
+role = "control"
+port = 7400
+
+[[node]]
+name = "w1"
+
+[[host]]
+name = "h1"
+node = "w1"
+zone = "a"
+instances = 2
+
+[[service]]
+name = "db"
+zone = "a"
+)";
+
+/// Steps both nodes (and, when both are idle, virtual time) until `done`.
+bool settle(embedded_cluster& a, embedded_cluster& b,
+            const std::function<bool()>& done) {
+  for (int i = 0; i < 100000; ++i) {
+    if (done())
+      return true;
+    auto progress = a.step();
+    progress = b.step() || progress;
+    if (!progress && !a.trigger_timeout() && !b.trigger_timeout())
+      break;
+  }
+  return done();
+}
+
+std::string echo_db(task_context& ctx, const std::string& in) {
+  return ctx.call("db", in);
+}
+
+} // namespace
+
+TEST_CASE("nodes: join, placement across nodes, node loss") {
+  auto clock = embedded_cluster::clock_mode::virtual_time;
+  embedded_cluster control{parse_config(two_nodes), clock, {}, "control"};
+  embedded_cluster worker{parse_config(two_nodes), clock, {}, "w1"};
+  CHECK(control.role() == "control");
+  CHECK(worker.role() == "worker");
+  auto* cm = control.test_network();
+  auto* wm = worker.test_network();
+  REQUIRE(cm != nullptr);
+  REQUIRE(wm != nullptr);
+  // The control node listens on 7400; the worker's connection goes there.
+  auto acceptor = caf::io::accept_handle::from_int(1);
+  cm->provide_acceptor(7400, acceptor);
+  control.publish(7400);
+  REQUIRE(settle(control, worker, [&] { return control.cluster_port() == 7400; }));
+  cm->prepare_connection(acceptor, caf::io::connection_handle::from_int(1),
+                         *wm, "127.0.0.1", 7400,
+                         caf::io::connection_handle::from_int(1));
+  worker.join();
+  REQUIRE(settle(control, worker, [&] { return worker.joined(); }));
+  REQUIRE(settle(control, worker,
+                 [&] { return control.status().live_instances == 2; }));
+  CHECK(worker.joins() == 1);
+
+  // Placement across nodes: the control node places, the worker runs.
+  for (auto* c : {&control, &worker})
+    c->define_task("orders", {{"db"}}, echo_db);
+  REQUIRE(settle(control, worker, [&] { return control.has_task("orders"); }));
+  auto t = control.submit("orders", "q");
+  std::optional<invocation_result> r;
+  REQUIRE(settle(control, worker, [&] { return (r = control.poll(t)).has_value(); }));
+  CHECK(r->ok());
+  CHECK(r->output == "q");
+  CHECK(r->host == "h1");
+  // The worker's instance reported to the control node's registry.
+  REQUIRE(settle(control, worker, [&] {
+    return control.profile("orders").observations == 1;
+  }));
+
+  // Node loss: the worker's instances die with work in flight.
+  control.define_task("long", task_options{{}, 5000}, echo_db);
+  worker.define_task("long", task_options{{}, 5000}, echo_db);
+  auto lost = control.submit("long", "x");
+  REQUIRE(settle(control, worker,
+                 [&] { return control.status().in_flight == 1; }));
+  worker.fail_instances("h1", 2);
+  std::optional<invocation_result> answer;
+  REQUIRE(settle(control, worker,
+                 [&] { return (answer = control.poll(lost)).has_value(); }));
+  CHECK(answer->status == outcome::failed);
+  CHECK(answer->error.find("was lost while executing") != std::string::npos);
+  CHECK(control.status().live_instances == 0);
+}
+
+TEST_CASE("nodes: a wrong secret gets nothing") {
+  auto clock = embedded_cluster::clock_mode::virtual_time;
+  std::string other = two_nodes;
+  other.replace(other.find("s3cret"), 6, "guess!");
+  embedded_cluster control{parse_config(two_nodes), clock, {}, "control"};
+  embedded_cluster stranger{parse_config(other), clock, {}, "w1"};
+  auto acceptor = caf::io::accept_handle::from_int(1);
+  control.test_network()->provide_acceptor(7400, acceptor);
+  control.publish(7400);
+  REQUIRE(settle(control, stranger,
+                 [&] { return control.cluster_port() == 7400; }));
+  control.test_network()->prepare_connection(
+    acceptor, caf::io::connection_handle::from_int(1),
+    *stranger.test_network(), "127.0.0.1", 7400,
+    caf::io::connection_handle::from_int(1));
+  stranger.join();
+  settle(control, stranger, [] { return false; });
+  CHECK_FALSE(stranger.joined());
+  CHECK(control.status().live_instances == 0);
+}
