@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include <caf/actor_proxy.hpp>
+
 #include "augur/model/placement.hpp"
 #include "augur/runtime/clock.hpp"
 
@@ -355,6 +357,20 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
     auto& inv = st.live.at(id);
     inv.placed = instance_pool::npos;
     --st.counters.in_flight;
+    auto remote = dynamic_cast<caf::actor_proxy*>(
+                    caf::actor_cast<caf::abstract_actor*>(st.handles[i]))
+                  != nullptr;
+    if (remote && !inv.started) {
+      // It never started there: placing it again runs it at most once.
+      ++st.counters.retried;
+      inv.reason = placement_reason{};
+      inv.reason.note = "placed again: " + st.pool.name(i)
+                        + " was lost before it started";
+      inv.ranked.clear();
+      inv.next_bid = 0;
+      route(self, id);
+      continue;
+    }
     auto profile = st.profiles.find(inv.request.task);
     if (profile != st.profiles.end() && profile->second.idempotent) {
       // Safe to run again: placed anew, elsewhere.
@@ -373,6 +389,15 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
     r.error = "instance " + r.instance + " was lost while executing";
     finish(self, id, std::move(r));
   }
+  if (st.pool.live() == 0) {
+    // Nothing left to run anything: waiting would never end.
+    auto waiting = std::move(st.queue);
+    st.queue.clear();
+    for (auto id : waiting)
+      answer_unplaced(self, id, outcome::failed,
+                      "no instances left (the last one, " + st.pool.name(i)
+                        + ", was lost)");
+  }
 }
 
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
@@ -386,6 +411,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
   inv.placed = i;
+  inv.started = false;
   ++st.counters.in_flight;
   if (!inv.reason.service.empty())
     inv.reason.channel_ms = host_cost(self, inv.reason.service,
@@ -523,6 +549,11 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       self->monitor(h);
       st.handles.push_back(std::move(h));
       pump(self);
+    },
+    [=](started_atom, invocation_id id) {
+      auto i = self->state.live.find(id);
+      if (i != self->state.live.end())
+        i->second.started = true;
     },
     [=](caf::get_atom, status_atom) {
       auto& st = self->state;

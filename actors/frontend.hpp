@@ -55,6 +55,9 @@ struct frontend_state {
     instance_pool::index reserved = instance_pool::npos;
     /// Where it executes now (npos while not executing).
     instance_pool::index placed = instance_pool::npos;
+    /// Whether the instance said it started (remote instances only); a
+    /// local instance starts when it gets the execute.
+    bool started = false;
   };
 
   /// The latest sample of a channel and when it arrived.

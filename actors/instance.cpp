@@ -4,6 +4,8 @@
 #include <exception>
 #include <filesystem>
 
+#include <caf/actor_proxy.hpp>
+
 #include "augur/model/placement.hpp"
 #include "augur/runtime/clock.hpp"
 #include "augur/runtime/gateway.hpp"
@@ -267,6 +269,15 @@ instance(traced_pointer<instance_actor, instance_state> self,
       }
       ++st.busy;
       ++st.executions;
+      // A frontend on another node learns that the run began: if this node
+      // is lost from now on, the invocation may have run.
+      if (auto sender = self->current_sender();
+          sender
+          && dynamic_cast<caf::actor_proxy*>(
+               caf::actor_cast<caf::abstract_actor*>(sender))
+               != nullptr)
+        self->send(caf::actor_cast<frontend_actor>(sender),
+                   started_atom::value, req.invocation);
       if (task->command) {
         auto seq = st.next_seq++;
         auto r = answer(st, req);

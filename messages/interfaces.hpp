@@ -71,6 +71,9 @@ using frontend_actor = caf::typed_actor<
   caf::reacts_to<channel_sample>,
   // An instance joins the pool.
   caf::reacts_to<caf::join_atom, instance_info, instance_actor>,
+  // A remote instance started running this invocation (until then, losing
+  // the instance means it never ran, and it can be placed again).
+  caf::reacts_to<started_atom, invocation_id>,
   // Reports the frontend's counters.
   caf::replies_to<caf::get_atom, status_atom>::with<frontend_status>,
   // Reports the channel table as the frontend sees it.

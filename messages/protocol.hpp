@@ -410,6 +410,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(augur, caf::first_custom_type_id)
   CAF_ADD_ATOM(augur, augur, channels_atom, "channels")
   CAF_ADD_ATOM(augur, augur, measured_atom, "measured")
   CAF_ADD_ATOM(augur, augur, registry_atom, "registry")
+  CAF_ADD_ATOM(augur, augur, started_atom, "started")
 
 CAF_END_TYPE_ID_BLOCK(augur)
 
