@@ -32,6 +32,26 @@ double to_number(const std::string& x, const std::string& where) {
   }
 }
 
+/// Calls `f(cells, where)` for every non-empty data row of `in` (after the
+/// header), refusing rows whose column count differs from the header's.
+template <class F>
+void for_each_row(std::istream& in, const std::string& path, size_t columns,
+                  F f) {
+  std::string line;
+  size_t lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line == "\r")
+      continue;
+    auto cells = split(line);
+    auto where = path + ":" + std::to_string(lineno);
+    if (cells.size() != columns)
+      throw trace_error(where + ": expected " + std::to_string(columns)
+                        + " columns, got " + std::to_string(cells.size()));
+    f(cells, where);
+  }
+}
+
 std::ifstream open(const std::string& path) {
   std::ifstream in{path};
   if (!in)
@@ -88,16 +108,8 @@ azure_trace load_azure_trace(const std::string& invocations_path,
     trace.first_minute = static_cast<int>(
       to_number(header[4], invocations_path + ":1"));
     size_t minutes = header.size() - 4;
-    size_t lineno = 1;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (line.empty() || line == "\r")
-        continue;
-      auto cells = split(line);
-      auto where = invocations_path + ":" + std::to_string(lineno);
-      if (cells.size() != header.size())
-        throw trace_error(where + ": expected " + std::to_string(header.size())
-                          + " columns, got " + std::to_string(cells.size()));
+    for_each_row(in, invocations_path, header.size(), [&](auto& cells,
+                                                          auto& where) {
       azure_function f;
       f.owner = cells[0];
       f.app = cells[1];
@@ -111,7 +123,7 @@ azure_trace load_azure_trace(const std::string& invocations_path,
         f.per_minute.push_back(static_cast<uint32_t>(v));
       }
       trace.functions.push_back(std::move(f));
-    }
+    });
   }
   std::map<std::string, size_t> by_key;
   for (size_t i = 0; i < trace.functions.size(); ++i) {
@@ -141,27 +153,19 @@ azure_trace load_azure_trace(const std::string& invocations_path,
   for (auto& [_, key] : pcts)
     if (column.count(key) == 0)
       throw trace_error(durations_path + ":1: no column " + key);
-  size_t lineno = 1;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty() || line == "\r")
-      continue;
-    auto cells = split(line);
-    auto where = durations_path + ":" + std::to_string(lineno);
-    if (cells.size() != header.size())
-      throw trace_error(where + ": expected " + std::to_string(header.size())
-                        + " columns, got " + std::to_string(cells.size()));
+  for_each_row(in, durations_path, header.size(), [&](auto& cells,
+                                                      auto& where) {
     auto i = by_key.find(cells[column["HashOwner"]] + cells[column["HashApp"]]
                          + cells[column["HashFunction"]]);
     if (i == by_key.end())
-      continue;
+      return;
     auto& f = trace.functions[i->second];
     f.duration_avg_ms = to_number(cells[column["Average"]], where);
     f.duration_percentiles.clear();
     for (auto& [p, key] : pcts)
       f.duration_percentiles.emplace_back(p,
                                           to_number(cells[column[key]], where));
-  }
+  });
   return trace;
 }
 
