@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <cctype>
 #include <mutex>
 #include <random>
@@ -55,18 +56,28 @@ public:
   void close();
 
 private:
-  void pump(bool upstream);
+  /// One way through the relay: chunks read, each released after the
+  /// link's one-way delay (never before the previous one), written in order.
+  struct direction {
+    explicit direction(asio::io_context& io) : timer(io) {
+      // nop
+    }
+    asio::steady_timer timer;
+    std::array<char, 16384> buf;
+    std::deque<std::pair<clock_type::time_point, std::string>> queue;
+    clock_type::time_point last_release{};
+    bool writing = false;
+  };
+
+  void read(bool upstream);
+  void write_next(bool upstream);
   void fail();
 
   std::shared_ptr<gateway_impl> gw_;
   tcp::socket client_;
   tcp::socket server_;
-  asio::steady_timer up_timer_;
-  asio::steady_timer down_timer_;
-  std::array<char, 16384> up_buf_;
-  std::array<char, 16384> down_buf_;
-  clock_type::time_point up_release_;
-  clock_type::time_point down_release_;
+  direction up_;
+  direction down_;
   bool awaiting_response_ = false;
   clock_type::time_point request_start_;
   bool closed_ = false;
@@ -210,8 +221,8 @@ connection::connection(std::shared_ptr<gateway_impl> gw, tcp::socket client)
   : gw_(std::move(gw)),
     client_(std::move(client)),
     server_(gw_->io()),
-    up_timer_(gw_->io()),
-    down_timer_(gw_->io()) {
+    up_(gw_->io()),
+    down_(gw_->io()) {
   // nop
 }
 
@@ -224,8 +235,12 @@ void connection::start() {
       return;
     }
     self->gw_->connected();
-    self->pump(true);
-    self->pump(false);
+    // A relay must not add Nagle's delays on top of the emulated ones.
+    boost::system::error_code ignored;
+    self->client_.set_option(tcp::no_delay(true), ignored);
+    self->server_.set_option(tcp::no_delay(true), ignored);
+    self->read(true);
+    self->read(false);
   });
 }
 
@@ -236,21 +251,23 @@ void connection::close() {
   boost::system::error_code ignored;
   client_.close(ignored);
   server_.close(ignored);
-  up_timer_.cancel();
-  down_timer_.cancel();
+  up_.timer.cancel();
+  down_.timer.cancel();
 }
 
 void connection::fail() {
   close();
 }
 
-// Reads a chunk from one side, holds it for the link's one-way delay (in
-// order: never before the previous chunk), writes it to the other side.
-void connection::pump(bool upstream) {
+// Reads chunks from one side as they come; each is held for the link's
+// one-way delay after it arrived (so a burst of chunks pays the delay once,
+// as on a real link), in order.
+void connection::read(bool upstream) {
   auto self = shared_from_this();
   auto& from = upstream ? client_ : server_;
-  auto& buf = upstream ? up_buf_ : down_buf_;
-  from.async_read_some(asio::buffer(buf), [self, upstream](auto ec, size_t n) {
+  auto& dir = upstream ? up_ : down_;
+  from.async_read_some(asio::buffer(dir.buf), [self, upstream](auto ec,
+                                                               size_t n) {
     if (ec) {
       self->fail();
       return;
@@ -266,33 +283,48 @@ void connection::pump(bool upstream) {
     } else {
       self->gw_->add_response(n);
     }
-    auto& release = upstream ? self->up_release_ : self->down_release_;
-    release = std::max(release, now + self->gw_->delay());
-    auto& timer = upstream ? self->up_timer_ : self->down_timer_;
-    timer.expires_at(release);
-    timer.async_wait([self, upstream, n](auto ec) {
-      if (ec || self->closed_)
-        return;
-      auto& to = upstream ? self->server_ : self->client_;
-      auto& buf = upstream ? self->up_buf_ : self->down_buf_;
-      asio::async_write(to, asio::buffer(buf.data(), n),
-                        [self, upstream](auto ec, size_t) {
-                          if (ec) {
-                            self->fail();
-                            return;
-                          }
-                          if (!upstream && self->awaiting_response_) {
-                            // The response reached the client: one round
-                            // trip done.
-                            self->awaiting_response_ = false;
-                            self->gw_->add_wait(
-                              std::chrono::duration<double, std::milli>(
-                                clock_type::now() - self->request_start_)
-                                .count());
-                          }
-                          self->pump(upstream);
-                        });
-    });
+    auto& dir = upstream ? self->up_ : self->down_;
+    dir.last_release = std::max(dir.last_release, now + self->gw_->delay());
+    dir.queue.emplace_back(dir.last_release, std::string{dir.buf.data(), n});
+    if (!dir.writing)
+      self->write_next(upstream);
+    self->read(upstream);
+  });
+}
+
+void connection::write_next(bool upstream) {
+  auto& dir = upstream ? up_ : down_;
+  if (closed_ || dir.queue.empty()) {
+    dir.writing = false;
+    return;
+  }
+  dir.writing = true;
+  auto self = shared_from_this();
+  dir.timer.expires_at(dir.queue.front().first);
+  dir.timer.async_wait([self, upstream](auto ec) {
+    if (ec || self->closed_)
+      return;
+    auto& dir = upstream ? self->up_ : self->down_;
+    auto& to = upstream ? self->server_ : self->client_;
+    asio::async_write(to, asio::buffer(dir.queue.front().second),
+                      [self, upstream](auto ec, size_t) {
+                        if (ec) {
+                          self->fail();
+                          return;
+                        }
+                        if (!upstream && self->awaiting_response_) {
+                          // The response reached the client: one round
+                          // trip done.
+                          self->awaiting_response_ = false;
+                          self->gw_->add_wait(
+                            std::chrono::duration<double, std::milli>(
+                              clock_type::now() - self->request_start_)
+                              .count());
+                        }
+                        auto& dir = upstream ? self->up_ : self->down_;
+                        dir.queue.pop_front();
+                        self->write_next(upstream);
+                      });
   });
 }
 
