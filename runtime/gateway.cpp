@@ -304,6 +304,15 @@ void connection::write_next(bool upstream) {
   dir.timer.async_wait([self, upstream](auto ec) {
     if (ec || self->closed_)
       return;
+    if (!upstream && self->awaiting_response_) {
+      // The response leaves for the client: one round trip done. Counted
+      // before the write, so that whoever got the response (an execution
+      // that then exits) sees it in the counts.
+      self->awaiting_response_ = false;
+      self->gw_->add_wait(std::chrono::duration<double, std::milli>(
+                            clock_type::now() - self->request_start_)
+                            .count());
+    }
     auto& dir = upstream ? self->up_ : self->down_;
     auto& to = upstream ? self->server_ : self->client_;
     asio::async_write(to, asio::buffer(dir.queue.front().second),
@@ -311,15 +320,6 @@ void connection::write_next(bool upstream) {
                         if (ec) {
                           self->fail();
                           return;
-                        }
-                        if (!upstream && self->awaiting_response_) {
-                          // The response reached the client: one round
-                          // trip done.
-                          self->awaiting_response_ = false;
-                          self->gw_->add_wait(
-                            std::chrono::duration<double, std::milli>(
-                              clock_type::now() - self->request_start_)
-                              .count());
                         }
                         auto& dir = upstream ? self->up_ : self->down_;
                         dir.queue.pop_front();
