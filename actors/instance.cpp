@@ -31,6 +31,13 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
                                       : st.cfg.cold_start_ms;
 }
 
+/// Tells the registry what an execution did (a worker node that has not
+/// joined yet has no registry: the observation is dropped).
+void report(instance_ptr self, observation seen) {
+  if (auto& r = self->state.registry)
+    self->send(r, std::move(seen));
+}
+
 /// The answer to `req` from this instance, before anything ran.
 invoke_result answer(const instance_state& st, const execute_request& req) {
   invoke_result r;
@@ -231,8 +238,7 @@ instance(traced_pointer<instance_actor, instance_state> self,
         x.result.aux_ms += u.aux_ms;
       x.seen.used = std::move(o.used);
       x.promise.deliver(std::move(x.result));
-      if (st.registry)
-        self->send(st.registry, std::move(x.seen));
+      report(self, std::move(x.seen));
       st.running_executions.erase(i);
     },
     [=](registry_atom, profile_registry_actor& r) {
@@ -299,8 +305,7 @@ instance(traced_pointer<instance_actor, instance_state> self,
         // Nothing to wait for: answer at once.
         --st.busy;
         rp.deliver(std::move(result));
-        if (st.registry)
-          self->send(st.registry, std::move(seen));
+        report(self, std::move(seen));
         return rp;
       }
       auto seq = st.next_seq++;
@@ -332,8 +337,7 @@ instance(traced_pointer<instance_actor, instance_state> self,
       --st.busy;
       // The caller first, then the registry.
       i->second.promise.deliver(std::move(i->second.result));
-      if (st.registry)
-        self->send(st.registry, std::move(i->second.seen));
+      report(self, std::move(i->second.seen));
       st.running_executions.erase(i);
     },
   };

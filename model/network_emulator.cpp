@@ -19,14 +19,6 @@ network_emulator::link(const std::string& host,
   return i->second;
 }
 
-std::vector<link_spec> network_emulator::links() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<link_spec> result;
-  for (auto& [_, x] : links_)
-    result.push_back(x);
-  return result;
-}
-
 double network_emulator::draw_rtt(const link_spec& x) {
   if (x.jitter_ms <= 0)
     return x.rtt_ms;

@@ -44,9 +44,6 @@ public:
   std::optional<link_spec> link(const std::string& host,
                                 const std::string& service) const;
 
-  /// All links.
-  std::vector<link_spec> links() const;
-
   /// One probe: the measured RTT, or nothing when the probe was lost (or
   /// there is no such link).
   std::optional<double> probe(const std::string& host,

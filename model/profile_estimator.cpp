@@ -98,13 +98,6 @@ double profile_estimator::likelihood(const std::string& task,
   return j == i->second.services.end() ? 0 : mean(j->second);
 }
 
-std::vector<std::string> profile_estimator::tasks() const {
-  std::vector<std::string> result;
-  for (auto& [name, _] : tasks_)
-    result.push_back(name);
-  return result;
-}
-
 bool profile_moved(const task_profile& before, const task_profile& now,
                    double delta) {
   if (before.known != now.known || before.services.size() != now.services.size())

@@ -57,9 +57,6 @@ public:
   /// The likelihood that `task` uses `service` (0 when either is unknown).
   double likelihood(const std::string& task, const std::string& service) const;
 
-  /// Names of all defined tasks.
-  std::vector<std::string> tasks() const;
-
   const settings& config() const noexcept {
     return cfg_;
   }

@@ -202,13 +202,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       auto& tbl = *arr->get(i)->as_table();
       table_reader r{source, tbl, "link[" + std::to_string(i) + "]."};
       link_spec l;
-      l.host = r.string("host", "", true);
-      if (host_names.count(l.host) == 0)
-        r.fail(r.node("host"), "host", "no [[host]] named '" + l.host + "'");
-      l.service = r.string("service", "", true);
-      if (service_names.count(l.service) == 0)
-        r.fail(r.node("service"), "service",
-               "no [[service]] named '" + l.service + "'");
+      l.host = r.reference("host", host_names, "host");
+      l.service = r.reference("service", service_names, "service");
       l.rtt_ms = r.number("rtt_ms", 0, 0, 60000, true);
       l.jitter_ms = r.number("jitter_ms", 0, 0, 60000);
       l.loss = r.number("loss", 0, 0, 1);

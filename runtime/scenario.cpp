@@ -15,10 +15,7 @@ using detail::table_reader;
 call_spec read_call(table_reader& r, const std::set<std::string>& services,
                     bool by_trigger = false) {
   call_spec c;
-  c.service = r.string("service", "", true);
-  if (!c.service.empty() && services.count(c.service) == 0)
-    r.fail(r.node("service"), "service",
-           "no [[service]] named '" + c.service + "'");
+  c.service = r.reference("service", services, "service");
   c.probability = r.number("probability", 1, 0, 1);
   c.round_trips = static_cast<uint32_t>(r.integer("round_trips", 1, 0, 1u << 20));
   c.bytes = r.integer("bytes", 0, 0, 1u << 30);
@@ -189,29 +186,17 @@ scenario parse_scenario(std::string_view text, const std::string& source,
       e.at_s = r.number("at_s", 0, 0, 1e9, true);
       e.kind = r.string("kind", "", true);
       if (e.kind == "link") {
-        e.host = r.string("host", "", true);
-        if (hosts.count(e.host) == 0)
-          r.fail(r.node("host"), "host", "no [[host]] named '" + e.host + "'");
-        e.service = r.string("service", "", true);
-        if (services.count(e.service) == 0)
-          r.fail(r.node("service"), "service",
-                 "no [[service]] named '" + e.service + "'");
+        e.host = r.reference("host", hosts, "host");
+        e.service = r.reference("service", services, "service");
         e.rtt_ms = r.number("rtt_ms", -1, 0, 60000);
         e.jitter_ms = r.number("jitter_ms", -1, 0, 60000);
         e.loss = r.number("loss", -1, 0, 1);
       } else if (e.kind == "task") {
-        e.task = r.string("task", "", true);
-        if (task_names.count(e.task) == 0)
-          r.fail(r.node("task"), "task", "no [[task]] named '" + e.task + "'");
-        e.service = r.string("service", "", true);
-        if (services.count(e.service) == 0)
-          r.fail(r.node("service"), "service",
-                 "no [[service]] named '" + e.service + "'");
+        e.task = r.reference("task", task_names, "task");
+        e.service = r.reference("service", services, "service");
         e.probability = r.number("probability", 0, 0, 1, true);
       } else if (e.kind == "instance_down") {
-        e.host = r.string("host", "", true);
-        if (hosts.count(e.host) == 0)
-          r.fail(r.node("host"), "host", "no [[host]] named '" + e.host + "'");
+        e.host = r.reference("host", hosts, "host");
         e.count = static_cast<uint32_t>(r.integer("count", 1, 1, 1u << 20));
       } else {
         r.fail(r.node("kind"), "kind",

@@ -90,6 +90,18 @@ public:
     return v;
   }
 
+  /// A required string that must name something the file defines
+  /// (`section` is the TOML section that defines them, e.g. `host`).
+  std::string reference(const std::string& key,
+                        const std::set<std::string>& known,
+                        const std::string& section) {
+    auto name = string(key, "", true);
+    if (known.count(name) == 0)
+      fail(node(key), key,
+           "no [[" + section + "]] named '" + name + "'");
+    return name;
+  }
+
   const toml::node* node(const std::string& key) const {
     return tbl_.get(key);
   }

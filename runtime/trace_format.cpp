@@ -100,10 +100,6 @@ bool from_object(const msgpack::object& o, trace_record& x,
   return true;
 }
 
-std::string short_type(const std::string& type) {
-  return type;
-}
-
 } // namespace
 
 void write_record(std::string& out, const trace_record& x) {
@@ -220,7 +216,7 @@ std::string describe(const trace_record& x) {
                 static_cast<unsigned long long>(x.sender_id),
                 x.receiver.c_str(),
                 static_cast<unsigned long long>(x.receiver_id),
-                short_type(x.type).c_str(), x.response ? " (response)" : "",
+                x.type.c_str(), x.response ? " (response)" : "",
                 x.request != 0 ? (" req=" + std::to_string(x.request)).c_str()
                                : "");
   std::string line = buf;
