@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.hpp"
+
 #include "augur/model/placement.hpp"
 #include "augur/runtime/azure_trace.hpp"
 #include "augur/runtime/scenario.hpp"
@@ -274,8 +276,8 @@ TEST_CASE("simulate: a bad scenario is refused with file, line and key") {
 
 TEST_CASE("azure trace: counts per minute and durations from percentiles") {
   // A derived sample in the format of the Azure Functions 2019 trace.
-  auto dir = std::string{"azure_trace_test"};
-  std::remove((dir + "_inv.csv").c_str());
+  test::temp_dir tmp;
+  auto dir = tmp.file("azure_trace_test");
   {
     std::ofstream inv{dir + "_inv.csv"};
     inv << "HashOwner,HashApp,HashFunction,Trigger,480,481,482\n"

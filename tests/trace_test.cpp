@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 #include "augur/runtime/embedded_cluster.hpp"
 #include "augur/runtime/trace_format.hpp"
 
@@ -139,6 +141,9 @@ TEST_CASE("trace: damaged files are read up to the damage") {
 }
 
 TEST_CASE("trace: files of two nodes merge by time") {
+  test::temp_dir tmp;
+  auto file_a = tmp.file("merge_a.trace");
+  auto file_b = tmp.file("merge_b.trace");
   auto make = [](const std::string& node, const std::string& file) {
     std::string cfg = traced_cluster;
     cfg.replace(cfg.find("enabled = true"), 14,
@@ -147,8 +152,8 @@ TEST_CASE("trace: files of two nodes merge by time") {
     return embedded_cluster::from_toml(cfg);
   };
   {
-    auto a = make("control", "merge_a.trace");
-    auto b = make("worker", "merge_b.trace");
+    auto a = make("control", file_a);
+    auto b = make("worker", file_b);
     for (auto* c : {&a, &b})
       c->define_task("t", {{"db"}}, [](task_context& ctx, const std::string&) {
         return ctx.call("db", "");
@@ -157,8 +162,8 @@ TEST_CASE("trace: files of two nodes merge by time") {
     b.advance(std::chrono::milliseconds(500));
     b.invoke("t");
   }
-  auto fa = read_trace("merge_a.trace");
-  auto fb = read_trace("merge_b.trace");
+  auto fa = read_trace(file_a);
+  auto fb = read_trace(file_b);
   CHECK(fa.damage.empty());
   CHECK(fb.damage.empty());
   auto all = merge_traces({fa, fb});
@@ -176,8 +181,6 @@ TEST_CASE("trace: files of two nodes merge by time") {
            && x.invocation == 1;
   });
   CHECK(executes == 2);
-  std::remove("merge_a.trace");
-  std::remove("merge_b.trace");
 }
 
 TEST_CASE("trace: sampling keeps whole invocations") {
