@@ -4,7 +4,7 @@
 #include <string>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 namespace augur {
 

@@ -1,7 +1,7 @@
 #include "augur/actors/channel_probe.hpp"
 
-#include "augur/runtime/clock.hpp"
-#include "augur/runtime/probe_client.hpp"
+#include "augur/actors/clock.hpp"
+#include "augur/runtime/execution/probe_client.hpp"
 
 namespace augur {
 

@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/probes/channel_estimator.hpp"
-#include "augur/runtime/gateway.hpp"
-#include "augur/runtime/io_runner.hpp"
+#include "augur/runtime/execution/gateway.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
 
 namespace augur {
 

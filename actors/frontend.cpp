@@ -6,7 +6,7 @@
 #include <caf/actor_proxy.hpp>
 
 #include "augur/model/placement.hpp"
-#include "augur/runtime/clock.hpp"
+#include "augur/actors/clock.hpp"
 
 // The flow of one invocation, top to bottom:
 //   admit -> resolve its profile (cache, or ask the registry)

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"

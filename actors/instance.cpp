@@ -7,9 +7,9 @@
 #include <caf/actor_proxy.hpp>
 
 #include "augur/model/placement.hpp"
-#include "augur/runtime/clock.hpp"
-#include "augur/runtime/gateway.hpp"
-#include "augur/runtime/process.hpp"
+#include "augur/actors/clock.hpp"
+#include "augur/runtime/execution/gateway.hpp"
+#include "augur/runtime/execution/process.hpp"
 
 namespace augur {
 

@@ -6,12 +6,12 @@
 #include <unordered_map>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_quality.hpp"
-#include "augur/runtime/io_runner.hpp"
-#include "augur/runtime/task.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/execution/task.hpp"
 
 namespace augur {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/profile_estimator.hpp"
 
 namespace augur {

@@ -27,8 +27,8 @@
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"
-#include "augur/runtime/embedded_cluster.hpp"
-#include "augur/runtime/latency_stats.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
+#include "augur/model/latency_stats.hpp"
 
 using namespace augur;
 using clk = std::chrono::steady_clock;
@@ -155,7 +155,7 @@ cluster_config distributed_cluster(uint16_t port, bool nodes) {
   return cfg;
 }
 
-void define_noop(embedded_cluster& c) {
+void define_noop(node_runtime& c) {
   c.define_task("noop", {}, [](task_context&, const std::string&) {
     return std::string{};
   });
@@ -163,8 +163,8 @@ void define_noop(embedded_cluster& c) {
 
 /// `--worker NAME PORT`: runs a worker node until stdin closes.
 int run_worker(const std::string& name, uint16_t port) {
-  embedded_cluster c{distributed_cluster(port, true),
-                     embedded_cluster::clock_mode::real_time, {}, name};
+  node_runtime c{distributed_cluster(port, true),
+                     node_runtime::clock_mode::real_time, {}, name};
   define_noop(c);
   std::string line;
   std::getline(std::cin, line);
@@ -177,8 +177,8 @@ nlohmann::json distributed(const char* self_path, size_t requests,
                            size_t window) {
   double local = 0;
   {
-    embedded_cluster c{distributed_cluster(0, false),
-                       embedded_cluster::clock_mode::real_time};
+    node_runtime c{distributed_cluster(0, false),
+                       node_runtime::clock_mode::real_time};
     define_noop(c);
     c.invoke("noop");
     local = closed_loop<invoke_result>(c.system(), c.frontend(), requests,
@@ -193,8 +193,8 @@ nlohmann::json distributed(const char* self_path, size_t requests,
       io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
     port = a.local_endpoint().port();
   }
-  embedded_cluster control{distributed_cluster(port, true),
-                           embedded_cluster::clock_mode::real_time, {},
+  node_runtime control{distributed_cluster(port, true),
+                           node_runtime::clock_mode::real_time, {},
                            "control"};
   define_noop(control);
   std::vector<FILE*> workers;
@@ -244,8 +244,8 @@ int main(int argc, char** argv) {
   out["window"] = window;
 
   // 1,000 instances: 10 hosts of 100, one slot each, real-time scheduler.
-  embedded_cluster c{bench_cluster(10, 100),
-                     embedded_cluster::clock_mode::real_time};
+  node_runtime c{bench_cluster(10, 100),
+                     node_runtime::clock_mode::real_time};
   c.define_task("noop", {}, [](task_context&, const std::string&) {
     return std::string{};
   });
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
     cfg.trace.enabled = enabled;
     cfg.trace.file = trace_file;
     cfg.trace.sample = sample;
-    embedded_cluster tc{cfg, embedded_cluster::clock_mode::real_time};
+    node_runtime tc{cfg, node_runtime::clock_mode::real_time};
     tc.define_task("noop", {}, [](task_context&, const std::string&) {
       return std::string{};
     });

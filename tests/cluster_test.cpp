@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "augur/runtime/embedded_cluster.hpp"
+#include <augur/embedded.hpp>
 
 using namespace augur;
 using namespace std::chrono_literals;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "augur/runtime/config.hpp"
+#include "augur/runtime/node/config.hpp"
 
 using namespace augur;
 

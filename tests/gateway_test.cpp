@@ -5,8 +5,8 @@
 
 #include <chrono>
 
-#include "augur/runtime/gateway.hpp"
-#include "augur/runtime/io_runner.hpp"
+#include "augur/runtime/execution/gateway.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
 #include "redis_fixture.hpp"
 
 using namespace augur;

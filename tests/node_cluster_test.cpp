@@ -10,7 +10,7 @@
 #include <caf/io/connection_handle.hpp>
 #include <caf/io/network/test_multiplexer.hpp>
 
-#include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 using namespace augur;
 
@@ -41,7 +41,7 @@ zone = "a"
 )";
 
 /// Steps both nodes (and, when both are idle, virtual time) until `done`.
-bool settle(embedded_cluster& a, embedded_cluster& b,
+bool settle(node_runtime& a, node_runtime& b,
             const std::function<bool()>& done) {
   for (int i = 0; i < 100000; ++i) {
     if (done())
@@ -61,9 +61,9 @@ std::string echo_db(task_context& ctx, const std::string& in) {
 } // namespace
 
 TEST_CASE("nodes: join, placement across nodes, node loss") {
-  auto clock = embedded_cluster::clock_mode::virtual_time;
-  embedded_cluster control{parse_config(two_nodes), clock, {}, "control"};
-  embedded_cluster worker{parse_config(two_nodes), clock, {}, "w1"};
+  auto clock = node_runtime::clock_mode::virtual_time;
+  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
+  node_runtime worker{parse_config(two_nodes), clock, {}, "w1"};
   CHECK(control.role() == "control");
   CHECK(worker.role() == "worker");
   auto* cm = control.test_network();
@@ -89,9 +89,9 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
     c->define_task("orders", {{"db"}}, echo_db);
   REQUIRE(settle(control, worker, [&] { return control.has_task("orders"); }));
   auto t = control.submit("orders", "q");
-  std::optional<invocation_result> r;
+  std::optional<invoke_result> r;
   REQUIRE(settle(control, worker, [&] { return (r = control.poll(t)).has_value(); }));
-  CHECK(r->ok());
+  CHECK((r->status == outcome::ok));
   CHECK(r->output == "q");
   CHECK(r->host == "h1");
   // The worker's instance reported to the control node's registry.
@@ -113,7 +113,7 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
     worker.step();
   }
   worker.fail_instances("h1", 2);
-  std::optional<invocation_result> answer;
+  std::optional<invoke_result> answer;
   REQUIRE(settle(control, worker,
                  [&] { return (answer = control.poll(lost)).has_value(); }));
   // Answered with a clear error: lost while executing, or (when the notice
@@ -129,11 +129,11 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
 }
 
 TEST_CASE("nodes: a wrong secret gets nothing") {
-  auto clock = embedded_cluster::clock_mode::virtual_time;
+  auto clock = node_runtime::clock_mode::virtual_time;
   std::string other = two_nodes;
   other.replace(other.find("s3cret"), 6, "guess!");
-  embedded_cluster control{parse_config(two_nodes), clock, {}, "control"};
-  embedded_cluster stranger{parse_config(other), clock, {}, "w1"};
+  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
+  node_runtime stranger{parse_config(other), clock, {}, "w1"};
   auto acceptor = caf::io::accept_handle::from_int(1);
   control.test_network()->provide_acceptor(7400, acceptor);
   control.publish(7400);

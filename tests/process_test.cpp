@@ -4,8 +4,8 @@
 
 #include <future>
 
-#include "augur/runtime/io_runner.hpp"
-#include "augur/runtime/process.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/execution/process.hpp"
 
 using namespace augur;
 using end = process_result::end;

@@ -1,14 +1,10 @@
 #pragma once
 
-// A real Redis server on loopback for the tests: started on a free port,
-// stopped at the end.
+// A real Redis server on loopback for the tests (the demo's launcher), and a
+// minimal client to talk to it.
 
-#include <csignal>
 #include <stdexcept>
 #include <string>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +12,8 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+
+#include "augur/runtime/cli/local_redis.hpp"
 
 namespace augur::test {
 
@@ -41,59 +39,7 @@ inline std::string redis_command(uint16_t port, const std::string& cmd) {
   return line.substr(0, line.find("\r\n"));
 }
 
-class redis_server {
-public:
-  redis_server() : port_(free_port()) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      auto port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(),
-               "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--logfile", "/dev/null", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    if (pid_ < 0)
-      throw std::runtime_error("cannot fork redis-server");
-    // Ready when it answers PING: poll the real condition, bounded.
-    for (int attempt = 0; attempt < 500; ++attempt) {
-      try {
-        if (redis_command(port_, "PING") == "+PONG")
-          return;
-      } catch (const std::exception&) {
-        // not listening yet
-      }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_)
-        throw std::runtime_error("redis-server exited at start");
-      ::usleep(10000);
-    }
-    stop();
-    throw std::runtime_error("redis-server did not answer PING");
-  }
-
-  ~redis_server() {
-    stop();
-  }
-
-  uint16_t port() const noexcept {
-    return port_;
-  }
-
-  std::string endpoint() const {
-    return "127.0.0.1:" + std::to_string(port_);
-  }
-
-private:
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
-  uint16_t port_;
-  pid_t pid_ = -1;
-};
+/// The real Redis of the tests: the same launcher as the demo's.
+using redis_server = augur::local_redis;
 
 } // namespace augur::test

@@ -7,7 +7,7 @@
 #include <functional>
 #include <thread>
 
-#include "augur/runtime/embedded_cluster.hpp"
+#include <augur/embedded.hpp>
 #include "redis_fixture.hpp"
 
 using namespace augur;

@@ -9,9 +9,9 @@
 #include "temp_dir.hpp"
 
 #include "augur/model/placement.hpp"
-#include "augur/runtime/azure_trace.hpp"
-#include "augur/runtime/scenario.hpp"
-#include "augur/runtime/simulator.hpp"
+#include "augur/runtime/simulation/azure_trace.hpp"
+#include "augur/runtime/simulation/scenario.hpp"
+#include "augur/runtime/simulation/simulator.hpp"
 
 using namespace augur;
 

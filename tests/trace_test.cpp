@@ -11,8 +11,8 @@
 
 #include "temp_dir.hpp"
 
-#include "augur/runtime/embedded_cluster.hpp"
-#include "augur/runtime/trace_format.hpp"
+#include <augur/embedded.hpp>
+#include "augur/runtime/tracing/trace_format.hpp"
 
 using namespace augur;
 

@@ -7,8 +7,8 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "augur/runtime/config.hpp"
-#include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/node/config.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 namespace augur {
 
@@ -34,7 +34,7 @@ class http_api {
 public:
   /// Binds `cfg.api.listen` (port 0: the system picks one). Throws
   /// `std::runtime_error` if it cannot.
-  http_api(boost::asio::io_context& io, embedded_cluster& cluster,
+  http_api(boost::asio::io_context& io, node_runtime& cluster,
            const cluster_config& cfg);
 
   ~http_api();

@@ -1,4 +1,4 @@
-#include "augur/runtime/probe_client.hpp"
+#include "augur/runtime/execution/probe_client.hpp"
 
 #include <chrono>
 #include <memory>

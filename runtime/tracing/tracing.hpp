@@ -17,8 +17,8 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/scheduled_actor.hpp>
 
-#include "augur/runtime/config.hpp"
-#include "augur/runtime/trace_format.hpp"
+#include "augur/runtime/tracing/trace_settings.hpp"
+#include "augur/runtime/tracing/trace_format.hpp"
 
 namespace augur {
 

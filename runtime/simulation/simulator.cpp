@@ -1,4 +1,4 @@
-#include "augur/runtime/simulator.hpp"
+#include "augur/runtime/simulation/simulator.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,8 +12,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "augur/runtime/embedded_cluster.hpp"
-#include "augur/runtime/latency_stats.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
+#include "augur/model/latency_stats.hpp"
 
 namespace augur {
 
@@ -191,7 +191,7 @@ std::vector<arrival> make_arrivals(const scenario& sc, uint64_t seed) {
   return result;
 }
 
-void apply(const sim_event& e, world& w, embedded_cluster& c) {
+void apply(const sim_event& e, world& w, node_runtime& c) {
   if (e.kind == "link") {
     auto l = *w.network->link(e.host, e.service);
     if (e.rtt_ms >= 0)
@@ -244,7 +244,7 @@ nlohmann::json simulate(const scenario& sc, const std::string& policy,
     auto& t = w->sc->tasks[w->task_index.at(task)];
     return t.cold_start_ms >= 0 ? t.cold_start_ms : default_cold;
   };
-  embedded_cluster c{cfg, embedded_cluster::clock_mode::virtual_time, oracle};
+  node_runtime c{cfg, node_runtime::clock_mode::virtual_time, oracle};
   w->network = c.network();
   for (auto& s : sc.cluster.services)
     c.define_service(s.name, [](const std::string&) { return std::string{}; });

@@ -1,4 +1,4 @@
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 #include <cstdio>
 #include <map>

@@ -1,4 +1,4 @@
-#include "augur/runtime/local_redis.hpp"
+#include "augur/runtime/cli/local_redis.hpp"
 
 #include <chrono>
 #include <csignal>

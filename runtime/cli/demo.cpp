@@ -1,4 +1,4 @@
-#include "augur/runtime/demo.hpp"
+#include "augur/runtime/cli/demo.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -14,11 +14,11 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/embedded_cluster.hpp"
-#include "augur/runtime/http_api.hpp"
-#include "augur/runtime/io_runner.hpp"
-#include "augur/runtime/local_redis.hpp"
-#include "augur/runtime/latency_stats.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
+#include "augur/runtime/api/http_api.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/cli/local_redis.hpp"
+#include "augur/model/latency_stats.hpp"
 
 namespace augur {
 
@@ -106,7 +106,7 @@ run_summary run_policy(const cluster_config& base, const std::string& policy,
     cfg.trace.enabled = true;
     cfg.trace.file = opts.trace_file;
   }
-  embedded_cluster c{cfg};
+  node_runtime c{cfg};
   auto tasks = workload();
   for (auto& t : tasks)
     c.define_task(t.name, t.options, t.handler);
@@ -277,7 +277,7 @@ run_summary run_real_policy(
   cluster_config cfg, const std::string& policy,
   const std::vector<std::pair<std::string, std::string>>& reqs) {
   cfg.policy = policy;
-  embedded_cluster c{cfg, embedded_cluster::clock_mode::real_time};
+  node_runtime c{cfg, node_runtime::clock_mode::real_time};
   io_runner io;
   http_api api{io.context(), c, cfg};
   api.start();

@@ -1,4 +1,4 @@
-#include "augur/runtime/process.hpp"
+#include "augur/runtime/execution/process.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -6,7 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "augur/runtime/gateway.hpp"
+#include "augur/runtime/execution/gateway.hpp"
 
 namespace augur {
 

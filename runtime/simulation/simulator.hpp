@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/scenario.hpp"
+#include "augur/runtime/simulation/scenario.hpp"
 
 namespace augur {
 

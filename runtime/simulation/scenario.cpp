@@ -1,10 +1,10 @@
-#include "augur/runtime/scenario.hpp"
+#include "augur/runtime/simulation/scenario.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <set>
 
-#include "augur/runtime/toml_reader.hpp"
+#include "augur/runtime/node/toml_reader.hpp"
 
 namespace augur {
 

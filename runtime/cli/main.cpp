@@ -12,13 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/config.hpp"
-#include "augur/runtime/demo.hpp"
-#include "augur/runtime/report.hpp"
-#include "augur/runtime/serve.hpp"
-#include "augur/runtime/scenario.hpp"
-#include "augur/runtime/simulator.hpp"
-#include "augur/runtime/trace_format.hpp"
+#include "augur/runtime/node/config.hpp"
+#include "augur/runtime/cli/demo.hpp"
+#include "augur/runtime/simulation/report.hpp"
+#include "augur/runtime/api/serve.hpp"
+#include "augur/runtime/simulation/scenario.hpp"
+#include "augur/runtime/simulation/simulator.hpp"
+#include "augur/runtime/tracing/trace_format.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "augur/runtime/task.hpp"
+#include "augur/runtime/execution/task.hpp"
 
 #include <algorithm>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include "augur/runtime/http_api.hpp"
+#include "augur/runtime/api/http_api.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/gateway.hpp"
+#include "augur/runtime/execution/gateway.hpp"
 
 namespace augur {
 
@@ -205,13 +205,13 @@ struct metrics {
 // -- shared state ------------------------------------------------------------
 
 struct http_api::state : std::enable_shared_from_this<http_api::state> {
-  state(asio::io_context& ctx, embedded_cluster& c, const cluster_config& cf)
+  state(asio::io_context& ctx, node_runtime& c, const cluster_config& cf)
     : io(ctx), cluster(c), cfg(cf), acceptor(ctx) {
     // nop
   }
 
   asio::io_context& io;
-  embedded_cluster& cluster;
+  node_runtime& cluster;
   cluster_config cfg;
   tcp::acceptor acceptor;
   metrics stats;
@@ -583,7 +583,7 @@ void do_accept(std::shared_ptr<http_api::state> st) {
 
 } // namespace
 
-http_api::http_api(asio::io_context& io, embedded_cluster& cluster,
+http_api::http_api(asio::io_context& io, node_runtime& cluster,
                    const cluster_config& cfg)
   : state_(std::make_shared<state>(io, cluster, cfg)) {
   auto [host, port] = [&]() -> std::pair<std::string, uint16_t> {

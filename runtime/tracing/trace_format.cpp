@@ -1,4 +1,4 @@
-#include "augur/runtime/trace_format.hpp"
+#include "augur/runtime/tracing/trace_format.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -13,7 +13,7 @@
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/latency_stats.hpp"
+#include "augur/model/latency_stats.hpp"
 
 namespace augur {
 

@@ -1,4 +1,4 @@
-#include "augur/runtime/azure_trace.hpp"
+#include "augur/runtime/simulation/azure_trace.hpp"
 
 #include <algorithm>
 #include <fstream>

@@ -2,7 +2,7 @@
 
 #include <iosfwd>
 
-#include "augur/runtime/config.hpp"
+#include "augur/runtime/node/config.hpp"
 
 namespace augur {
 

@@ -12,7 +12,7 @@
 
 #include <toml++/toml.h>
 
-#include "augur/runtime/config.hpp"
+#include "augur/runtime/node/config.hpp"
 
 namespace augur::detail {
 

@@ -1,4 +1,4 @@
-#include "augur/runtime/embedded_cluster.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -26,8 +26,8 @@
 #include "augur/actors/frontend.hpp"
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
-#include "augur/runtime/io_runner.hpp"
-#include "augur/runtime/tracing.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 #include <unistd.h>
 
@@ -36,11 +36,11 @@ namespace augur {
 namespace {
 
 caf::actor_system_config& prepare(caf::actor_system_config& cfg,
-                                  embedded_cluster::clock_mode mode,
+                                  node_runtime::clock_mode mode,
                                   const cluster_config& cluster,
                                   bool distributed) {
   register_messages(cfg);
-  if (distributed && mode == embedded_cluster::clock_mode::virtual_time) {
+  if (distributed && mode == node_runtime::clock_mode::virtual_time) {
     // Deterministic nodes: CAF's test multiplexer instead of sockets, run by
     // hand (`step`), no heartbeats.
     cfg.load<caf::io::middleman>();
@@ -56,7 +56,7 @@ caf::actor_system_config& prepare(caf::actor_system_config& cfg,
     cfg.set("middleman.connection-timeout",
             caf::timespan{static_cast<int64_t>(cluster.node_timeout_ms * 1e6)});
   }
-  if (mode == embedded_cluster::clock_mode::virtual_time) {
+  if (mode == node_runtime::clock_mode::virtual_time) {
     cfg.set("scheduler.policy", caf::atom("testing"));
   } else {
     auto threads = std::max(2u, std::thread::hardware_concurrency());
@@ -67,7 +67,7 @@ caf::actor_system_config& prepare(caf::actor_system_config& cfg,
 
 } // namespace
 
-struct embedded_cluster::impl {
+struct node_runtime::impl {
   // -- state -----------------------------------------------------------------
 
   cluster_config cfg;
@@ -120,7 +120,7 @@ struct embedded_cluster::impl {
   /// threads in real time).
   std::mutex mtx;
   std::condition_variable cv;
-  std::map<ticket, std::optional<invocation_result>> answers;
+  std::map<ticket, std::optional<invoke_result>> answers;
   ticket next_ticket = 1;
 
   // -- construction ----------------------------------------------------------
@@ -546,7 +546,7 @@ struct embedded_cluster::impl {
       t = next_ticket++;
       answers.emplace(t, std::nullopt);
     }
-    auto deliver = [this, t](invocation_result r) {
+    auto deliver = [this, t](invoke_result r) {
       std::lock_guard<std::mutex> guard{mtx};
       answers[t] = std::move(r);
       cv.notify_all();
@@ -554,15 +554,9 @@ struct embedded_cluster::impl {
     sys.spawn([=](caf::event_based_actor* self, Handle to) {
       self->request(to, caf::infinite, req)
         .then(
-          [=](invoke_result& r) {
-            invocation_result x;
-            static_cast<invoke_result&>(x) = std::move(r);
-            x.latency = std::chrono::duration<double, std::milli>{
-              x.latency_ms};
-            deliver(std::move(x));
-          },
+          [=](invoke_result& r) { deliver(std::move(r)); },
           [=](caf::error& err) {
-            invocation_result x;
+            invoke_result x;
             x.status = outcome::failed;
             x.error = "request failed: " + self->system().render(err);
             deliver(std::move(x));
@@ -578,7 +572,7 @@ struct embedded_cluster::impl {
     return i == answers.end() || i->second.has_value();
   }
 
-  invocation_result wait(ticket t) {
+  invoke_result wait(ticket t) {
     if (sched != nullptr) {
       run_until([&] { return ready(t); });
     } else {
@@ -599,33 +593,33 @@ struct embedded_cluster::impl {
   }
 };
 
-// -- embedded_cluster --------------------------------------------------------
+// -- node_runtime --------------------------------------------------------
 
-embedded_cluster embedded_cluster::from_toml(std::string_view text,
+node_runtime node_runtime::from_toml(std::string_view text,
                                              clock_mode mode) {
-  return embedded_cluster{parse_config(text), mode};
+  return node_runtime{parse_config(text), mode};
 }
 
-embedded_cluster embedded_cluster::from_file(const std::string& path,
+node_runtime node_runtime::from_file(const std::string& path,
                                              clock_mode mode) {
-  return embedded_cluster{load_config(path), mode};
+  return node_runtime{load_config(path), mode};
 }
 
-embedded_cluster::embedded_cluster(cluster_config cfg, clock_mode mode,
+node_runtime::node_runtime(cluster_config cfg, clock_mode mode,
                                    oracle_view oracle, std::string node)
   : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle),
                                  std::move(node))) {
   // nop
 }
 
-embedded_cluster::embedded_cluster(embedded_cluster&&) noexcept = default;
+node_runtime::node_runtime(node_runtime&&) noexcept = default;
 
-embedded_cluster&
-embedded_cluster::operator=(embedded_cluster&&) noexcept = default;
+node_runtime&
+node_runtime::operator=(node_runtime&&) noexcept = default;
 
-embedded_cluster::~embedded_cluster() = default;
+node_runtime::~node_runtime() = default;
 
-void embedded_cluster::define_task(const std::string& name,
+void node_runtime::define_task(const std::string& name,
                                    task_options options, task_handler handler) {
   auto hints = options.hints;
   auto known = impl_->catalog->services();
@@ -639,7 +633,7 @@ void embedded_cluster::define_task(const std::string& name,
   impl_->run();
 }
 
-void embedded_cluster::define_command_task(const std::string& name,
+void node_runtime::define_command_task(const std::string& name,
                                            task_options options,
                                            command_spec command) {
   auto hints = options.hints;
@@ -649,7 +643,7 @@ void embedded_cluster::define_command_task(const std::string& name,
   impl_->run();
 }
 
-void embedded_cluster::define_service(const std::string& name,
+void node_runtime::define_service(const std::string& name,
                                       task_context::service_handler handler) {
   auto known = impl_->catalog->services();
   if (known->count(name) == 0)
@@ -657,35 +651,35 @@ void embedded_cluster::define_service(const std::string& name,
   impl_->catalog->define_service(name, std::move(handler));
 }
 
-invocation_result embedded_cluster::invoke(const std::string& task,
+invoke_result node_runtime::invoke(const std::string& task,
                                            const std::string& payload) {
   return wait(submit(task, payload));
 }
 
-embedded_cluster::ticket embedded_cluster::submit(const std::string& task,
+node_runtime::ticket node_runtime::submit(const std::string& task,
                                                   const std::string& payload) {
   return impl_->submit_to(impl_->front, invoke_request{task, payload});
 }
 
-invocation_result embedded_cluster::wait(ticket t) {
+invoke_result node_runtime::wait(ticket t) {
   return impl_->wait(t);
 }
 
-std::vector<invocation_result> embedded_cluster::drain() {
+std::vector<invoke_result> node_runtime::drain() {
   std::vector<ticket> pending;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     for (auto& [t, _] : impl_->answers)
       pending.push_back(t);
   }
-  std::vector<invocation_result> result;
+  std::vector<invoke_result> result;
   for (auto t : pending)
     result.push_back(wait(t));
   return result;
 }
 
-embedded_cluster::ticket
-embedded_cluster::execute_on(const std::string& instance_name,
+node_runtime::ticket
+node_runtime::execute_on(const std::string& instance_name,
                              const std::string& task,
                              const std::string& payload) {
   for (auto& [name, h] : impl_->instances)
@@ -695,7 +689,7 @@ embedded_cluster::execute_on(const std::string& instance_name,
                               + "'");
 }
 
-void embedded_cluster::set_link(const std::string& host,
+void node_runtime::set_link(const std::string& host,
                                 const std::string& service,
                                 std::chrono::duration<double, std::milli> rtt,
                                 double loss,
@@ -709,7 +703,7 @@ void embedded_cluster::set_link(const std::string& host,
     link_spec{host, service, rtt.count(), jitter.count(), loss});
 }
 
-std::vector<std::string> embedded_cluster::fail_instances(const std::string& host,
+std::vector<std::string> node_runtime::fail_instances(const std::string& host,
                                                          size_t n) {
   std::vector<std::string> failed;
   auto& x = *impl_;
@@ -726,11 +720,11 @@ std::vector<std::string> embedded_cluster::fail_instances(const std::string& hos
   return failed;
 }
 
-std::shared_ptr<network_emulator> embedded_cluster::network() const {
+std::shared_ptr<network_emulator> node_runtime::network() const {
   return impl_->network;
 }
 
-void embedded_cluster::advance(std::chrono::duration<double, std::milli> d) {
+void node_runtime::advance(std::chrono::duration<double, std::milli> d) {
   auto& x = *impl_;
   if (x.sched == nullptr) {
     std::this_thread::sleep_for(d);
@@ -751,26 +745,26 @@ void embedded_cluster::advance(std::chrono::duration<double, std::milli> d) {
   x.sched->run();
 }
 
-std::chrono::duration<double, std::milli> embedded_cluster::now() const {
+std::chrono::duration<double, std::milli> node_runtime::now() const {
   return std::chrono::duration<double, std::milli>{
     impl_->sys.clock().now() - impl_->started};
 }
 
-task_profile embedded_cluster::profile(const std::string& task) {
+task_profile node_runtime::profile(const std::string& task) {
   return impl_->ask<task_profile>(impl_->registry, caf::get_atom::value, task);
 }
 
-frontend_status embedded_cluster::status() {
+frontend_status node_runtime::status() {
   return impl_->ask<frontend_status>(impl_->front, caf::get_atom::value,
                                      status_atom::value);
 }
 
-std::vector<channel_sample> embedded_cluster::channels() {
+std::vector<channel_sample> node_runtime::channels() {
   return impl_->ask<std::vector<channel_sample>>(
     impl_->front, caf::get_atom::value, channels_atom::value);
 }
 
-instance_status embedded_cluster::instance(const std::string& name) {
+instance_status node_runtime::instance(const std::string& name) {
   for (auto& [n, h] : impl_->instances)
     if (n == name && h)
       return impl_->ask<instance_status>(h, caf::get_atom::value,
@@ -778,7 +772,7 @@ instance_status embedded_cluster::instance(const std::string& name) {
   throw std::invalid_argument("no (live) instance named '" + name + "'");
 }
 
-service_info embedded_cluster::service(const std::string& name) {
+service_info node_runtime::service(const std::string& name) {
   for (size_t i = 0; i < impl_->cfg.services.size(); ++i)
     if (impl_->cfg.services[i].name == name)
       return impl_->ask<service_info>(impl_->services[i],
@@ -786,82 +780,82 @@ service_info embedded_cluster::service(const std::string& name) {
   throw std::invalid_argument("no service named '" + name + "'");
 }
 
-std::vector<std::string> embedded_cluster::instances() const {
+std::vector<std::string> node_runtime::instances() const {
   std::vector<std::string> result;
   for (auto& [n, _] : impl_->instances)
     result.push_back(n);
   return result;
 }
 
-const cluster_config& embedded_cluster::config() const {
+const cluster_config& node_runtime::config() const {
   return impl_->cfg;
 }
 
-caf::actor_system& embedded_cluster::system() {
+caf::actor_system& node_runtime::system() {
   return impl_->sys;
 }
 
-const std::string& embedded_cluster::role() const {
+const std::string& node_runtime::role() const {
   return impl_->role;
 }
 
-bool embedded_cluster::joined() const {
+bool node_runtime::joined() const {
   return impl_->joined;
 }
 
-uint64_t embedded_cluster::joins() const {
+uint64_t node_runtime::joins() const {
   return impl_->joins;
 }
 
-uint16_t embedded_cluster::cluster_port() const {
+uint16_t node_runtime::cluster_port() const {
   return impl_->published_port;
 }
 
-caf::io::network::test_multiplexer* embedded_cluster::test_network() {
+caf::io::network::test_multiplexer* node_runtime::test_network() {
   return impl_->test_mpx();
 }
 
-void embedded_cluster::publish(uint16_t port) {
+void node_runtime::publish(uint16_t port) {
   if (impl_->role != "control" || impl_->sched == nullptr)
     throw std::logic_error("publish: only for a deterministic control node");
   impl_->publish_gate_async(port);
 }
 
-void embedded_cluster::join() {
+void node_runtime::join() {
   if (impl_->role != "worker" || impl_->sched == nullptr)
     throw std::logic_error("join: only for a deterministic worker node");
   impl_->join_async();
 }
 
-bool embedded_cluster::step() {
+bool node_runtime::step() {
   return impl_->step();
 }
 
-bool embedded_cluster::trigger_timeout() {
+bool node_runtime::trigger_timeout() {
   return impl_->sched != nullptr && impl_->sched->trigger_timeout();
 }
 
-std::optional<invocation_result> embedded_cluster::poll(ticket t) {
+std::optional<invoke_result> node_runtime::poll(ticket t) {
   if (!impl_->ready(t))
     return std::nullopt;
   return impl_->wait(t);
 }
 
-std::vector<trace_record> embedded_cluster::trace_records() {
+std::vector<trace_record> node_runtime::trace_records() {
   if (!impl_->tracer)
     throw std::logic_error("tracing is off: set [trace] enabled = true");
   return impl_->tracer->records();
 }
 
-frontend_actor embedded_cluster::frontend() const {
+frontend_actor node_runtime::frontend() const {
   return impl_->front;
 }
 
-profile_registry_actor embedded_cluster::registry() const {
+profile_registry_actor node_runtime::registry() const {
   return impl_->registry;
 }
 
-std::vector<instance_actor> embedded_cluster::instance_handles() const {
+std::vector<instance_actor> node_runtime::instance_handles() const {
   std::vector<instance_actor> result;
   for (auto& [_, h] : impl_->instances)
     if (h)
@@ -869,11 +863,11 @@ std::vector<instance_actor> embedded_cluster::instance_handles() const {
   return result;
 }
 
-std::vector<std::string> embedded_cluster::tasks() const {
+std::vector<std::string> node_runtime::tasks() const {
   return impl_->catalog->names();
 }
 
-bool embedded_cluster::has_task(const std::string& name) const {
+bool node_runtime::has_task(const std::string& name) const {
   return impl_->catalog->find(name) != nullptr;
 }
 

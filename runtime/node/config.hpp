@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "augur/messages/protocol.hpp"
+#include "augur/runtime/tracing/trace_settings.hpp"
 
 namespace augur {
 
@@ -71,19 +72,6 @@ struct tenant_config {
   std::string token;
   /// Task names; `*` for all.
   std::vector<std::string> tasks;
-};
-
-/// Message tracing (`[trace]`; see docs/trace-format.md).
-struct trace_settings {
-  bool enabled = false;
-  /// File the records go to; empty: kept in memory (embedded clusters).
-  std::string file;
-  /// Fraction of invocations traced (all their messages), 0-1.
-  double sample = 1;
-  /// Also record each message's content, rendered as text.
-  bool content = false;
-  /// Name of this node in the records.
-  std::string node = "local";
 };
 
 /// A whole cluster as the TOML file describes it (see configs/README.md).

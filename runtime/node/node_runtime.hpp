@@ -18,32 +18,29 @@ class test_multiplexer;
 #include "augur/messages/interfaces.hpp"
 #include "augur/messages/protocol.hpp"
 #include "augur/model/placement.hpp"
-#include "augur/runtime/config.hpp"
-#include "augur/runtime/task.hpp"
-#include "augur/runtime/trace_format.hpp"
+#include "augur/runtime/node/config.hpp"
+#include "augur/runtime/execution/task.hpp"
+#include "augur/runtime/tracing/trace_format.hpp"
 
 namespace augur {
 
-/// The answer to one invocation, as the embedded cluster hands it back.
-struct invocation_result : invoke_result {
-  /// From admission at the frontend to the answer.
-  std::chrono::duration<double, std::milli> latency{0};
-
-  bool ok() const noexcept {
-    return status == outcome::ok;
-  }
-};
-
-/// A whole augur cluster inside one process, for users' unit tests and for
-/// the demo: a frontend, a profile registry, one actor per auxiliary service,
-/// the instances of every host and one channel probe per host, over an
-/// emulated network.
+/// The runtime of one augur process: it assembles the actors the process
+/// runs and drives them. `augur serve`, `augur node`, `augur simulate`, the
+/// demo and the embedded cluster of users' tests (`<augur/embedded.hpp>`, a
+/// thin facade over this class) all run on it.
+///
+/// All in one process (no `[[node]]`s, or no node name) it runs a frontend,
+/// a profile registry, one actor per auxiliary service, the instances of
+/// every host and one channel probe per host, over an emulated network. As a
+/// `control` node it runs the frontend, the registry and the service actors
+/// and publishes a gate; as a `worker` node the instances and probes of its
+/// hosts, joined to the control node with backoff.
 ///
 /// By default it runs on CAF's deterministic test coordinator in virtual
 /// time: nothing happens between calls, `invoke` runs the cluster until the
 /// answer is there (jumping over idle time), and `advance` moves the clock.
 /// The same cluster can run in real time on CAF's ordinary scheduler.
-class embedded_cluster {
+class node_runtime {
 public:
   enum class clock_mode { virtual_time, real_time };
 
@@ -51,11 +48,11 @@ public:
   using ticket = uint64_t;
 
   /// Builds a cluster from TOML text (throws `config_error`).
-  static embedded_cluster from_toml(std::string_view text,
+  static node_runtime from_toml(std::string_view text,
                                     clock_mode mode = clock_mode::virtual_time);
 
   /// Builds a cluster from a TOML file (throws `config_error`).
-  static embedded_cluster from_file(const std::string& path,
+  static node_runtime from_file(const std::string& path,
                                     clock_mode mode = clock_mode::virtual_time);
 
   /// Builds a cluster; `oracle` is what the `oracle` policy knows (only a
@@ -67,13 +64,13 @@ public:
   /// its port; a `worker` node runs the instances and probes of its hosts and
   /// joins the control node (presenting `[cluster] secret`), again and again
   /// with backoff whenever it loses it.
-  explicit embedded_cluster(cluster_config cfg,
+  explicit node_runtime(cluster_config cfg,
                             clock_mode mode = clock_mode::virtual_time,
                             oracle_view oracle = {}, std::string node = "");
 
-  embedded_cluster(embedded_cluster&&) noexcept;
-  embedded_cluster& operator=(embedded_cluster&&) noexcept;
-  ~embedded_cluster();
+  node_runtime(node_runtime&&) noexcept;
+  node_runtime& operator=(node_runtime&&) noexcept;
+  ~node_runtime();
 
   // -- tasks and services ----------------------------------------------------
 
@@ -95,18 +92,18 @@ public:
   // -- invocations -----------------------------------------------------------
 
   /// Invokes a task and waits for the answer.
-  invocation_result invoke(const std::string& task,
+  invoke_result invoke(const std::string& task,
                            const std::string& payload = "");
 
   /// Submits an invocation without waiting; see `wait` and `drain`.
   ticket submit(const std::string& task, const std::string& payload = "");
 
   /// Waits for a submitted invocation and returns its answer.
-  invocation_result wait(ticket t);
+  invoke_result wait(ticket t);
 
   /// Waits for every submitted invocation; returns their answers in order
   /// of submission (and forgets them).
-  std::vector<invocation_result> drain();
+  std::vector<invoke_result> drain();
 
   /// Runs a task on one named instance, bypassing the frontend (debugging,
   /// and taking a slot behind the frontend's back).
@@ -195,7 +192,7 @@ public:
   bool trigger_timeout();
 
   /// The answer to `t` if it is there, without running anything.
-  std::optional<invocation_result> poll(ticket t);
+  std::optional<invoke_result> poll(ticket t);
 
   /// The actor system (for advanced tests).
   caf::actor_system& system();

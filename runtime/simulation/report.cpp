@@ -1,4 +1,4 @@
-#include "augur/runtime/report.hpp"
+#include "augur/runtime/simulation/report.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "augur/runtime/gateway.hpp"
+#include "augur/runtime/execution/gateway.hpp"
 
 #include <algorithm>
 #include <array>

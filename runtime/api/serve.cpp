@@ -1,4 +1,4 @@
-#include "augur/runtime/serve.hpp"
+#include "augur/runtime/api/serve.hpp"
 
 #include <csignal>
 #include <future>
@@ -7,9 +7,9 @@
 
 #include <boost/asio/signal_set.hpp>
 
-#include "augur/runtime/embedded_cluster.hpp"
-#include "augur/runtime/http_api.hpp"
-#include "augur/runtime/io_runner.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
+#include "augur/runtime/api/http_api.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
 
 namespace augur {
 
@@ -19,7 +19,7 @@ int serve(const cluster_config& cfg, std::ostream& out) {
 
 int serve_node(const cluster_config& cfg, const std::string& name,
                std::ostream& out) {
-  embedded_cluster cluster{cfg, embedded_cluster::clock_mode::real_time, {},
+  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {},
                            name};
   io_runner io;
   if (cluster.role() == "worker") {

@@ -1,4 +1,4 @@
-#include "augur/runtime/config.hpp"
+#include "augur/runtime/node/config.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "augur/runtime/toml_reader.hpp"
+#include "augur/runtime/node/toml_reader.hpp"
 
 namespace augur {
 
