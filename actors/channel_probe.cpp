@@ -7,7 +7,7 @@ namespace augur {
 
 namespace {
 
-using probe_ptr = traced_pointer<channel_probe_actor, channel_probe_state>;
+using probe_ptr = traced_pointer<channel_probe_private_actor, channel_probe_state>;
 
 void schedule_tick(probe_ptr self) {
   auto& cfg = self->state.cfg;
@@ -40,7 +40,7 @@ void measure(probe_ptr self, const std::string& service) {
   auto& st = self->state;
   if (!st.measuring.insert(service).second)
     return; // the last one is still out: its deadline will tell
-  auto handle = caf::actor_cast<channel_probe_actor>(self);
+  auto handle = caf::actor_cast<channel_probe_private_actor>(self);
   auto done = [handle, service](bool ok, double rtt) {
     caf::anon_send(handle, measured_atom::value, service, ok, rtt);
   };
@@ -80,8 +80,8 @@ void probe_all(probe_ptr self) {
 
 } // namespace
 
-channel_probe_actor::behavior_type
-channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
+channel_probe_private_actor::behavior_type
+channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> self,
               channel_probe_settings cfg,
               std::shared_ptr<network_emulator> network,
               std::map<std::string, aux_service_actor> service_actors) {

@@ -57,8 +57,8 @@ struct channel_probe_state {
 /// The channel probe of one host: every interval it measures the link to
 /// each service (here over the emulated network), updates the estimators and
 /// publishes a sample per service to its listeners.
-channel_probe_actor::behavior_type
-channel_probe(traced_pointer<channel_probe_actor, channel_probe_state> self,
+channel_probe_private_actor::behavior_type
+channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> self,
               channel_probe_settings cfg,
               std::shared_ptr<network_emulator> network,
               std::map<std::string, aux_service_actor> service_actors);

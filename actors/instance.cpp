@@ -15,7 +15,7 @@ namespace augur {
 
 namespace {
 
-using instance_ptr = traced_pointer<instance_actor, instance_state>;
+using instance_ptr = traced_pointer<instance_private_actor, instance_state>;
 
 double channel_cost(instance_ptr self, const std::string& service) {
   auto& st = self->state;
@@ -88,7 +88,7 @@ run(instance_ptr self, const execute_request& req,
 void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
                    const command_spec& cmd, bool cold) {
   auto& st = self->state;
-  auto handle = caf::actor_cast<instance_actor>(self);
+  auto handle = caf::actor_cast<instance_private_actor>(self);
   auto fail = [&](const std::string& why) {
     process_outcome o;
     o.seq = seq;
@@ -176,8 +176,8 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
 
 } // namespace
 
-instance_actor::behavior_type
-instance(traced_pointer<instance_actor, instance_state> self,
+instance_private_actor::behavior_type
+instance(traced_pointer<instance_private_actor, instance_state> self,
          instance_settings cfg, std::shared_ptr<task_catalog> catalog,
          std::shared_ptr<network_emulator> network,
          profile_registry_actor registry) {

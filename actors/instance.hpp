@@ -65,8 +65,8 @@ struct instance_state {
 /// One VM instance: bids honestly for invocations, runs them in its slots
 /// (the first run of a task here is a cold start), answers the frontend with
 /// the result and tells the registry what each execution really did.
-instance_actor::behavior_type
-instance(traced_pointer<instance_actor, instance_state> self,
+instance_private_actor::behavior_type
+instance(traced_pointer<instance_private_actor, instance_state> self,
          instance_settings cfg, std::shared_ptr<task_catalog> catalog,
          std::shared_ptr<network_emulator> network,
          profile_registry_actor registry);

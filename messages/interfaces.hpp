@@ -1,8 +1,10 @@
 #pragma once
 
 // The typed actor interfaces of augur: who receives what, with a one-line
-// comment per handler. Handlers marked INTERNAL are only sent by the actor to
-// itself.
+// comment per handler. An actor's public interface is what others may send
+// it; what it sends itself (timers, results from the I/O thread) lives on a
+// private extension (`*_private_actor`) that only the actor and the node
+// runtime that spawns it hold.
 
 #include <cstdint>
 #include <string>
@@ -50,16 +52,19 @@ using instance_actor = caf::typed_actor<
   caf::reacts_to<channel_sample>,
   // Reports slots, load and warm tasks.
   caf::replies_to<caf::get_atom, status_atom>::with<instance_status>,
-  // INTERNAL: the execution with this local sequence number finished (its
-  // virtual or real duration elapsed).
-  caf::reacts_to<done_atom, uint64_t>,
-  // INTERNAL: the held-back bid with this sequence number is due.
-  caf::reacts_to<bid_atom, uint64_t>,
-  // INTERNAL: a process task ended (from the I/O thread).
-  caf::reacts_to<done_atom, process_outcome>,
   // Report observations to this registry from now on (a worker node that
   // joined, or joined again, its control node).
   caf::reacts_to<registry_atom, profile_registry_actor>>;
+
+/// What an instance sends itself, on top of its public interface.
+using instance_private_actor = instance_actor::extend<
+  // The execution with this local sequence number finished (its virtual or
+  // real duration elapsed).
+  caf::reacts_to<done_atom, uint64_t>,
+  // The held-back bid with this sequence number is due.
+  caf::reacts_to<bid_atom, uint64_t>,
+  // A process task ended (from the I/O thread).
+  caf::reacts_to<done_atom, process_outcome>>;
 
 /// The frontend: admits invocations and places them.
 using frontend_actor = caf::typed_actor<
@@ -94,10 +99,14 @@ using channel_probe_actor = caf::typed_actor<
   caf::reacts_to<caf::subscribe_atom, channel_listener_actor>,
   // Returns the current estimate for every service.
   caf::replies_to<caf::get_atom, channels_atom>::with<
-    std::vector<channel_sample>>,
-  // INTERNAL: time to probe every service once more.
+    std::vector<channel_sample>>>;
+
+/// What a channel probe sends itself, on top of its public interface.
+using channel_probe_private_actor = channel_probe_actor::extend<
+  // Time to probe every service once more.
   caf::reacts_to<caf::tick_atom>,
-  // INTERNAL: a real measurement of one service came back (ok, RTT in ms).
+  // A real measurement of one service came back (ok, RTT in ms; from the
+  // I/O thread).
   caf::reacts_to<measured_atom, std::string, bool, double>>;
 
 /// One auxiliary service: where it is and whether it is healthy.

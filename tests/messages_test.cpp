@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "augur/messages/interfaces.hpp"
 #include "augur/messages/wire.hpp"
 
 using namespace augur;
@@ -79,3 +80,21 @@ TEST_CASE("wire: the wrong message, a damaged buffer, another version") {
   CHECK_THROWS_WITH_AS(wire::decode<bid_request>(other),
                        "unsupported version 2", wire::wire_error);
 }
+
+// What an actor sends itself is not on the handle others hold.
+template <class Handle, class Signature>
+constexpr bool accepts
+  = caf::detail::tl_contains<typename Handle::signatures, Signature>::value;
+
+static_assert(!accepts<instance_actor, caf::reacts_to<done_atom, uint64_t>>);
+static_assert(!accepts<instance_actor, caf::reacts_to<bid_atom, uint64_t>>);
+static_assert(
+  !accepts<instance_actor, caf::reacts_to<done_atom, process_outcome>>);
+static_assert(
+  accepts<instance_private_actor, caf::reacts_to<done_atom, uint64_t>>);
+static_assert(!accepts<channel_probe_actor, caf::reacts_to<caf::tick_atom>>);
+static_assert(
+  !accepts<channel_probe_actor,
+           caf::reacts_to<measured_atom, std::string, bool, double>>);
+static_assert(
+  accepts<channel_probe_private_actor, caf::reacts_to<caf::tick_atom>>);

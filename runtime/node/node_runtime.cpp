@@ -215,7 +215,8 @@ struct node_runtime::impl {
         is.endpoints = endpoints;
         if (!workdir.empty())
           is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
-        auto inst = sys.spawn(augur::instance, is, catalog, network, registry);
+        instance_actor inst = sys.spawn(augur::instance, is, catalog, network,
+                                        registry);
         if (front)
           caf::anon_send(front, caf::join_atom::value, is.info, inst);
         infos.push_back(is.info);
@@ -229,7 +230,8 @@ struct node_runtime::impl {
       ps.seed = cfg.seed * 1000003 + h_index++;
       ps.io = io;
       ps.real = real;
-      auto probe = sys.spawn(channel_probe, ps, network, service_actors);
+      channel_probe_actor probe = sys.spawn(channel_probe, ps, network,
+                                            service_actors);
       for (auto& l : listeners)
         caf::anon_send(probe, caf::subscribe_atom::value, l);
       probes.push_back(probe);
