@@ -46,7 +46,7 @@ void measure(probe_ptr self, const std::string& service) {
   };
   auto& [endpoint, kind] = st.cfg.real.at(service);
   auto& io = st.cfg.io->context();
-  if (kind == "redis") {
+  if (kind == probe_kind::redis) {
     measure_redis_ping(io, st.gateways.at(service)->port(), st.cfg.timeout_ms,
                        done);
   } else {
@@ -94,7 +94,7 @@ channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> s
   st.network = std::move(network);
   if (st.cfg.io) {
     for (auto& [service, real] : st.cfg.real) {
-      if (real.second != "redis")
+      if (real.second != probe_kind::redis)
         continue;
       auto [host, port] = split_endpoint(real.first);
       auto net = st.network;

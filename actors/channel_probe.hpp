@@ -13,6 +13,7 @@
 #include "augur/probes/channel_estimator.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/execution/probe_client.hpp"
 
 namespace augur {
 
@@ -32,7 +33,7 @@ struct channel_probe_settings {
   /// (`host:port`) and kind (`redis`: PING through a gateway that applies
   /// the emulated link; `tcp`: connect time plus the emulated link). Other
   /// services are sampled from the emulated network.
-  std::map<std::string, std::pair<std::string, std::string>> real;
+  std::map<std::string, std::pair<std::string, probe_kind>> real;
   std::shared_ptr<io_runner> io;
   /// A real measurement that takes longer has failed.
   double timeout_ms = 1000;

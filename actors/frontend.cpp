@@ -30,7 +30,7 @@ void negotiate(frontend_ptr self, invocation_id id,
 void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
                      std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
-void fast_path(frontend_ptr self, invocation_id id, const std::string& why);
+void fast_path(frontend_ptr self, invocation_id id, placement_route why);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
 void finish(frontend_ptr self, invocation_id id, invoke_result r);
 void pump(frontend_ptr self);
@@ -144,19 +144,19 @@ void place_baseline(frontend_ptr self, invocation_id id) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
-  auto& policy = st.cfg.policy;
-  inv.reason.policy = policy;
+  auto policy = st.cfg.policy;
+  inv.reason.policy = route_of(policy);
   auto& task = inv.request.task;
   instance_pool::index i = instance_pool::npos;
-  if (policy == "least-loaded") {
+  if (policy == placement_policy::least_loaded) {
     i = placement::least_loaded(st.pool, st.rng);
-  } else if (policy == "random") {
+  } else if (policy == placement_policy::random) {
     i = placement::random_free(st.pool, st.rng);
-  } else if (policy == "round-robin") {
+  } else if (policy == placement_policy::round_robin) {
     i = placement::round_robin(st.pool, st.cursor);
-  } else if (policy == "hash-home") {
+  } else if (policy == placement_policy::hash_home) {
     i = placement::hash_home(st.pool, task);
-  } else if (policy == "oracle" && st.cfg.oracle.most_likely) {
+  } else if (policy == placement_policy::oracle && st.cfg.oracle.most_likely) {
     // augur's procedure with the truth in place of estimates.
     auto& oracle = st.cfg.oracle;
     auto [service, p] = oracle.most_likely(task);
@@ -175,7 +175,8 @@ void place_baseline(frontend_ptr self, invocation_id id) {
       i = placement::power_of_k(st.pool, st.cfg.candidates, task, st.rng);
   } else {
     answer_unplaced(self, id, outcome::failed,
-                    "policy '" + policy + "' cannot place here");
+                    std::string{"policy '"} + to_string(policy)
+                      + "' cannot place here");
     return;
   }
   dispatch(self, id, i);
@@ -191,14 +192,14 @@ void place(frontend_ptr self, invocation_id id) {
     inv.reason.service = svc->service;
     inv.reason.likelihood = svc->likelihood;
   }
-  if (st.cfg.policy != "predictive") {
+  if (st.cfg.policy != placement_policy::predictive) {
     place_baseline(self, id);
     return;
   }
   if (svc != nullptr && svc->likelihood >= st.cfg.threshold)
     negotiate(self, id, *svc);
   else
-    fast_path(self, id, "fast-path");
+    fast_path(self, id, placement_route::fast_path);
 }
 
 // -- negotiation -------------------------------------------------------------
@@ -237,11 +238,11 @@ void negotiate(frontend_ptr self, invocation_id id,
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
     ++st.counters.fallbacks;
-    fast_path(self, id, "fallback");
+    fast_path(self, id, placement_route::fallback);
     return;
   }
   ++st.counters.negotiations;
-  inv.reason.policy = "negotiated";
+  inv.reason.policy = placement_route::negotiated;
   // Hold the best candidate's slot while the bids are out: without it, every
   // queued invocation would start negotiating for the same free slot.
   inv.reserved = shortlist.front();
@@ -261,15 +262,9 @@ void negotiate(frontend_ptr self, invocation_id id,
     st.pool.release(inv.reserved);
     inv.reserved = instance_pool::npos;
     auto& bids = rnd->bids;
-    std::stable_sort(bids.begin(), bids.end(), [](auto& a, auto& b) {
-      if (a.accept != b.accept)
-        return a.accept;
-      return a.accept && a.expected_ms < b.expected_ms;
-    });
+    auto accepting = placement::rank_bids(bids);
     inv.reason.bids = bids;
-    for (auto& b : bids)
-      if (b.accept)
-        inv.ranked.push_back(b);
+    inv.ranked.assign(bids.begin(), bids.begin() + accepting);
     if (bids.size() < rnd->expected)
       inv.reason.note = std::to_string(rnd->expected - bids.size())
                         + " of " + std::to_string(rnd->expected)
@@ -313,12 +308,12 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
   if (!inv.reason.note.empty())
     inv.reason.note += "; ";
   inv.reason.note += "no usable bid";
-  fast_path(self, id, "fallback");
+  fast_path(self, id, placement_route::fallback);
 }
 
 // -- fast path ---------------------------------------------------------------
 
-void fast_path(frontend_ptr self, invocation_id id, const std::string& why) {
+void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
@@ -329,7 +324,7 @@ void fast_path(frontend_ptr self, invocation_id id, const std::string& why) {
     route(self, id);
     return;
   }
-  if (why == "fast-path")
+  if (why == placement_route::fast_path)
     ++st.counters.fast_path;
   inv.reason.policy = why;
   dispatch(self, id, i);
@@ -437,7 +432,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
             r.error = "refused by " + std::to_string(inv.refusals)
                       + " instances";
             finish(self, id, std::move(r));
-          } else if (inv.reason.policy == "negotiated") {
+          } else if (inv.reason.policy == placement_route::negotiated) {
             try_next_bid(self, id);
           } else {
             route(self, id);

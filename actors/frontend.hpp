@@ -18,9 +18,8 @@ namespace augur {
 
 /// How the frontend places.
 struct frontend_settings {
-  /// `predictive` (augur), or a baseline: `least-loaded`, `random`,
-  /// `round-robin`, `hash-home`, `oracle`.
-  std::string policy = "predictive";
+  /// augur's, or a baseline.
+  placement_policy policy = placement_policy::predictive;
   /// Likelihood at or above which the frontend negotiates by channel.
   double threshold = 0.5;
   /// Instances asked for a bid (negotiation) or sampled (fast path).

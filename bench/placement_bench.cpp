@@ -146,9 +146,9 @@ cluster_config distributed_cluster(uint16_t port, bool nodes) {
   auto cfg = bench_cluster(2, 500);
   cfg.secret = "bench";
   if (nodes) {
-    cfg.nodes.push_back(node_config{"control", "127.0.0.1", port, "control"});
-    cfg.nodes.push_back(node_config{"w1", "127.0.0.1", 0, "worker"});
-    cfg.nodes.push_back(node_config{"w2", "127.0.0.1", 0, "worker"});
+    cfg.nodes.push_back(node_config{"control", "127.0.0.1", port, node_role::control});
+    cfg.nodes.push_back(node_config{"w1", "127.0.0.1", 0, node_role::worker});
+    cfg.nodes.push_back(node_config{"w2", "127.0.0.1", 0, node_role::worker});
     cfg.hosts[0].node = "w1";
     cfg.hosts[1].node = "w2";
   }

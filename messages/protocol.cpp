@@ -22,6 +22,47 @@ const char* to_string(outcome x) {
   return "invalid";
 }
 
+const char* to_string(placement_route x) {
+  switch (x) {
+    case placement_route::none:
+      return "none";
+    case placement_route::negotiated:
+      return "negotiated";
+    case placement_route::fast_path:
+      return "fast-path";
+    case placement_route::fallback:
+      return "fallback";
+    case placement_route::least_loaded:
+      return "least-loaded";
+    case placement_route::random:
+      return "random";
+    case placement_route::round_robin:
+      return "round-robin";
+    case placement_route::hash_home:
+      return "hash-home";
+    case placement_route::oracle:
+      return "oracle";
+  }
+  return "invalid";
+}
+
+std::optional<placement_route> parse_placement_route(std::string_view name) {
+  for (auto i = 0; i <= static_cast<int>(placement_route::oracle); ++i) {
+    auto x = static_cast<placement_route>(i);
+    if (name == to_string(x))
+      return x;
+  }
+  return std::nullopt;
+}
+
+bool operator==(placement_route x, std::string_view name) {
+  return name == to_string(x);
+}
+
+bool operator!=(placement_route x, std::string_view name) {
+  return !(x == name);
+}
+
 void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::augur>();
   // Handles sent inside messages (joins and subscriptions).

@@ -5,7 +5,9 @@
 // `augur/messages/interfaces.hpp`; the msgpack encoding in `wire.hpp`.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/atom.hpp>
@@ -36,6 +38,36 @@ enum class outcome : uint8_t {
 
 /// Returns the lower-case name of `x`.
 const char* to_string(outcome x);
+
+/// How an invocation was placed: one of augur's routes, or the baseline
+/// policy that chose (in replays against baselines).
+enum class placement_route : uint8_t {
+  /// Not placed (yet, or never: unknown task, rejection).
+  none,
+  /// Likelihood at or above the threshold: bids taken, best bid won.
+  negotiated,
+  /// Below the threshold: load and warmth (power of k choices).
+  fast_path,
+  /// Negotiation yielded no usable bid: placed as on the fast path.
+  fallback,
+  least_loaded,
+  random,
+  round_robin,
+  hash_home,
+  oracle,
+};
+
+/// Returns the name of `x` as it appears in answers and reports
+/// (`negotiated`, `fast-path`, `least-loaded`, ...; `none` for none).
+const char* to_string(placement_route x);
+
+/// The route named `name` (as `to_string` writes it), or nothing.
+std::optional<placement_route> parse_placement_route(std::string_view name);
+
+/// Compares a route with its name, so that tests and tools may keep writing
+/// `r.reason.policy == "negotiated"`.
+bool operator==(placement_route x, std::string_view name);
+bool operator!=(placement_route x, std::string_view name);
 
 // -- invocation --------------------------------------------------------------
 
@@ -76,9 +108,9 @@ typename Inspector::result_type inspect(Inspector& f, bid& x) {
 /// Why an invocation ran where it ran.
 struct placement_reason {
   /// `negotiated` (likelihood at or above the threshold, bids taken),
-  /// `fast-path` (below the threshold: load and warmth), `least-loaded`, or
-  /// `fallback` (negotiation yielded no usable bid).
-  std::string policy;
+  /// `fast_path` (below the threshold: load and warmth), `fallback`
+  /// (negotiation yielded no usable bid), or the baseline that chose.
+  placement_route policy = placement_route::none;
   /// The highest likelihood of using a service, and that service.
   double likelihood = 0;
   std::string service;

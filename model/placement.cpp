@@ -171,13 +171,70 @@ double expected_latency_ms(const bid_inputs& x) {
   return cold + channel + load * x.load_weight_ms;
 }
 
-size_t best_bid(const std::vector<bid>& bids) {
-  auto best = bids.size();
-  for (size_t i = 0; i < bids.size(); ++i)
-    if (bids[i].accept
-        && (best == bids.size() || bids[i].expected_ms < bids[best].expected_ms))
-      best = i;
-  return best;
+size_t rank_bids(std::vector<bid>& bids) {
+  std::stable_sort(bids.begin(), bids.end(), [](const bid& a, const bid& b) {
+    if (a.accept != b.accept)
+      return a.accept;
+    return a.accept && a.expected_ms < b.expected_ms;
+  });
+  return static_cast<size_t>(std::count_if(
+    bids.begin(), bids.end(), [](const bid& x) { return x.accept; }));
 }
 
 } // namespace augur::placement
+
+namespace augur {
+
+const char* to_string(placement_policy x) {
+  switch (x) {
+    case placement_policy::predictive:
+      return "predictive";
+    case placement_policy::least_loaded:
+      return "least-loaded";
+    case placement_policy::random:
+      return "random";
+    case placement_policy::round_robin:
+      return "round-robin";
+    case placement_policy::hash_home:
+      return "hash-home";
+    case placement_policy::oracle:
+      return "oracle";
+  }
+  return "invalid";
+}
+
+std::optional<placement_policy> parse_placement_policy(std::string_view name) {
+  for (auto x : all_placement_policies())
+    if (name == to_string(x))
+      return x;
+  return std::nullopt;
+}
+
+const std::vector<placement_policy>& all_placement_policies() {
+  static const std::vector<placement_policy> xs{
+    placement_policy::predictive,  placement_policy::least_loaded,
+    placement_policy::random,      placement_policy::round_robin,
+    placement_policy::hash_home,   placement_policy::oracle,
+  };
+  return xs;
+}
+
+placement_route route_of(placement_policy x) {
+  switch (x) {
+    case placement_policy::predictive:
+      return placement_route::negotiated;
+    case placement_policy::least_loaded:
+      return placement_route::least_loaded;
+    case placement_policy::random:
+      return placement_route::random;
+    case placement_policy::round_robin:
+      return placement_route::round_robin;
+    case placement_policy::hash_home:
+      return placement_route::hash_home;
+    case placement_policy::oracle:
+      return placement_route::oracle;
+  }
+  return placement_route::none;
+}
+
+} // namespace augur

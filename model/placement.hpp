@@ -2,14 +2,39 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "augur/messages/protocol.hpp"
 #include "augur/model/instance_pool.hpp"
 
 namespace augur {
+
+/// How a frontend places: augur's prediction, or one of the baselines it is
+/// measured against.
+enum class placement_policy : uint8_t {
+  predictive,
+  least_loaded,
+  random,
+  round_robin,
+  hash_home,
+  oracle,
+};
+
+/// The policy's name in cluster files and reports (`least-loaded`, ...).
+const char* to_string(placement_policy x);
+
+/// The policy named `name`, or nothing for an unknown name.
+std::optional<placement_policy> parse_placement_policy(std::string_view name);
+
+/// Every policy, augur's first.
+const std::vector<placement_policy>& all_placement_policies();
+
+/// The route an answer names for a placement chosen by a baseline.
+placement_route route_of(placement_policy x);
 
 /// What the oracle policy knows and no real frontend can (simulation only):
 /// the tasks' true behaviour and the links' true current state. The oracle
@@ -106,9 +131,10 @@ struct bid_inputs {
 /// time (likelihood x round trips x channel cost), plus load x load_weight.
 double expected_latency_ms(const bid_inputs& x);
 
-/// Index of the accepting bid with the lowest expected latency, or
-/// `bids.size()` when none accepts. Ties go to the earlier bid.
-size_t best_bid(const std::vector<bid>& bids);
+/// Ranks bids best first: accepting bids by expected latency (ties keep
+/// their order of arrival), then the declining ones. Returns how many
+/// accept.
+size_t rank_bids(std::vector<bid>& bids);
 
 } // namespace placement
 

@@ -135,7 +135,7 @@ node = "w1"
   auto cfg = parse_config(nodes, "test.toml");
   REQUIRE(cfg.nodes.size() == 2);
   CHECK(cfg.node("control")->port == 7400);
-  CHECK(cfg.node("w1")->role == "worker");
+  CHECK(cfg.node("w1")->role == node_role::worker);
   CHECK(cfg.hosts[0].node == "w1");
   CHECK(cfg.secret == "s");
   CHECK(cfg.node("nobody") == nullptr);
@@ -189,7 +189,7 @@ idempotent = true
   CHECK(cfg.tasks[0].command == std::vector<std::string>{"echo", "hi"});
   CHECK(cfg.tasks[0].env.at("A") == "b");
   CHECK(cfg.tasks[0].idempotent);
-  CHECK(cfg.services[0].kind == "redis");
+  CHECK(cfg.services[0].kind == probe_kind::redis);
   CHECK(cfg.api.max_body_bytes == 64);
   CHECK(cfg.tenants[0].tasks == std::vector<std::string>{"*"});
   CHECK(error_of("[[host]]\nname='h'\n[[service]]\nname='s'\nendpoint='x'\n")

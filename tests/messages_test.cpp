@@ -14,7 +14,7 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   r.output = std::string{"\0binary\xff", 8};
   r.host = "near";
   r.instance = "near/0";
-  r.reason.policy = "negotiated";
+  r.reason.policy = placement_route::negotiated;
   r.reason.likelihood = 0.75;
   r.reason.service = "db";
   r.reason.channel_ms = 1.5;

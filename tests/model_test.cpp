@@ -194,16 +194,36 @@ TEST_CASE("expected latency and bid choice") {
   CHECK(placement::expected_latency_ms(in) == doctest::Approx(50 + 20 + 1));
   in.warm = true;
   CHECK(placement::expected_latency_ms(in) == doctest::Approx(21));
-  std::vector<bid> bids(3);
+  std::vector<bid> bids(4);
+  for (size_t i = 0; i < bids.size(); ++i)
+    bids[i].instance = "i" + std::to_string(i);
   bids[0].accept = true;
   bids[0].expected_ms = 5;
   bids[1].accept = false;
   bids[1].expected_ms = 1;
   bids[2].accept = true;
   bids[2].expected_ms = 3;
-  CHECK(placement::best_bid(bids) == 2);
-  bids[0].accept = bids[2].accept = false;
-  CHECK(placement::best_bid(bids) == 3);
+  bids[3].accept = true;
+  bids[3].expected_ms = 3;
+  // Accepting bids by expected latency, ties in order of arrival, declining
+  // ones last.
+  CHECK(placement::rank_bids(bids) == 3);
+  CHECK(bids[0].instance == "i2");
+  CHECK(bids[1].instance == "i3");
+  CHECK(bids[2].instance == "i0");
+  CHECK(bids[3].instance == "i1");
+  for (auto& b : bids)
+    b.accept = false;
+  CHECK(placement::rank_bids(bids) == 0);
+}
+
+TEST_CASE("placement policies: names parse back to the same policy") {
+  for (auto p : all_placement_policies())
+    CHECK(parse_placement_policy(to_string(p)) == p);
+  CHECK_FALSE(parse_placement_policy("magic").has_value());
+  CHECK(to_string(placement_route::fast_path) == std::string{"fast-path"});
+  CHECK(placement_route::negotiated == "negotiated");
+  CHECK(placement_route::negotiated != "fast-path");
 }
 
 TEST_CASE("network_emulator: deterministic draws, loss and retransmission") {

@@ -64,8 +64,8 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
   auto clock = node_runtime::clock_mode::virtual_time;
   node_runtime control{parse_config(two_nodes), clock, {}, "control"};
   node_runtime worker{parse_config(two_nodes), clock, {}, "w1"};
-  CHECK(control.role() == "control");
-  CHECK(worker.role() == "worker");
+  CHECK(control.role() == node_role::control);
+  CHECK(worker.role() == node_role::worker);
   auto* cm = control.test_network();
   auto* wm = worker.test_network();
   REQUIRE(cm != nullptr);

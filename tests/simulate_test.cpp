@@ -59,7 +59,9 @@ duration_ms = 5
 
 nlohmann::json run(const std::string& text, const std::string& policy,
                    uint64_t seed = 1) {
-  return simulate(parse_scenario(text, "test.toml"), policy, seed);
+  auto p = parse_placement_policy(policy);
+  REQUIRE(p.has_value());
+  return simulate(parse_scenario(text, "test.toml"), *p, seed);
 }
 
 uint64_t placements(const nlohmann::json& r, const std::string& host) {

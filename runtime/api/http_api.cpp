@@ -55,7 +55,7 @@ json to_json(const invoke_result& r) {
           {"host", r.host},
           {"instance", r.instance},
           {"reason",
-           {{"policy", r.reason.policy},
+           {{"policy", to_string(r.reason.policy)},
             {"likelihood", r.reason.likelihood},
             {"service", r.reason.service},
             {"channel_ms", number(r.reason.channel_ms)},
@@ -128,7 +128,7 @@ struct metrics {
 
   void invocation(const invoke_result& r) {
     std::lock_guard<std::mutex> guard{mtx};
-    auto path = r.reason.policy.empty() ? "none" : r.reason.policy;
+    std::string path = to_string(r.reason.policy);
     ++invocations[{r.task, to_string(r.status), path}];
     if (r.status != outcome::ok)
       return;

@@ -22,7 +22,7 @@ int serve_node(const cluster_config& cfg, const std::string& name,
   node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {},
                            name};
   io_runner io;
-  if (cluster.role() == "worker") {
+  if (cluster.role() == node_role::worker) {
     std::promise<int> stopped;
     auto done = stopped.get_future();
     boost::asio::signal_set signals{io.context(), SIGINT, SIGTERM};
@@ -52,7 +52,7 @@ int serve_node(const cluster_config& cfg, const std::string& name,
     api.drain([&] { stopped.set_value(0); });
   });
   api.start();
-  if (cluster.role() == "control")
+  if (cluster.role() == node_role::control)
     out << "augur: node " << name << " (control) accepts workers on port "
         << cluster.cluster_port() << std::endl;
   out << "augur: serving on http://"

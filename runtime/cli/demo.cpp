@@ -98,11 +98,11 @@ std::pair<std::string, double> top(const Map& m) {
 
 void add_result(run_summary& out, const invoke_result& r);
 
-run_summary run_policy(const cluster_config& base, const std::string& policy,
+run_summary run_policy(const cluster_config& base, placement_policy policy,
                        const demo_options& opts) {
   auto cfg = base;
   cfg.policy = policy;
-  if (policy == "predictive" && !opts.trace_file.empty()) {
+  if (policy == placement_policy::predictive && !opts.trace_file.empty()) {
     cfg.trace.enabled = true;
     cfg.trace.file = opts.trace_file;
   }
@@ -220,7 +220,7 @@ void add_result(run_summary& out, const invoke_result& r) {
     s->latency.add(r.latency_ms);
     s->aux.add(r.aux_ms);
     ++s->hosts[r.host];
-    ++s->policies[r.reason.policy];
+    ++s->policies[to_string(r.reason.policy)];
     s->cold += r.cold_start ? 1 : 0;
   }
 }
@@ -265,7 +265,9 @@ invoke_over_http(uint16_t port,
         r.aux_ms = js.value("aux_ms", 0.0);
         r.cold_start = js.value("cold_start", false);
         if (js.contains("reason"))
-          r.reason.policy = js["reason"].value("policy", std::string{});
+          r.reason.policy = parse_placement_route(
+                              js["reason"].value("policy", std::string{}))
+                              .value_or(placement_route::none);
       }
     });
   for (auto& t : threads)
@@ -274,7 +276,7 @@ invoke_over_http(uint16_t port,
 }
 
 run_summary run_real_policy(
-  cluster_config cfg, const std::string& policy,
+  cluster_config cfg, placement_policy policy,
   const std::vector<std::pair<std::string, std::string>>& reqs) {
   cfg.policy = policy;
   node_runtime c{cfg, node_runtime::clock_mode::real_time};
@@ -308,7 +310,7 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
   local_redis redis;
   for (auto& s : cfg.services) {
     s.endpoint = redis.endpoint();
-    s.kind = "redis";
+    s.kind = probe_kind::redis;
   }
   cfg.api.listen = "127.0.0.1:0";
   cfg.tenants.clear();
@@ -340,8 +342,8 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
     traced.trace.enabled = true;
     traced.trace.file = opts.trace_file;
   }
-  auto augur = run_real_policy(traced, "predictive", reqs);
-  auto base = run_real_policy(cfg, "least-loaded", reqs);
+  auto augur = run_real_policy(traced, placement_policy::predictive, reqs);
+  auto base = run_real_policy(cfg, placement_policy::least_loaded, reqs);
   print_comparison(out, augur, base, tasks);
 }
 
@@ -357,8 +359,8 @@ void run_virtual_demo(const demo_options& opts, std::ostream& out) {
                          std::string{"the demo needs a service named '"} + svc
                            + "'");
   }
-  auto augur = run_policy(cfg, "predictive", opts);
-  auto base = run_policy(cfg, "least-loaded", opts);
+  auto augur = run_policy(cfg, placement_policy::predictive, opts);
+  auto base = run_policy(cfg, placement_policy::least_loaded, opts);
   if (opts.json) {
     nlohmann::json doc;
     doc["requests"] = opts.requests;

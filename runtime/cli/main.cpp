@@ -224,21 +224,19 @@ int main(int argc, char** argv) {
       }
       if (seed_opt->count() == 0)
         seed = sc.workload.seed;
-      std::vector<std::string> policies;
+      std::vector<augur::placement_policy> policies;
       if (policy == "all") {
-        policies = augur::known_policies();
+        policies = augur::all_placement_policies();
+      } else if (auto p = augur::parse_placement_policy(policy)) {
+        policies.push_back(*p);
       } else {
-        auto& known = augur::known_policies();
-        if (std::find(known.begin(), known.end(), policy) == known.end()) {
-          std::cerr << "augur: unknown policy '" << policy << "'\n";
-          return 2;
-        }
-        policies.push_back(policy);
+        std::cerr << "augur: unknown policy '" << policy << "'\n";
+        return 2;
       }
       std::vector<nlohmann::json> reports;
-      for (auto& p : policies) {
+      for (auto p : policies) {
         if (!sim_json)
-          std::cerr << "simulating " << p << "...\n";
+          std::cerr << "simulating " << augur::to_string(p) << "...\n";
         reports.push_back(augur::simulate(sc, p, seed));
       }
       if (sim_json) {

@@ -13,6 +13,10 @@
 
 namespace augur {
 
+const char* to_string(probe_kind x) {
+  return x == probe_kind::redis ? "redis" : "tcp";
+}
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;

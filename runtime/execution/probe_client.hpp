@@ -10,6 +10,17 @@
 
 namespace augur {
 
+/// How a service is probed for real.
+enum class probe_kind : uint8_t {
+  /// A TCP connect with a deadline (any service).
+  tcp,
+  /// A Redis PING through the probing host's gateway.
+  redis,
+};
+
+/// The kind's name in cluster files (`tcp`, `redis`).
+const char* to_string(probe_kind x);
+
 /// Called once with whether the measurement succeeded and the round trip.
 using measurement_handler = std::function<void(bool ok, double rtt_ms)>;
 

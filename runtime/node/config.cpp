@@ -35,11 +35,16 @@ size_t cluster_config::instance_count() const {
   return n;
 }
 
-const std::vector<std::string>& known_policies() {
-  static const std::vector<std::string> xs{"predictive",  "least-loaded",
-                                           "random",      "round-robin",
-                                           "hash-home",   "oracle"};
-  return xs;
+const char* to_string(node_role x) {
+  switch (x) {
+    case node_role::all:
+      return "all";
+    case node_role::control:
+      return "control";
+    case node_role::worker:
+      return "worker";
+  }
+  return "invalid";
 }
 
 namespace detail {
@@ -81,14 +86,15 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       r.integer("candidates", cfg.candidates, 1, 1024));
     cfg.probe_interval_ms = r.number("probe_interval_ms",
                                      cfg.probe_interval_ms, 0.001, 3.6e6);
-    cfg.policy = r.string("policy", cfg.policy);
-    if (auto& ps = known_policies();
-        std::find(ps.begin(), ps.end(), cfg.policy) == ps.end()) {
+    auto policy = r.string("policy", to_string(cfg.policy));
+    if (auto p = parse_placement_policy(policy)) {
+      cfg.policy = *p;
+    } else {
       std::string names;
-      for (auto& p : ps)
-        names += (names.empty() ? "" : ", ") + p;
+      for (auto known : all_placement_policies())
+        names += (names.empty() ? "" : ", ") + std::string{to_string(known)};
       r.fail(r.node("policy"), "policy",
-             "unknown policy '" + cfg.policy + "' (known: " + names + ")");
+             "unknown policy '" + policy + "' (known: " + names + ")");
     }
     cfg.queue_capacity = static_cast<uint32_t>(
       r.integer("queue_capacity", cfg.queue_capacity, 0, 1u << 24));
@@ -186,10 +192,14 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
           r.fail(r.node("endpoint"), "endpoint",
                  "must be host:port, got '" + s.endpoint + "'");
       }
-      s.kind = r.string("kind", "tcp");
-      if (s.kind != "tcp" && s.kind != "redis")
+      auto kind = r.string("kind", "tcp");
+      if (kind == "tcp")
+        s.kind = probe_kind::tcp;
+      else if (kind == "redis")
+        s.kind = probe_kind::redis;
+      else
         r.fail(r.node("kind"), "kind",
-               "unknown service kind '" + s.kind + "' (known: tcp, redis)");
+               "unknown service kind '" + kind + "' (known: tcp, redis)");
       r.no_other_keys();
       if (!service_names.insert(s.name).second)
         r.fail(r.node("name"), "name", "duplicate service '" + s.name + "'");
@@ -290,11 +300,15 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       n.name = r.string("name", "", true);
       n.address = r.string("address", "127.0.0.1");
       n.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-      n.role = r.string("role", "worker");
-      if (n.role != "control" && n.role != "worker")
+      auto role = r.string("role", "worker");
+      if (role == "control")
+        n.role = node_role::control;
+      else if (role == "worker")
+        n.role = node_role::worker;
+      else
         r.fail(r.node("role"), "role",
-               "must be control or worker, got '" + n.role + "'");
-      if (n.role == "control") {
+               "must be control or worker, got '" + role + "'");
+      if (n.role == node_role::control) {
         ++controls;
         if (n.port == 0)
           r.fail(r.node("port"), "port", "a control node needs a port");
@@ -310,7 +324,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     for (size_t i = 0; i < cfg.hosts.size(); ++i) {
       auto& h = cfg.hosts[i];
       auto n = cfg.node(h.node);
-      if (n == nullptr || n->role != "worker")
+      if (n == nullptr || n->role != node_role::worker)
         throw config_error(source, 1, "host[" + std::to_string(i) + "].node",
                            "host '" + h.name
                              + "' must name a worker [[node]], got '" + h.node

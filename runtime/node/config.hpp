@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "augur/messages/protocol.hpp"
+#include "augur/model/placement.hpp"
+#include "augur/runtime/execution/probe_client.hpp"
 #include "augur/runtime/tracing/trace_settings.hpp"
 
 namespace augur {
@@ -25,14 +27,26 @@ struct host_config {
   std::string node;
 };
 
+/// What one augur process runs.
+enum class node_role : uint8_t {
+  /// Everything, in one process (no `[[node]]`s).
+  all,
+  /// The frontend, the registry, the service actors and the HTTP API.
+  control,
+  /// The instances, gateways and probes of its hosts.
+  worker,
+};
+
+/// The role's name in cluster files (`control`, `worker`; `all`).
+const char* to_string(node_role x);
+
 /// `[[node]]`: one process of a distributed deployment.
 struct node_config {
   std::string name;
   std::string address = "127.0.0.1";
   uint16_t port = 0;
-  /// `control` (frontend, registry, HTTP API) or `worker` (instances,
-  /// gateways and probes of its hosts).
-  std::string role = "worker";
+  /// `control` or `worker`.
+  node_role role = node_role::worker;
 };
 
 /// An auxiliary service.
@@ -42,7 +56,7 @@ struct service_config {
   /// `host:port` of the real service; empty: emulated only.
   std::string endpoint;
   /// `redis` (probed with PING) or `tcp` (probed by connecting).
-  std::string kind = "tcp";
+  probe_kind kind = probe_kind::tcp;
 };
 
 /// A task that runs a real program (`augur serve`).
@@ -82,7 +96,7 @@ struct cluster_config {
   double threshold = 0.5;
   uint32_t candidates = 3;
   double probe_interval_ms = 100;
-  std::string policy = "predictive";
+  placement_policy policy = placement_policy::predictive;
   uint32_t queue_capacity = 1024;
   double bid_deadline_ms = 5;
   double cold_start_ms = 50;
@@ -145,8 +159,6 @@ private:
   std::string key_;
 };
 
-/// Policies the frontend knows.
-const std::vector<std::string>& known_policies();
 
 /// Parses a cluster from TOML text; `source` names it in errors. Throws
 /// `config_error` for anything malformed, missing, unknown or out of range.

@@ -75,7 +75,7 @@ struct node_runtime::impl {
   /// Distributed deployments: this node's name and role (`control`,
   /// `worker`), or `all` for one process.
   std::string node_name;
-  std::string role;
+  node_role role;
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator* sched = nullptr;
@@ -102,10 +102,10 @@ struct node_runtime::impl {
   std::atomic<bool> joined{false};
   std::atomic<uint64_t> joins{0};
 
-  static std::string role_of(const cluster_config& cfg,
+  static node_role role_of(const cluster_config& cfg,
                              const std::string& node) {
     if (node.empty() || cfg.nodes.empty())
-      return "all";
+      return node_role::all;
     auto n = cfg.node(node);
     if (n == nullptr)
       throw std::invalid_argument("no [[node]] named '" + node + "'");
@@ -113,7 +113,8 @@ struct node_runtime::impl {
   }
 
   bool runs_host(const host_config& h) const {
-    return role == "all" || (role == "worker" && h.node == node_name);
+    return role == node_role::all
+           || (role == node_role::worker && h.node == node_name);
   }
 
   /// Answers of submitted invocations; filled by client actors (from worker
@@ -131,7 +132,7 @@ struct node_runtime::impl {
       mode(m),
       node_name(std::move(node)),
       role(role_of(cfg, node_name)),
-      sys(prepare(sys_cfg, m, cfg, role != "all")) {
+      sys(prepare(sys_cfg, m, cfg, role != node_role::all)) {
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
     if (cfg.trace.enabled) {
@@ -144,7 +145,7 @@ struct node_runtime::impl {
       network->set_link(l);
     catalog = std::make_shared<task_catalog>();
     std::map<std::string, std::string> endpoints;
-    std::map<std::string, std::pair<std::string, std::string>> real;
+    std::map<std::string, std::pair<std::string, probe_kind>> real;
     if (mode == clock_mode::real_time)
       for (auto& s : cfg.services)
         if (!s.endpoint.empty()) {
@@ -165,7 +166,7 @@ struct node_runtime::impl {
     for (auto& s : cfg.services) {
       catalog->add_service(s.name);
       service_names.push_back(s.name);
-      if (role == "worker")
+      if (role == node_role::worker)
         continue; // the service actors live on the control node
       auto h = sys.spawn(aux_service,
                          service_info{s.name, s.zone, s.endpoint, true});
@@ -178,7 +179,7 @@ struct node_runtime::impl {
     profile_registry_settings rs;
     rs.estimator.half_life = cfg.profile_half_life;
     rs.services = service_names;
-    if (role != "worker")
+    if (role != node_role::worker)
       registry = sys.spawn(profile_registry, rs);
     frontend_settings fs;
     fs.policy = cfg.policy;
@@ -191,7 +192,7 @@ struct node_runtime::impl {
     fs.load_weight_ms = cfg.load_weight_ms;
     fs.oracle = oracle;
     fs.seed = cfg.seed;
-    if (role != "worker")
+    if (role != node_role::worker)
       front = sys.spawn(augur::frontend, fs, registry);
     uint64_t h_index = 0;
     for (auto& h : cfg.hosts) {
@@ -245,9 +246,9 @@ struct node_runtime::impl {
         caf::anon_send(registry, task_spec{t.name, t.hints, t.idempotent});
     }
     // Deterministic nodes publish and join when the test says so.
-    if (role == "control" && sched == nullptr)
+    if (role == node_role::control && sched == nullptr)
       publish_gate();
-    else if (role == "worker" && sched == nullptr)
+    else if (role == node_role::worker && sched == nullptr)
       joiner = std::thread{[this] { keep_joined(); }};
     run();
   }
@@ -313,7 +314,7 @@ struct node_runtime::impl {
   // -- deterministic nodes (virtual time, CAF's test multiplexer) ------------
 
   caf::io::network::test_multiplexer* test_mpx() {
-    if (sched == nullptr || role == "all")
+    if (sched == nullptr || role == node_role::all)
       return nullptr;
     return &dynamic_cast<caf::io::network::test_multiplexer&>(
       sys.middleman().backend());
@@ -343,7 +344,7 @@ struct node_runtime::impl {
   /// without blocking; the result shows in `joined`.
   void join_async() {
     auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                                [](auto& n) { return n.role == "control"; });
+                                [](auto& n) { return n.role == node_role::control; });
     auto mm = sys.middleman().actor_handle();
     sys.spawn(
       [this](caf::event_based_actor* self, caf::io::middleman_actor to,
@@ -400,7 +401,7 @@ struct node_runtime::impl {
   /// whenever it is lost.
   void keep_joined() {
     auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                                [](auto& n) { return n.role == "control"; });
+                                [](auto& n) { return n.role == node_role::control; });
     auto backoff = std::chrono::milliseconds(100);
     while (!stopping) {
       if (reachable(control->address, control->port,
@@ -797,7 +798,7 @@ caf::actor_system& node_runtime::system() {
   return impl_->sys;
 }
 
-const std::string& node_runtime::role() const {
+node_role node_runtime::role() const {
   return impl_->role;
 }
 
@@ -818,13 +819,13 @@ caf::io::network::test_multiplexer* node_runtime::test_network() {
 }
 
 void node_runtime::publish(uint16_t port) {
-  if (impl_->role != "control" || impl_->sched == nullptr)
+  if (impl_->role != node_role::control || impl_->sched == nullptr)
     throw std::logic_error("publish: only for a deterministic control node");
   impl_->publish_gate_async(port);
 }
 
 void node_runtime::join() {
-  if (impl_->role != "worker" || impl_->sched == nullptr)
+  if (impl_->role != node_role::worker || impl_->sched == nullptr)
     throw std::logic_error("join: only for a deterministic worker node");
   impl_->join_async();
 }

@@ -159,7 +159,7 @@ public:
   std::vector<trace_record> trace_records();
 
   /// `all` (one process), `control` or `worker`.
-  const std::string& role() const;
+  node_role role() const;
 
   /// Worker node: whether it is joined to the control node now, and how
   /// many times it joined.

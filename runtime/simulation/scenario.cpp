@@ -184,23 +184,26 @@ scenario parse_scenario(std::string_view text, const std::string& source,
       table_reader r{source, tbl, "event[" + std::to_string(i) + "]."};
       sim_event e;
       e.at_s = r.number("at_s", 0, 0, 1e9, true);
-      e.kind = r.string("kind", "", true);
-      if (e.kind == "link") {
+      auto kind = r.string("kind", "", true);
+      if (kind == "link") {
+        e.kind = sim_event_kind::link;
         e.host = r.reference("host", hosts, "host");
         e.service = r.reference("service", services, "service");
         e.rtt_ms = r.number("rtt_ms", -1, 0, 60000);
         e.jitter_ms = r.number("jitter_ms", -1, 0, 60000);
         e.loss = r.number("loss", -1, 0, 1);
-      } else if (e.kind == "task") {
+      } else if (kind == "task") {
+        e.kind = sim_event_kind::task;
         e.task = r.reference("task", task_names, "task");
         e.service = r.reference("service", services, "service");
         e.probability = r.number("probability", 0, 0, 1, true);
-      } else if (e.kind == "instance_down") {
+      } else if (kind == "instance_down") {
+        e.kind = sim_event_kind::instance_down;
         e.host = r.reference("host", hosts, "host");
         e.count = static_cast<uint32_t>(r.integer("count", 1, 1, 1u << 20));
       } else {
         r.fail(r.node("kind"), "kind",
-               "unknown event kind '" + e.kind
+               "unknown event kind '" + kind
                  + "' (known: link, task, instance_down)");
       }
       r.no_other_keys();

@@ -36,11 +36,20 @@ struct sim_task {
   std::string trigger;
 };
 
+/// What a scenario event changes.
+enum class sim_event_kind : uint8_t {
+  /// A link's RTT, jitter or loss.
+  link,
+  /// A task's true probability of calling a service (behaviour drift).
+  task,
+  /// Instances of a host fail with their in-flight work.
+  instance_down,
+};
+
 /// Something that happens at `at_s` seconds of virtual time.
 struct sim_event {
   double at_s = 0;
-  /// `link`, `task` or `instance_down`.
-  std::string kind;
+  sim_event_kind kind = sim_event_kind::link;
   std::string host;
   std::string service;
   std::string task;

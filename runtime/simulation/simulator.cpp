@@ -192,7 +192,7 @@ std::vector<arrival> make_arrivals(const scenario& sc, uint64_t seed) {
 }
 
 void apply(const sim_event& e, world& w, node_runtime& c) {
-  if (e.kind == "link") {
+  if (e.kind == sim_event_kind::link) {
     auto l = *w.network->link(e.host, e.service);
     if (e.rtt_ms >= 0)
       l.rtt_ms = e.rtt_ms;
@@ -201,7 +201,7 @@ void apply(const sim_event& e, world& w, node_runtime& c) {
     if (e.loss >= 0)
       l.loss = e.loss;
     w.network->set_link(l);
-  } else if (e.kind == "task") {
+  } else if (e.kind == sim_event_kind::task) {
     auto& calls = w.calls[w.task_index.at(e.task)];
     auto i = std::find_if(calls.begin(), calls.end(),
                           [&](auto& x) { return x.service == e.service; });
@@ -209,14 +209,14 @@ void apply(const sim_event& e, world& w, node_runtime& c) {
       calls.push_back(call_spec{e.service, e.probability, 1, 0});
     else
       i->probability = e.probability;
-  } else if (e.kind == "instance_down") {
+  } else if (e.kind == sim_event_kind::instance_down) {
     c.fail_instances(e.host, e.count);
   }
 }
 
 } // namespace
 
-nlohmann::json simulate(const scenario& sc, const std::string& policy,
+nlohmann::json simulate(const scenario& sc, placement_policy policy,
                         uint64_t seed) {
   auto wall_start = std::chrono::steady_clock::now();
   auto w = std::make_shared<world>();
@@ -333,7 +333,7 @@ nlohmann::json simulate(const scenario& sc, const std::string& policy,
   std::chrono::duration<double> wall = std::chrono::steady_clock::now()
                                        - wall_start;
   nlohmann::json out = stats->all.to_json();
-  out["policy"] = policy;
+  out["policy"] = to_string(policy);
   out["seed"] = seed;
   out["scenario"] = sc.source;
   out["unanswered"] = unanswered;

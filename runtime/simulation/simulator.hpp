@@ -13,7 +13,7 @@ namespace augur {
 /// instances, registry, probes, services), placed by `policy`, and returns
 /// the report (see README: "augur simulate"). The same scenario and seed
 /// give the same report, but for `wall_s` and the speed figures.
-nlohmann::json simulate(const scenario& sc, const std::string& policy,
+nlohmann::json simulate(const scenario& sc, placement_policy policy,
                         uint64_t seed);
 
 /// The report without the fields that depend on the machine (wall time and
