@@ -1,6 +1,7 @@
 #include "augur/actors/channel_probe.hpp"
 
 #include "augur/actors/clock.hpp"
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/probe_client.hpp"
 
 namespace augur {
@@ -50,7 +51,7 @@ void measure(probe_ptr self, const std::string& service) {
     measure_redis_ping(io, st.gateways.at(service)->port(), st.cfg.timeout_ms,
                        done);
   } else {
-    auto [host, port] = split_endpoint(endpoint);
+    auto [host, port] = parse_endpoint(endpoint);
     auto net = st.network;
     auto my_host = st.cfg.host;
     measure_tcp_connect(
@@ -96,7 +97,7 @@ channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> s
     for (auto& [service, real] : st.cfg.real) {
       if (real.second != probe_kind::redis)
         continue;
-      auto [host, port] = split_endpoint(real.first);
+      auto [host, port] = parse_endpoint(real.first);
       auto net = st.network;
       auto my_host = st.cfg.host;
       auto svc = service;

@@ -208,14 +208,7 @@ void place(frontend_ptr self, invocation_id id) {
 double host_cost(frontend_ptr self, const std::string& service, uint32_t h,
                  double now) {
   auto& st = self->state;
-  auto i = st.channels.find(service);
-  if (i == st.channels.end())
-    return channel_quality::unusable;
-  auto j = i->second.find(st.pool.host_name(h));
-  if (j == i->second.end())
-    return channel_quality::unusable;
-  auto& e = j->second;
-  return st.quality.cost_ms(e.sample, e.sample.age_ms + now - e.received_ms);
+  return st.channels.cost_ms(st.pool.host_name(h), service, now);
 }
 
 /// Cost of one round trip from every host of the pool to `service`.
@@ -496,7 +489,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
          frontend_settings cfg, profile_registry_actor registry) {
   auto& st = self->state;
   st.pool = instance_pool{cfg.warm_capacity};
-  st.quality = channel_quality{cfg.quality};
+  st.channels = channel_table{channel_quality{cfg.quality}};
   st.rng.seed(cfg.seed);
   st.cfg = std::move(cfg);
   st.registry = std::move(registry);
@@ -522,10 +515,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
         cached = std::move(p);
     },
     [=](channel_sample& x) {
-      auto& st = self->state;
-      auto& e = st.channels[x.service][x.host];
-      e.sample = std::move(x);
-      e.received_ms = now_ms(self);
+      self->state.channels.update(std::move(x), now_ms(self));
     },
     [=](caf::join_atom, instance_info& info, instance_actor& h) {
       auto& st = self->state;
@@ -559,11 +549,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       return s;
     },
     [=](caf::get_atom, channels_atom) {
-      std::vector<channel_sample> result;
-      for (auto& [service, hosts] : self->state.channels)
-        for (auto& [host, e] : hosts)
-          result.push_back(e.sample);
-      return result;
+      return self->state.channels.samples();
     },
   };
 }

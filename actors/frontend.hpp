@@ -12,7 +12,7 @@
 #include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
-#include "augur/probes/channel_quality.hpp"
+#include "augur/probes/channel_table.hpp"
 
 namespace augur {
 
@@ -59,25 +59,16 @@ struct frontend_state {
     bool started = false;
   };
 
-  /// The latest sample of a channel and when it arrived.
-  struct channel_entry {
-    channel_sample sample;
-    double received_ms = 0;
-  };
-
   frontend_settings cfg;
   profile_registry_actor registry;
   instance_pool pool;
   std::vector<instance_actor> handles;
-  channel_quality quality;
   /// Profiles pushed by the registry (or fetched on a miss).
   std::unordered_map<std::string, task_profile> profiles;
   /// Invocations waiting for a profile lookup, by task.
   std::unordered_map<std::string, std::vector<invocation_id>> awaiting_profile;
-  /// Channel table: service -> host -> latest sample.
-  std::unordered_map<std::string,
-                     std::unordered_map<std::string, channel_entry>>
-    channels;
+  /// What probes measured, from every host to every service.
+  channel_table channels;
   std::unordered_map<invocation_id, invocation> live;
   /// Invocations waiting for a free slot, oldest first.
   std::deque<invocation_id> queue;

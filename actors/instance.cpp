@@ -8,6 +8,7 @@
 
 #include "augur/model/placement.hpp"
 #include "augur/actors/clock.hpp"
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/process.hpp"
 
@@ -19,11 +20,7 @@ using instance_ptr = traced_pointer<instance_private_actor, instance_state>;
 
 double channel_cost(instance_ptr self, const std::string& service) {
   auto& st = self->state;
-  auto i = st.channels.find(service);
-  if (i == st.channels.end())
-    return channel_quality::unusable;
-  auto& [sample, received] = i->second;
-  return st.quality.cost_ms(sample, sample.age_ms + now_ms(self) - received);
+  return st.channels.cost_ms(st.cfg.info.host, service, now_ms(self));
 }
 
 double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
@@ -110,7 +107,7 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
   spec.memory_mb = cmd.memory_mb;
   try {
     for (auto& [service, endpoint] : st.cfg.endpoints) {
-      auto [host, port] = split_endpoint(endpoint);
+      auto [host, port] = parse_endpoint(endpoint);
       auto net = st.network;
       auto my_host = st.cfg.info.host;
       link_source link = [net, my_host, service = service] {
@@ -183,7 +180,7 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
          profile_registry_actor registry) {
   auto& st = self->state;
   st.warm = warm_set{cfg.warm_capacity};
-  st.quality = channel_quality{cfg.quality};
+  st.channels = channel_table{channel_quality{cfg.quality}};
   st.cfg = std::move(cfg);
   st.catalog = std::move(catalog);
   st.network = std::move(network);
@@ -315,8 +312,7 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       return rp;
     },
     [=](channel_sample& x) {
-      auto key = x.service;
-      self->state.channels[key] = {std::move(x), now_ms(self)};
+      self->state.channels.update(std::move(x), now_ms(self));
     },
     [=](caf::get_atom, status_atom) {
       auto& st = self->state;

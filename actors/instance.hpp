@@ -9,7 +9,7 @@
 #include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
-#include "augur/probes/channel_quality.hpp"
+#include "augur/probes/channel_table.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/execution/task.hpp"
 
@@ -41,12 +41,11 @@ struct instance_state {
   std::shared_ptr<network_emulator> network;
   profile_registry_actor registry;
   warm_set warm;
-  channel_quality quality;
   uint32_t busy = 0;
   uint64_t executions = 0;
   uint64_t cold_starts = 0;
-  /// The latest channel sample per service and when it arrived (ms).
-  std::map<std::string, std::pair<channel_sample, double>> channels;
+  /// What this host's probe measured to every service.
+  channel_table channels;
   struct running {
     caf::typed_response_promise<invoke_result> promise;
     invoke_result result;

@@ -193,8 +193,11 @@ idempotent = true
   CHECK(cfg.api.max_body_bytes == 64);
   CHECK(cfg.tenants[0].tasks == std::vector<std::string>{"*"});
   CHECK(error_of("[[host]]\nname='h'\n[[service]]\nname='s'\nendpoint='x'\n")
-        == "test.toml:5: key 'service[0].endpoint': must be host:port, got "
-           "'x'");
+        == "test.toml:5: key 'service[0].endpoint': 'x' is not host:port: no "
+           "':' before the port");
+  CHECK(error_of("[[host]]\nname='h'\n[api]\nlisten='127.0.0.1:99999'\n")
+        == "test.toml:4: key 'api.listen': '127.0.0.1:99999' is not "
+           "host:port: the port must be a number from 1 to 65535");
   CHECK(error_of("[[host]]\nname='h'\n[[task]]\nname='t'\n")
         == "test.toml:3: key 'task[0].command': a non-empty array of strings "
            "(argv) is required");

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "redis_fixture.hpp"
@@ -57,8 +58,34 @@ TEST_CASE("gateway: an unreachable service fails the connection, not us") {
 TEST_CASE("gateway: environment names and endpoints") {
   CHECK(service_env_name("db") == "AUGUR_SERVICE_DB");
   CHECK(service_env_name("object-store.v2") == "AUGUR_SERVICE_OBJECT_STORE_V2");
-  CHECK(split_endpoint("127.0.0.1:6379")
-        == std::pair<std::string, uint16_t>{"127.0.0.1", 6379});
-  CHECK_THROWS_AS(split_endpoint("nohost"), std::invalid_argument);
-  CHECK_THROWS_AS(split_endpoint("h:0"), std::invalid_argument);
+}
+
+TEST_CASE("endpoints: one parser, clear errors") {
+  auto e = parse_endpoint("127.0.0.1:6379");
+  CHECK(e.host == "127.0.0.1");
+  CHECK(e.port == 6379);
+  auto v6 = parse_endpoint("[::1]:80");
+  CHECK(v6.host == "::1");
+  CHECK(to_string(v6) == "[::1]:80");
+  CHECK(parse_endpoint("localhost:0", true).port == 0);
+  auto error_of = [](const char* text, bool zero_ok = false) {
+    try {
+      parse_endpoint(text, zero_ok);
+    } catch (const std::invalid_argument& err) {
+      return std::string{err.what()};
+    }
+    return std::string{"no error"};
+  };
+  CHECK(error_of("nohost") == "'nohost' is not host:port: no ':' before the "
+                              "port");
+  CHECK(error_of("h:0") == "'h:0' is not host:port: the port must be a "
+                           "number from 1 to 65535");
+  CHECK(error_of(":80") == "':80' is not host:port: no host");
+  CHECK(error_of("h:") == "'h:' is not host:port: no port");
+  CHECK(error_of("h:65536").find("from 1 to 65535") != std::string::npos);
+  CHECK(error_of("h:99999999999999999999").find("from 1 to 65535")
+        != std::string::npos);
+  CHECK(error_of("h:8o").find("from 1 to 65535") != std::string::npos);
+  CHECK(error_of("::1:80").find("in brackets") != std::string::npos);
+  CHECK(error_of("[::1:80").find("closing ']'") != std::string::npos);
 }

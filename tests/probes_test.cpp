@@ -4,6 +4,7 @@
 
 #include "augur/probes/channel_estimator.hpp"
 #include "augur/probes/channel_quality.hpp"
+#include "augur/probes/channel_table.hpp"
 #include "augur/probes/loss_window.hpp"
 #include "augur/probes/rtt_estimator.hpp"
 
@@ -83,4 +84,26 @@ TEST_CASE("channel_quality orders channels by latency, jitter, loss, age") {
   auto unmeasured = base;
   unmeasured.probes = 0;
   CHECK(std::isinf(q.cost_ms(unmeasured, 0)));
+}
+
+TEST_CASE("channel_table: one table of the latest samples, aging as it waits") {
+  channel_table table{channel_quality{}};
+  CHECK(table.cost_ms("h", "db", 0) == channel_quality::unusable);
+  channel_sample x;
+  x.host = "h";
+  x.service = "db";
+  x.srtt_ms = 2;
+  x.up = true;
+  x.probes = 5;
+  table.update(x, 1000);
+  auto fresh = table.cost_ms("h", "db", 1000);
+  CHECK(fresh == doctest::Approx(2));
+  // Nothing new arrived for a second: the estimate is staler, not cheaper.
+  CHECK(table.cost_ms("h", "db", 2000) > fresh);
+  CHECK(table.cost_ms("other", "db", 1000) == channel_quality::unusable);
+  x.srtt_ms = 5;
+  table.update(x, 2000);
+  CHECK(table.cost_ms("h", "db", 2000) == doctest::Approx(5));
+  REQUIRE(table.samples().size() == 1);
+  CHECK(table.samples()[0].srtt_ms == 5);
 }

@@ -16,7 +16,9 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
+#include "augur/runtime/node/request.hpp"
 
 namespace augur {
 
@@ -224,19 +226,13 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   template <class T, class Handle, class... Ts>
   void ask(Handle dest, std::function<void(T*, std::string)> k, Ts... xs) {
     auto self = shared_from_this();
-    cluster.system().spawn(
-      [self, k, xs...](caf::event_based_actor* client, Handle to) {
-        client->request(to, std::chrono::seconds(60), xs...)
-          .then(
-            [self, k](T& x) {
-              asio::post(self->io, [k, x]() mutable { k(&x, ""); });
-            },
-            [self, k, client](caf::error& err) {
-              auto what = client->system().render(err);
-              asio::post(self->io, [k, what] { k(nullptr, what); });
-            });
+    request_from_outside<T>(
+      cluster.system(), dest, std::chrono::seconds(60),
+      [self, k](T& x) { asio::post(self->io, [k, x]() mutable { k(&x, ""); }); },
+      [self, k](std::string what) {
+        asio::post(self->io, [k, what] { k(nullptr, what); });
       },
-      dest);
+      xs...);
   }
 
   void invocation_done() {
@@ -586,11 +582,7 @@ void do_accept(std::shared_ptr<http_api::state> st) {
 http_api::http_api(asio::io_context& io, node_runtime& cluster,
                    const cluster_config& cfg)
   : state_(std::make_shared<state>(io, cluster, cfg)) {
-  auto [host, port] = [&]() -> std::pair<std::string, uint16_t> {
-    auto colon = cfg.api.listen.rfind(':');
-    auto p = std::stoul(cfg.api.listen.substr(colon + 1));
-    return {cfg.api.listen.substr(0, colon), static_cast<uint16_t>(p)};
-  }();
+  auto [host, port] = parse_endpoint(cfg.api.listen, true);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec)

@@ -9,6 +9,7 @@
 
 #include "augur/runtime/node/node_runtime.hpp"
 #include "augur/runtime/api/http_api.hpp"
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 
 namespace augur {
@@ -56,8 +57,8 @@ int serve_node(const cluster_config& cfg, const std::string& name,
     out << "augur: node " << name << " (control) accepts workers on port "
         << cluster.cluster_port() << std::endl;
   out << "augur: serving on http://"
-      << cfg.api.listen.substr(0, cfg.api.listen.rfind(':')) << ":"
-      << api.port() << " (" << cluster.tasks().size() << " tasks, "
+      << to_string(endpoint{parse_endpoint(cfg.api.listen, true).host,
+                            api.port()}) << " (" << cluster.tasks().size() << " tasks, "
       << cfg.instance_count() << " instances)" << std::endl;
   auto status = done.get();
   out << "augur: drained, exiting" << std::endl;

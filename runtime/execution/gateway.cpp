@@ -32,17 +32,6 @@ std::string service_env_name(const std::string& service) {
   return result;
 }
 
-std::pair<std::string, uint16_t> split_endpoint(const std::string& endpoint) {
-  auto colon = endpoint.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == endpoint.size())
-    throw std::invalid_argument("endpoint '" + endpoint
-                                + "' is not host:port");
-  auto port = std::stoul(endpoint.substr(colon + 1));
-  if (port == 0 || port > 65535)
-    throw std::invalid_argument("endpoint '" + endpoint + "': bad port");
-  return {endpoint.substr(0, colon), static_cast<uint16_t>(port)};
-}
-
 namespace {
 
 class gateway_impl;

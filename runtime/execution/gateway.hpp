@@ -59,7 +59,4 @@ public:
 /// `AUGUR_SERVICE_<NAME>`: the name upper-cased, other characters as `_`.
 std::string service_env_name(const std::string& service);
 
-/// Splits `host:port` (throws `std::invalid_argument`).
-std::pair<std::string, uint16_t> split_endpoint(const std::string& endpoint);
-
 } // namespace augur

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/node/toml_reader.hpp"
 
 namespace augur {
@@ -184,13 +185,11 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       s.zone = r.string("zone", "default");
       s.endpoint = r.string("endpoint", "");
       if (!s.endpoint.empty()) {
-        auto colon = s.endpoint.rfind(':');
-        if (colon == std::string::npos || colon == 0
-            || s.endpoint.find_first_not_of("0123456789", colon + 1)
-                 != std::string::npos
-            || colon + 1 == s.endpoint.size())
-          r.fail(r.node("endpoint"), "endpoint",
-                 "must be host:port, got '" + s.endpoint + "'");
+        try {
+          parse_endpoint(s.endpoint);
+        } catch (const std::invalid_argument& e) {
+          r.fail(r.node("endpoint"), "endpoint", e.what());
+        }
       }
       auto kind = r.string("kind", "tcp");
       if (kind == "tcp")
@@ -272,8 +271,11 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                          "api", "must be a table");
     table_reader r{source, *tbl, "api."};
     cfg.api.listen = r.string("listen", cfg.api.listen);
-    if (cfg.api.listen.rfind(':') == std::string::npos)
-      r.fail(r.node("listen"), "listen", "must be host:port");
+    try {
+      parse_endpoint(cfg.api.listen, true);
+    } catch (const std::invalid_argument& e) {
+      r.fail(r.node("listen"), "listen", e.what());
+    }
     cfg.api.max_body_bytes = r.integer("max_body_bytes", cfg.api.max_body_bytes,
                                        1, 1ull << 32);
     r.no_other_keys();

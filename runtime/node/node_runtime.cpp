@@ -27,6 +27,7 @@
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/node/request.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
 
 #include <unistd.h>
@@ -523,17 +524,9 @@ struct node_runtime::impl {
     }
     auto out = std::make_shared<std::optional<T>>();
     auto failure = std::make_shared<std::string>();
-    // The destination travels as a spawn argument: CAF 0.17 dereferences a
-    // null argument pack for argument-less function actors (UBSan flags it).
-    sys.spawn(
-      [=](caf::event_based_actor* self, Handle to) {
-        self->request(to, caf::infinite, xs...)
-          .then([=](T& x) { *out = std::move(x); },
-                [=](caf::error& err) {
-                  *failure = self->system().render(err);
-                });
-      },
-      dest);
+    request_from_outside<T>(
+      sys, dest, caf::infinite, [=](T& x) { *out = std::move(x); },
+      [=](std::string what) { *failure = std::move(what); }, xs...);
     run_until([&] { return out->has_value() || !failure->empty(); });
     if (!failure->empty())
       throw std::runtime_error("request failed: " + *failure);
@@ -554,17 +547,16 @@ struct node_runtime::impl {
       answers[t] = std::move(r);
       cv.notify_all();
     };
-    sys.spawn([=](caf::event_based_actor* self, Handle to) {
-      self->request(to, caf::infinite, req)
-        .then(
-          [=](invoke_result& r) { deliver(std::move(r)); },
-          [=](caf::error& err) {
-            invoke_result x;
-            x.status = outcome::failed;
-            x.error = "request failed: " + self->system().render(err);
-            deliver(std::move(x));
-          });
-    }, dest);
+    request_from_outside<invoke_result>(
+      sys, dest, caf::infinite,
+      [=](invoke_result& r) { deliver(std::move(r)); },
+      [=](std::string what) {
+        invoke_result x;
+        x.status = outcome::failed;
+        x.error = "request failed: " + what;
+        deliver(std::move(x));
+      },
+      req);
     run();
     return t;
   }

@@ -1,0 +1,32 @@
+#include "augur/probes/channel_table.hpp"
+
+namespace augur {
+
+void channel_table::update(channel_sample x, double now_ms) {
+  auto& e = channels_[x.service][x.host];
+  e.sample = std::move(x);
+  e.received_ms = now_ms;
+}
+
+double channel_table::cost_ms(const std::string& host,
+                              const std::string& service,
+                              double now_ms) const {
+  auto i = channels_.find(service);
+  if (i == channels_.end())
+    return channel_quality::unusable;
+  auto j = i->second.find(host);
+  if (j == i->second.end())
+    return channel_quality::unusable;
+  auto& e = j->second;
+  return quality_.cost_ms(e.sample, e.sample.age_ms + now_ms - e.received_ms);
+}
+
+std::vector<channel_sample> channel_table::samples() const {
+  std::vector<channel_sample> result;
+  for (auto& [service, hosts] : channels_)
+    for (auto& [host, e] : hosts)
+      result.push_back(e.sample);
+  return result;
+}
+
+} // namespace augur
