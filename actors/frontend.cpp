@@ -244,8 +244,9 @@ void negotiate(frontend_ptr self, invocation_id id,
     size_t expected;
     size_t answered = 0;
     std::vector<bid> bids;
+    std::vector<std::string> failures;
   };
-  auto rnd = std::make_shared<round>(round{shortlist.size(), 0, {}});
+  auto rnd = std::make_shared<round>(round{shortlist.size(), 0, {}, {}});
   auto conclude = [self, id, rnd] {
     auto& st = self->state;
     auto i = st.live.find(id);
@@ -258,10 +259,14 @@ void negotiate(frontend_ptr self, invocation_id id,
     auto accepting = placement::rank_bids(bids);
     inv.reason.bids = bids;
     inv.ranked.assign(bids.begin(), bids.begin() + accepting);
-    if (bids.size() < rnd->expected)
-      inv.reason.note = std::to_string(rnd->expected - bids.size())
-                        + " of " + std::to_string(rnd->expected)
+    auto missed = rnd->expected - bids.size() - rnd->failures.size();
+    if (missed > 0)
+      inv.reason.note = std::to_string(missed) + " of "
+                        + std::to_string(rnd->expected)
                         + " bids missed the deadline";
+    for (auto& failure : rnd->failures)
+      inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
+                         + std::string{"a bid failed: "} + failure;
     try_next_bid(self, id);
   };
   bid_request req{id, inv.request.task, svc.service, svc.likelihood,
@@ -275,8 +280,12 @@ void negotiate(frontend_ptr self, invocation_id id,
             conclude();
         },
         [=](caf::error& err) {
+          // A missed deadline is counted; any other failure is noted in the
+          // answer's reason.
           if (err == caf::sec::request_timeout)
             ++self->state.counters.bid_timeouts;
+          else
+            rnd->failures.push_back(self->system().render(err));
           if (++rnd->answered == rnd->expected)
             conclude();
         });

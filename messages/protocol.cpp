@@ -2,6 +2,7 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "augur/messages/errors.hpp"
 #include "augur/messages/interfaces.hpp"
 
 namespace augur {
@@ -63,8 +64,35 @@ bool operator!=(placement_route x, std::string_view name) {
   return !(x == name);
 }
 
+const char* to_string(ec x) {
+  switch (x) {
+    case ec::wrong_secret:
+      return "wrong_secret";
+    case ec::unknown_task:
+      return "unknown_task";
+    case ec::unknown_instance:
+      return "unknown_instance";
+  }
+  return "invalid";
+}
+
+caf::error make_error(ec x, std::string context) {
+  if (context.empty())
+    return caf::error{static_cast<uint8_t>(x), error_category};
+  return caf::error{static_cast<uint8_t>(x), error_category,
+                    caf::make_message(std::move(context))};
+}
+
 void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::augur>();
+  // augur's errors render as "wrong_secret: <context>".
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& context) {
+    std::string result = to_string(static_cast<ec>(code));
+    if (context.match_elements<std::string>())
+      result += ": " + context.get_as<std::string>(0);
+    return result;
+  });
   // Handles sent inside messages (joins and subscriptions).
   cfg.add_message_type<instance_actor>("augur::instance_actor");
   cfg.add_message_type<profile_listener_actor>("augur::profile_listener_actor");

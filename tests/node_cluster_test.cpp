@@ -146,5 +146,9 @@ TEST_CASE("nodes: a wrong secret gets nothing") {
   stranger.join();
   settle(control, stranger, [] { return false; });
   CHECK_FALSE(stranger.joined());
+  // The refusal is a value the worker keeps (and logs in real time).
+  CHECK(stranger.last_error()
+        == "the control node refused to join: wrong_secret: the cluster's "
+           "secret was not given");
   CHECK(control.status().live_instances == 0);
 }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "augur/messages/errors.hpp"
 #include "augur/actors/aux_service.hpp"
 #include "augur/actors/channel_probe.hpp"
 #include "augur/actors/frontend.hpp"
@@ -102,6 +104,8 @@ struct node_runtime::impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> joined{false};
   std::atomic<uint64_t> joins{0};
+  /// The latest error that no caller waited for (guarded by `mtx`).
+  std::string last_error;
 
   static node_role role_of(const cluster_config& cfg,
                              const std::string& node) {
@@ -273,8 +277,8 @@ struct node_runtime::impl {
               const std::string&) -> caf::result<frontend_actor,
                                                  profile_registry_actor> {
             if (given != secret)
-              return caf::make_error(caf::sec::invalid_argument,
-                                     "wrong cluster secret");
+              return make_error(ec::wrong_secret,
+                                "the cluster's secret was not given");
             return {f, r};
           },
         };
@@ -336,7 +340,9 @@ struct node_runtime::impl {
                       caf::actor_cast<caf::strong_actor_ptr>(g),
                       std::move(sigs), std::move(address), true)
           .then([this](uint16_t actual) { published_port = actual; },
-                [](caf::error&) {});
+                [this](caf::error& err) {
+                  report_error("cannot publish the gate: " + sys.render(err));
+                });
       },
       mm, port, me->address, gate);
   }
@@ -363,9 +369,15 @@ struct node_runtime::impl {
                     joined = true;
                     ++joins;
                   },
-                  [](caf::error&) {});
+                  [this](caf::error& err) {
+                    report_error("the control node refused to join: "
+                                 + sys.render(err));
+                  });
             },
-            [](caf::error&) {});
+            [this](caf::error& err) {
+              report_error("cannot reach the control node: "
+                           + sys.render(err));
+            });
       },
       mm, control->address, control->port);
   }
@@ -379,6 +391,14 @@ struct node_runtime::impl {
     for (auto& p : probes)
       caf::anon_send(p, caf::subscribe_atom::value,
                      caf::actor_cast<channel_listener_actor>(f));
+  }
+
+  /// Keeps and logs an error no caller waits for (joining, publishing).
+  void report_error(std::string what) {
+    if (sched == nullptr)
+      std::cerr << "augur: " << what << std::endl;
+    std::lock_guard<std::mutex> guard{mtx};
+    last_error = std::move(what);
   }
 
   /// Runs what is due now, then moves data through the test network.
@@ -420,7 +440,10 @@ struct node_runtime::impl {
                 f = std::move(fx);
                 r = std::move(rx);
               },
-              [&](caf::error&) {});
+              [&](caf::error& err) {
+                report_error("the control node refused to join: "
+                             + sys.render(err));
+              });
           if (f && r) {
             announce(f, r);
             joined = true;
@@ -800,6 +823,11 @@ bool node_runtime::joined() const {
 
 uint64_t node_runtime::joins() const {
   return impl_->joins;
+}
+
+std::string node_runtime::last_error() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->last_error;
 }
 
 uint16_t node_runtime::cluster_port() const {

@@ -166,6 +166,10 @@ public:
   bool joined() const;
   uint64_t joins() const;
 
+  /// The latest error that no caller waited for (a refused join, a gate
+  /// that could not be published), or empty; also logged in real time.
+  std::string last_error() const;
+
   /// Control node: the port its gate is published on.
   uint16_t cluster_port() const;
 
