@@ -8,7 +8,8 @@ namespace augur {
 
 namespace {
 
-using probe_ptr = traced_pointer<channel_probe_private_actor, channel_probe_state>;
+using probe_ptr
+  = traced_pointer<channel_probe_private_actor, channel_probe_state>;
 
 void schedule_tick(probe_ptr self) {
   auto& cfg = self->state.cfg;
@@ -25,12 +26,12 @@ void publish(probe_ptr self, const std::string& service,
   auto& st = self->state;
   auto x = est.sample(st.cfg.host, service, now_ms(self));
   auto reported = st.reported_up.find(service);
-    if (reported == st.reported_up.end() || reported->second != x.up) {
-      st.reported_up[service] = x.up;
-      auto svc = st.service_actors.find(service);
-      if (svc != st.service_actors.end())
-        self->send(svc->second, health_atom::value, st.cfg.host, x.up);
-    }
+  if (reported == st.reported_up.end() || reported->second != x.up) {
+    st.reported_up[service] = x.up;
+    auto svc = st.service_actors.find(service);
+    if (svc != st.service_actors.end())
+      self->send(svc->second, health_atom::value, st.cfg.host, x.up);
+  }
   for (auto& l : st.listeners)
     self->send(l, x);
 }
@@ -81,11 +82,10 @@ void probe_all(probe_ptr self) {
 
 } // namespace
 
-channel_probe_private_actor::behavior_type
-channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> self,
-              channel_probe_settings cfg,
-              std::shared_ptr<network_emulator> network,
-              std::map<std::string, aux_service_actor> service_actors) {
+channel_probe_private_actor::behavior_type channel_probe(
+  traced_pointer<channel_probe_private_actor, channel_probe_state> self,
+  channel_probe_settings cfg, std::shared_ptr<network_emulator> network,
+  std::map<std::string, aux_service_actor> service_actors) {
   auto& st = self->state;
   st.service_actors = std::move(service_actors);
   st.rng.seed(cfg.seed);

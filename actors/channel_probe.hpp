@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/probes/channel_estimator.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/execution/probe_client.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 namespace augur {
 
@@ -58,10 +58,9 @@ struct channel_probe_state {
 /// The channel probe of one host: every interval it measures the link to
 /// each service (here over the emulated network), updates the estimators and
 /// publishes a sample per service to its listeners.
-channel_probe_private_actor::behavior_type
-channel_probe(traced_pointer<channel_probe_private_actor, channel_probe_state> self,
-              channel_probe_settings cfg,
-              std::shared_ptr<network_emulator> network,
-              std::map<std::string, aux_service_actor> service_actors);
+channel_probe_private_actor::behavior_type channel_probe(
+  traced_pointer<channel_probe_private_actor, channel_probe_state> self,
+  channel_probe_settings cfg, std::shared_ptr<network_emulator> network,
+  std::map<std::string, aux_service_actor> service_actors);
 
 } // namespace augur

@@ -12,8 +12,7 @@ namespace augur {
 /// CAF's test coordinator. Actors read time only through this.
 inline double now_ms(const caf::local_actor* self) {
   using ms = std::chrono::duration<double, std::milli>;
-  return std::chrono::duration_cast<ms>(
-           self->clock().now().time_since_epoch())
+  return std::chrono::duration_cast<ms>(self->clock().now().time_since_epoch())
     .count();
 }
 

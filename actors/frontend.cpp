@@ -5,8 +5,8 @@
 
 #include <caf/actor_proxy.hpp>
 
-#include "augur/model/placement.hpp"
 #include "augur/actors/clock.hpp"
+#include "augur/model/placement.hpp"
 
 // The flow of one invocation, top to bottom:
 //   admit -> resolve its profile (cache, or ask the registry)
@@ -78,8 +78,8 @@ void resolve_profile(frontend_ptr self, invocation_id id) {
   if (waiting.size() > 1)
     return;
   ++st.counters.profile_lookups;
-  self->request(st.registry, std::chrono::seconds(5), caf::get_atom::value,
-                task)
+  self
+    ->request(st.registry, std::chrono::seconds(5), caf::get_atom::value, task)
     .then(
       [=](task_profile& p) {
         auto& st = self->state;
@@ -319,8 +319,8 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
-  auto i = placement::power_of_k(st.pool, st.cfg.candidates,
-                                 inv.request.task, st.rng);
+  auto i = placement::power_of_k(st.pool, st.cfg.candidates, inv.request.task,
+                                 st.rng);
   if (i == instance_pool::npos) {
     // Every slot was taken meanwhile (bids outstanding): wait in line.
     route(self, id);
@@ -335,8 +335,7 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
 // -- execution ---------------------------------------------------------------
 
 /// True while invocation `id` executes on instance `i`.
-bool still_placed(frontend_ptr self, invocation_id id,
-                  instance_pool::index i) {
+bool still_placed(frontend_ptr self, invocation_id id, instance_pool::index i) {
   auto it = self->state.live.find(id);
   return it != self->state.live.end() && it->second.placed == i;
 }
@@ -454,8 +453,8 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
         r.status = outcome::failed;
         r.host = st.pool.host_name(st.pool.host_of(i));
         r.instance = st.pool.name(i);
-        r.error = "instance " + r.instance + " failed: "
-                  + self->system().render(err);
+        r.error = "instance " + r.instance
+                  + " failed: " + self->system().render(err);
         finish(self, id, std::move(r));
         pump(self);
       });

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_table.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 namespace augur {
 

@@ -6,8 +6,8 @@
 
 #include <caf/actor_proxy.hpp>
 
-#include "augur/model/placement.hpp"
 #include "augur/actors/clock.hpp"
+#include "augur/model/placement.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/process.hpp"
@@ -55,8 +55,7 @@ run(instance_ptr self, const execute_request& req,
   auto r = answer(st, req);
   r.cold_start = st.warm.touch(req.task);
   auto services = st.catalog->services();
-  task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network,
-                   *services};
+  task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network, *services};
   ctx.compute(task.options.compute_ms);
   try {
     r.output = task.handler(ctx, req.payload);
@@ -72,8 +71,8 @@ run(instance_ptr self, const execute_request& req,
     r.error = "task threw a non-standard exception";
   }
   r.aux_ms = ctx.aux_ms();
-  observation seen{req.invocation, req.task, st.cfg.info.host,
-                   st.cfg.info.name, ctx.used()};
+  observation seen{req.invocation, req.task, st.cfg.info.host, st.cfg.info.name,
+                   ctx.used()};
   auto duration = (r.cold_start ? cold_start_of(st, task) : 0.0)
                   + ctx.compute_ms() + ctx.aux_ms();
   return {std::move(r), std::move(seen), duration};
@@ -102,8 +101,8 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
   spec.argv = cmd.argv;
   spec.env = cmd.env;
   spec.input = req.payload;
-  spec.timeout = std::chrono::milliseconds(
-    static_cast<int64_t>(cmd.timeout_ms));
+  spec.timeout
+    = std::chrono::milliseconds(static_cast<int64_t>(cmd.timeout_ms));
   spec.memory_mb = cmd.memory_mb;
   try {
     for (auto& [service, endpoint] : st.cfg.endpoints) {
@@ -279,16 +278,16 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
           && dynamic_cast<caf::actor_proxy*>(
                caf::actor_cast<caf::abstract_actor*>(sender))
                != nullptr)
-        self->send(caf::actor_cast<frontend_actor>(sender),
-                   started_atom::value, req.invocation);
+        self->send(caf::actor_cast<frontend_actor>(sender), started_atom::value,
+                   req.invocation);
       if (task->command) {
         auto seq = st.next_seq++;
         auto r = answer(st, req);
         r.cold_start = st.warm.touch(req.task);
         if (r.cold_start)
           ++st.cold_starts;
-        observation seen{req.invocation, req.task, st.cfg.info.host,
-                         st.cfg.info.name, {}};
+        observation seen{
+          req.invocation, req.task, st.cfg.info.host, st.cfg.info.name, {}};
         st.running_executions.emplace(
           seq, instance_state::running{rp, std::move(r), std::move(seen)});
         start_process(self, seq, req, *task->command,

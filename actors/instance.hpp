@@ -6,12 +6,12 @@
 #include <unordered_map>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_table.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/execution/task.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 namespace augur {
 
@@ -54,8 +54,7 @@ struct instance_state {
   /// Executions whose time has not elapsed yet, by a local sequence number.
   std::unordered_map<uint64_t, running> running_executions;
   /// Bids held back by `bid_delay_ms`, by the same sequence numbers.
-  std::unordered_map<uint64_t, std::pair<caf::typed_response_promise<bid>,
-                                         bid>>
+  std::unordered_map<uint64_t, std::pair<caf::typed_response_promise<bid>, bid>>
     delayed_bids;
   uint64_t next_seq = 1;
   static inline const char* name = "instance";

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
-#include "augur/runtime/tracing/tracing.hpp"
 #include "augur/model/profile_estimator.hpp"
+#include "augur/runtime/tracing/tracing.hpp"
 
 namespace augur {
 

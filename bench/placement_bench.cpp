@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
-#include <thread>
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,10 +25,10 @@
 #include <nlohmann/json.hpp>
 
 #include "augur/model/instance_pool.hpp"
+#include "augur/model/latency_stats.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"
 #include "augur/runtime/node/node_runtime.hpp"
-#include "augur/model/latency_stats.hpp"
 
 using namespace augur;
 using clk = std::chrono::steady_clock;
@@ -129,8 +129,7 @@ nlohmann::json decision_latency(size_t instances, size_t per_host,
   if (sink == 42)
     std::cerr << "";
   auto js = [](const latency_stats& x) {
-    return nlohmann::json{{"p50", x.percentile(50)},
-                          {"p99", x.percentile(99)}};
+    return nlohmann::json{{"p50", x.percentile(50)}, {"p99", x.percentile(99)}};
   };
   return {{"instances", instances},
           {"hosts", hosts},
@@ -146,7 +145,8 @@ cluster_config distributed_cluster(uint16_t port, bool nodes) {
   auto cfg = bench_cluster(2, 500);
   cfg.secret = "bench";
   if (nodes) {
-    cfg.nodes.push_back(node_config{"control", "127.0.0.1", port, node_role::control});
+    cfg.nodes.push_back(
+      node_config{"control", "127.0.0.1", port, node_role::control});
     cfg.nodes.push_back(node_config{"w1", "127.0.0.1", 0, node_role::worker});
     cfg.nodes.push_back(node_config{"w2", "127.0.0.1", 0, node_role::worker});
     cfg.hosts[0].node = "w1";
@@ -164,7 +164,9 @@ void define_noop(node_runtime& c) {
 /// `--worker NAME PORT`: runs a worker node until stdin closes.
 int run_worker(const std::string& name, uint16_t port) {
   node_runtime c{distributed_cluster(port, true),
-                     node_runtime::clock_mode::real_time, {}, name};
+                 node_runtime::clock_mode::real_time,
+                 {},
+                 name};
   define_noop(c);
   std::string line;
   std::getline(std::cin, line);
@@ -178,7 +180,7 @@ nlohmann::json distributed(const char* self_path, size_t requests,
   double local = 0;
   {
     node_runtime c{distributed_cluster(0, false),
-                       node_runtime::clock_mode::real_time};
+                   node_runtime::clock_mode::real_time};
     define_noop(c);
     c.invoke("noop");
     local = closed_loop<invoke_result>(c.system(), c.frontend(), requests,
@@ -194,8 +196,9 @@ nlohmann::json distributed(const char* self_path, size_t requests,
     port = a.local_endpoint().port();
   }
   node_runtime control{distributed_cluster(port, true),
-                           node_runtime::clock_mode::real_time, {},
-                           "control"};
+                       node_runtime::clock_mode::real_time,
+                       {},
+                       "control"};
   define_noop(control);
   std::vector<FILE*> workers;
   for (auto name : {"w1", "w2"})
@@ -209,9 +212,10 @@ nlohmann::json distributed(const char* self_path, size_t requests,
   nlohmann::json out;
   out["instances_joined"] = control.status().live_instances;
   control.invoke("noop");
-  auto remote = closed_loop<invoke_result>(
-    control.system(), control.frontend(), requests, window,
-    [](size_t) { return invoke_request{"noop", ""}; });
+  auto remote = closed_loop<invoke_result>(control.system(), control.frontend(),
+                                           requests, window, [](size_t) {
+                                             return invoke_request{"noop", ""};
+                                           });
   for (auto* w : workers)
     ::pclose(w);
   out["one_process_per_s"] = local;
@@ -244,8 +248,7 @@ int main(int argc, char** argv) {
   out["window"] = window;
 
   // 1,000 instances: 10 hosts of 100, one slot each, real-time scheduler.
-  node_runtime c{bench_cluster(10, 100),
-                     node_runtime::clock_mode::real_time};
+  node_runtime c{bench_cluster(10, 100), node_runtime::clock_mode::real_time};
   c.define_task("noop", {}, [](task_context&, const std::string&) {
     return std::string{};
   });
@@ -259,22 +262,25 @@ int main(int argc, char** argv) {
 
   auto& sys = c.system();
   auto echo = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](uint64_t x) { return x; }};
+    return {[](uint64_t x) {
+      return x;
+    }};
   });
-  auto raw = closed_loop<uint64_t>(sys, echo, requests, window,
-                         [](size_t i) { return static_cast<uint64_t>(i); });
-  auto fast = closed_loop<invoke_result>(sys, c.frontend(), requests, window, [](size_t) {
-    return invoke_request{"noop", ""};
+  auto raw = closed_loop<uint64_t>(sys, echo, requests, window, [](size_t i) {
+    return static_cast<uint64_t>(i);
   });
-  auto negotiated = closed_loop<invoke_result>(sys, c.frontend(), requests / 4, window,
-                                [](size_t) {
-                                  return invoke_request{"noop-db", ""};
-                                });
+  auto fast = closed_loop<invoke_result>(sys, c.frontend(), requests, window,
+                                         [](size_t) {
+                                           return invoke_request{"noop", ""};
+                                         });
+  auto negotiated = closed_loop<invoke_result>(
+    sys, c.frontend(), requests / 4, window, [](size_t) {
+      return invoke_request{"noop-db", ""};
+    });
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   auto st = c.status();
   out["raw_request_response_per_s"] = raw;
-  out["placements_per_s"] = {{"fast_path", fast},
-                             {"negotiated", negotiated}};
+  out["placements_per_s"] = {{"fast_path", fast}, {"negotiated", negotiated}};
   out["ratio"] = {{"fast_path", fast / raw}, {"negotiated", negotiated / raw}};
   out["frontend"] = {{"negotiations", st.negotiations},
                      {"fast_path", st.fast_path},
@@ -317,8 +323,8 @@ int main(int argc, char** argv) {
   auto on = median(ons);
   auto sampled = median(sampleds);
   std::remove(trace_file.c_str());
-  out["tracing_placements_per_s"] = {{"off", off}, {"on", on},
-                                     {"sampled_1pct", sampled}};
+  out["tracing_placements_per_s"]
+    = {{"off", off}, {"on", on}, {"sampled_1pct", sampled}};
   out["tracing_ratio_to_off"] = {{"on", on / off},
                                  {"sampled_1pct", sampled / off}};
   out["distributed"] = distributed(argv[0], requests / 4, window);

@@ -12,8 +12,8 @@
 
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "augur/messages/protocol.hpp"
 
@@ -82,24 +82,24 @@ using frontend_actor = caf::typed_actor<
   // Reports the frontend's counters.
   caf::replies_to<caf::get_atom, status_atom>::with<frontend_status>,
   // Reports the channel table as the frontend sees it.
-  caf::replies_to<caf::get_atom, channels_atom>::with<
-    std::vector<channel_sample>>>;
+  caf::replies_to<caf::get_atom,
+                  channels_atom>::with<std::vector<channel_sample>>>;
 
 /// The gate of a control node, the only actor it publishes: a worker node
 /// that presents the cluster's secret gets the frontend and the registry;
 /// anybody else gets an error and nothing to talk to.
 using gate_actor = caf::typed_actor<
   // A worker node joins: (secret, node name) -> the handles it needs.
-  caf::replies_to<caf::join_atom, std::string, std::string>::with<
-    frontend_actor, profile_registry_actor>>;
+  caf::replies_to<caf::join_atom, std::string,
+                  std::string>::with<frontend_actor, profile_registry_actor>>;
 
 /// One channel probe per host: measures every service from that host.
 using channel_probe_actor = caf::typed_actor<
   // Adds a consumer of this probe's samples.
   caf::reacts_to<caf::subscribe_atom, channel_listener_actor>,
   // Returns the current estimate for every service.
-  caf::replies_to<caf::get_atom, channels_atom>::with<
-    std::vector<channel_sample>>>;
+  caf::replies_to<caf::get_atom,
+                  channels_atom>::with<std::vector<channel_sample>>>;
 
 /// What a channel probe sends itself, on top of its public interface.
 using channel_probe_private_actor = channel_probe_actor::extend<

@@ -167,8 +167,8 @@ struct bid_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bid_request& x) {
-  return f(caf::meta::type_name("bid_request"), x.invocation, x.task,
-           x.service, x.likelihood, x.round_trips);
+  return f(caf::meta::type_name("bid_request"), x.invocation, x.task, x.service,
+           x.likelihood, x.round_trips);
 }
 
 /// The frontend tells an instance to run an invocation.
@@ -240,8 +240,8 @@ struct service_likelihood {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_likelihood& x) {
-  return f(caf::meta::type_name("service_likelihood"), x.service,
-           x.likelihood, x.round_trips, x.bytes_out, x.evidence, x.hinted);
+  return f(caf::meta::type_name("service_likelihood"), x.service, x.likelihood,
+           x.round_trips, x.bytes_out, x.evidence, x.hinted);
 }
 
 /// A task's profile: the registry pushes it to frontends whenever an estimate
@@ -260,8 +260,8 @@ struct task_profile {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_profile& x) {
-  return f(caf::meta::type_name("task_profile"), x.task, x.known,
-           x.idempotent, x.services, x.observations, x.version);
+  return f(caf::meta::type_name("task_profile"), x.task, x.known, x.idempotent,
+           x.services, x.observations, x.version);
 }
 
 /// Defines a task at the registry, with the services it declares it uses.
@@ -298,8 +298,8 @@ struct channel_sample {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_sample& x) {
-  return f(caf::meta::type_name("channel_sample"), x.host, x.service,
-           x.srtt_ms, x.rttvar_ms, x.loss, x.age_ms, x.up, x.probes);
+  return f(caf::meta::type_name("channel_sample"), x.host, x.service, x.srtt_ms,
+           x.rttvar_ms, x.loss, x.age_ms, x.up, x.probes);
 }
 
 /// The emulated link from a host to a service (virtual and embedded modes).

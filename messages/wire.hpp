@@ -70,8 +70,7 @@ public:
   void apply(const T& x) {
     if constexpr (caf::meta::is_annotation<T>::value) {
       // Annotations (type names) carry no data.
-    } else if constexpr (std::is_same_v<T, bool>
-                         || std::is_arithmetic_v<T>) {
+    } else if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>) {
       pk_.pack(x);
     } else if constexpr (std::is_enum_v<T>) {
       pk_.pack(static_cast<std::underlying_type_t<T>>(x));
@@ -106,8 +105,7 @@ public:
   void operator()(Ts&&... xs) {
     constexpr auto n = (field_count<Ts>() + ... + 0);
     if (obj_->type != msgpack::type::ARRAY || obj_->via.array.size != n)
-      throw wire_error("expected an array of " + std::to_string(n)
-                       + " fields");
+      throw wire_error("expected an array of " + std::to_string(n) + " fields");
     size_t pos = 0;
     (apply_at(xs, pos), ...);
   }
@@ -125,8 +123,9 @@ private:
       std::underlying_type_t<T> tmp;
       read(o, tmp);
       x = static_cast<T>(tmp);
-    } else if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>
-                         || std::is_same_v<T, std::string>) {
+    } else if constexpr (
+      std::is_same_v<
+        T, bool> || std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) {
       try {
         o.convert(x);
       } catch (const msgpack::type_error&) {

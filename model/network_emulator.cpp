@@ -38,10 +38,8 @@ std::optional<double> network_emulator::probe(const std::string& host,
   return draw_rtt(x);
 }
 
-network_emulator::exchange
-network_emulator::round_trip(const std::string& host,
-                             const std::string& service,
-                             uint32_t max_attempts) {
+network_emulator::exchange network_emulator::round_trip(
+  const std::string& host, const std::string& service, uint32_t max_attempts) {
   std::lock_guard<std::mutex> guard{mtx_};
   exchange result;
   auto i = links_.find({host, service});
@@ -51,7 +49,8 @@ network_emulator::round_trip(const std::string& host,
   auto rto = std::max(3 * x.rtt_ms, min_rto_ms);
   while (result.attempts < max_attempts) {
     ++result.attempts;
-    if (x.loss > 0 && std::bernoulli_distribution{std::min(x.loss, 1.0)}(rng_)) {
+    if (x.loss > 0
+        && std::bernoulli_distribution{std::min(x.loss, 1.0)}(rng_)) {
       result.ms += rto;
       continue;
     }

@@ -22,11 +22,10 @@ shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
   for (auto h : hosts) {
     auto free = pool.free_on_host(h);
     auto n = std::min(free.size(), k - result.size());
-    std::partial_sort(free.begin(), free.begin() + n, free.end(),
-                      [&](auto a, auto b) {
-                        return pool.busy(a) * pool.slots(b)
-                               < pool.busy(b) * pool.slots(a);
-                      });
+    std::partial_sort(
+      free.begin(), free.begin() + n, free.end(), [&](auto a, auto b) {
+        return pool.busy(a) * pool.slots(b) < pool.busy(b) * pool.slots(a);
+      });
     result.insert(result.end(), free.begin(), free.begin() + n);
     if (result.size() == k)
       break;
@@ -212,9 +211,9 @@ std::optional<placement_policy> parse_placement_policy(std::string_view name) {
 
 const std::vector<placement_policy>& all_placement_policies() {
   static const std::vector<placement_policy> xs{
-    placement_policy::predictive,  placement_policy::least_loaded,
-    placement_policy::random,      placement_policy::round_robin,
-    placement_policy::hash_home,   placement_policy::oracle,
+    placement_policy::predictive, placement_policy::least_loaded,
+    placement_policy::random,     placement_policy::round_robin,
+    placement_policy::hash_home,  placement_policy::oracle,
   };
   return xs;
 }

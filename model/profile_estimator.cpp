@@ -49,8 +49,8 @@ bool profile_estimator::observe(const std::string& task,
     est.successes += 1;
     // Round trips and bytes: exponentially weighted, with the same memory
     // as the likelihood (the first use sets them).
-    auto w = est.successes <= 1 ? 1.0 : 1.0 / std::min(est.successes,
-                                                        cfg_.half_life);
+    auto w = est.successes <= 1 ? 1.0
+                                : 1.0 / std::min(est.successes, cfg_.half_life);
     est.round_trips += w * (u->round_trips - est.round_trips);
     est.bytes_out += w * (static_cast<double>(u->bytes_out) - est.bytes_out);
   }
@@ -100,7 +100,8 @@ double profile_estimator::likelihood(const std::string& task,
 
 bool profile_moved(const task_profile& before, const task_profile& now,
                    double delta) {
-  if (before.known != now.known || before.services.size() != now.services.size())
+  if (before.known != now.known
+      || before.services.size() != now.services.size())
     return true;
   for (auto& x : now.services) {
     auto i = std::find_if(before.services.begin(), before.services.end(),

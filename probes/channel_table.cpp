@@ -9,8 +9,7 @@ void channel_table::update(channel_sample x, double now_ms) {
 }
 
 double channel_table::cost_ms(const std::string& host,
-                              const std::string& service,
-                              double now_ms) const {
+                              const std::string& service, double now_ms) const {
   auto i = channels_.find(service);
   if (i == channels_.end())
     return channel_quality::unusable;

@@ -327,9 +327,10 @@ TEST_CASE("an unknown task, a failing task, an unreachable service") {
   auto r = c.invoke("nosuch");
   CHECK(r.status == outcome::unknown_task);
   CHECK(r.error == "no task named 'nosuch'");
-  c.define_task("throws", {}, [](task_context&, const std::string&) -> std::string {
-    throw std::runtime_error("bad input");
-  });
+  c.define_task("throws", {},
+                [](task_context&, const std::string&) -> std::string {
+                  throw std::runtime_error("bad input");
+                });
   auto f = c.invoke("throws");
   CHECK(f.status == outcome::failed);
   CHECK(f.error == "task threw: bad input");

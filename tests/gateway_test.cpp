@@ -16,16 +16,17 @@ TEST_CASE("gateway: relays to Redis and counts round trips and bytes") {
   test::redis_server redis;
   io_runner io;
   link_spec link{"h", "cache", 0, 0, 0};
-  auto gw = gateway::open(io.context(), "cache", "127.0.0.1", redis.port(),
-                          [&link] { return link; }, 1);
+  auto gw = gateway::open(
+    io.context(), "cache", "127.0.0.1", redis.port(), [&link] { return link; },
+    1);
   REQUIRE(gw->port() != 0);
   CHECK(test::redis_command(gw->port(), "SET k 42") == "+OK");
   CHECK(test::redis_command(gw->port(), "GET k") == "$2");
   auto c = gw->counts();
   CHECK(c.service == "cache");
   CHECK(c.round_trips == 2);
-  CHECK(c.bytes_out == 10 + 7);         // "SET k 42\r\n", "GET k\r\n"
-  CHECK(c.bytes_in == 5 + 8);           // "+OK\r\n", "$2\r\n42\r\n"
+  CHECK(c.bytes_out == 10 + 7); // "SET k 42\r\n", "GET k\r\n"
+  CHECK(c.bytes_in == 5 + 8);   // "+OK\r\n", "$2\r\n42\r\n"
   CHECK(gw->connections() == 2);
   CHECK(gw->first_response_ms() >= 0);
   gw->close();
@@ -35,8 +36,9 @@ TEST_CASE("gateway: an emulated RTT is paid on every round trip") {
   test::redis_server redis;
   io_runner io;
   link_spec link{"h", "cache", 30, 0, 0};
-  auto gw = gateway::open(io.context(), "cache", "127.0.0.1", redis.port(),
-                          [&link] { return link; }, 1);
+  auto gw = gateway::open(
+    io.context(), "cache", "127.0.0.1", redis.port(), [&link] { return link; },
+    1);
   auto start = std::chrono::steady_clock::now();
   CHECK(test::redis_command(gw->port(), "PING") == "+PONG");
   std::chrono::duration<double, std::milli> took
@@ -76,10 +78,12 @@ TEST_CASE("endpoints: one parser, clear errors") {
     }
     return std::string{"no error"};
   };
-  CHECK(error_of("nohost") == "'nohost' is not host:port: no ':' before the "
-                              "port");
-  CHECK(error_of("h:0") == "'h:0' is not host:port: the port must be a "
-                           "number from 1 to 65535");
+  CHECK(error_of("nohost")
+        == "'nohost' is not host:port: no ':' before the "
+           "port");
+  CHECK(error_of("h:0")
+        == "'h:0' is not host:port: the port must be a "
+           "number from 1 to 65535");
   CHECK(error_of(":80") == "':80' is not host:port: no host");
   CHECK(error_of("h:") == "'h:' is not host:port: no port");
   CHECK(error_of("h:65536").find("from 1 to 65535") != std::string::npos);

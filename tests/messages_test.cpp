@@ -38,7 +38,8 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   CHECK(back.cold_start);
   CHECK(back.latency_ms == 12.5);
 
-  observation o{7, "t", "h", "h/0", {service_use{"db", 3, 100, 200, 4.5, 2, 1.25}}};
+  observation o{
+    7, "t", "h", "h/0", {service_use{"db", 3, 100, 200, 4.5, 2, 1.25}}};
   auto o2 = wire::decode<observation>(wire::encode(o));
   REQUIRE(o2.used.size() == 1);
   CHECK(o2.used[0].round_trips == 3);

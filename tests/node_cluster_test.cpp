@@ -74,9 +74,10 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
   auto acceptor = caf::io::accept_handle::from_int(1);
   cm->provide_acceptor(7400, acceptor);
   control.publish(7400);
-  REQUIRE(settle(control, worker, [&] { return control.cluster_port() == 7400; }));
-  cm->prepare_connection(acceptor, caf::io::connection_handle::from_int(1),
-                         *wm, "127.0.0.1", 7400,
+  REQUIRE(
+    settle(control, worker, [&] { return control.cluster_port() == 7400; }));
+  cm->prepare_connection(acceptor, caf::io::connection_handle::from_int(1), *wm,
+                         "127.0.0.1", 7400,
                          caf::io::connection_handle::from_int(1));
   worker.join();
   REQUIRE(settle(control, worker, [&] { return worker.joined(); }));
@@ -90,14 +91,14 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
   REQUIRE(settle(control, worker, [&] { return control.has_task("orders"); }));
   auto t = control.submit("orders", "q");
   std::optional<invoke_result> r;
-  REQUIRE(settle(control, worker, [&] { return (r = control.poll(t)).has_value(); }));
+  REQUIRE(
+    settle(control, worker, [&] { return (r = control.poll(t)).has_value(); }));
   CHECK((r->status == outcome::ok));
   CHECK(r->output == "q");
   CHECK(r->host == "h1");
   // The worker's instance reported to the control node's registry.
-  REQUIRE(settle(control, worker, [&] {
-    return control.profile("orders").observations == 1;
-  }));
+  REQUIRE(settle(control, worker,
+                 [&] { return control.profile("orders").observations == 1; }));
 
   // Node loss: the worker's instances die with work in flight.
   control.define_task("long", task_options{{}, 5000}, echo_db);
@@ -137,12 +138,11 @@ TEST_CASE("nodes: a wrong secret gets nothing") {
   auto acceptor = caf::io::accept_handle::from_int(1);
   control.test_network()->provide_acceptor(7400, acceptor);
   control.publish(7400);
-  REQUIRE(settle(control, stranger,
-                 [&] { return control.cluster_port() == 7400; }));
+  REQUIRE(
+    settle(control, stranger, [&] { return control.cluster_port() == 7400; }));
   control.test_network()->prepare_connection(
-    acceptor, caf::io::connection_handle::from_int(1),
-    *stranger.test_network(), "127.0.0.1", 7400,
-    caf::io::connection_handle::from_int(1));
+    acceptor, caf::io::connection_handle::from_int(1), *stranger.test_network(),
+    "127.0.0.1", 7400, caf::io::connection_handle::from_int(1));
   stranger.join();
   settle(control, stranger, [] { return false; });
   CHECK_FALSE(stranger.joined());

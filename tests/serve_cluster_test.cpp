@@ -7,8 +7,8 @@
 #include <functional>
 #include <thread>
 
-#include <augur/embedded.hpp>
 #include "redis_fixture.hpp"
+#include <augur/embedded.hpp>
 
 using namespace augur;
 using namespace std::chrono_literals;
@@ -48,7 +48,8 @@ slots = 2
 [[service]]
 name = "cache"
 kind = "redis"
-endpoint = ")" + redis_endpoint + R"("
+endpoint = ")"
+         + redis_endpoint + R"("
 
 [[link]]
 host = "near"
@@ -105,9 +106,8 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   auto c = embedded_cluster::from_toml(cluster_toml(redis.endpoint()),
                                        embedded_cluster::clock_mode::real_time);
   // The probes measure through their gateways, with the emulated RTT.
-  REQUIRE(eventually([&] {
-    return srtt_of(c, "near") > 0 && srtt_of(c, "far") > 0;
-  }));
+  REQUIRE(eventually(
+    [&] { return srtt_of(c, "near") > 0 && srtt_of(c, "far") > 0; }));
   // Within 10% of the emulated RTT once smoothed.
   auto within = [&](const std::string& host, double d) {
     auto x = srtt_of(c, host);

@@ -174,7 +174,8 @@ probability = 1.0
   CHECK(p["negotiations"].get<uint64_t>() > 1500);
 }
 
-TEST_CASE("simulate: instance_down fails in-flight work, and the pool shrinks") {
+TEST_CASE(
+  "simulate: instance_down fails in-flight work, and the pool shrinks") {
   auto text = two_hosts + R"(
 [[task]]
 name = "slow"

@@ -11,8 +11,8 @@
 
 #include "temp_dir.hpp"
 
-#include <augur/embedded.hpp>
 #include "augur/runtime/tracing/trace_format.hpp"
+#include <augur/embedded.hpp>
 
 using namespace augur;
 
@@ -168,9 +168,8 @@ TEST_CASE("trace: files of two nodes merge by time") {
   CHECK(fb.damage.empty());
   auto all = merge_traces({fa, fb});
   CHECK(all.size() == fa.records.size() + fb.records.size());
-  CHECK(std::is_sorted(all.begin(), all.end(), [](auto& x, auto& y) {
-    return x.time_ns < y.time_ns;
-  }));
+  CHECK(std::is_sorted(all.begin(), all.end(),
+                       [](auto& x, auto& y) { return x.time_ns < y.time_ns; }));
   auto nodes = std::count_if(all.begin(), all.end(),
                              [](auto& x) { return x.node == "worker"; });
   CHECK(nodes == static_cast<long>(fb.records.size()));

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <optional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -33,9 +33,12 @@ namespace {
 // -- JSON of the protocol's answers -----------------------------------------
 
 json to_json(const bid& b) {
-  return {{"instance", b.instance},       {"host", b.host},
-          {"accept", b.accept},           {"expected_ms", b.expected_ms},
-          {"channel_ms", b.channel_ms},   {"free_slots", b.free_slots},
+  return {{"instance", b.instance},
+          {"host", b.host},
+          {"accept", b.accept},
+          {"expected_ms", b.expected_ms},
+          {"channel_ms", b.channel_ms},
+          {"free_slots", b.free_slots},
           {"warm", b.warm}};
 }
 
@@ -77,23 +80,30 @@ json to_json(const task_profile& p) {
                         {"bytes_out", s.bytes_out},
                         {"evidence", s.evidence},
                         {"hinted", s.hinted}});
-  return {{"task", p.task},
-          {"observations", p.observations},
-          {"services", services}};
+  return {
+    {"task", p.task}, {"observations", p.observations}, {"services", services}};
 }
 
 json to_json(const channel_sample& x) {
-  return {{"host", x.host},           {"service", x.service},
-          {"srtt_ms", x.srtt_ms},     {"rttvar_ms", x.rttvar_ms},
-          {"loss", x.loss},           {"age_ms", x.age_ms},
-          {"state", x.up ? "up" : "down"}, {"probes", x.probes}};
+  return {{"host", x.host},
+          {"service", x.service},
+          {"srtt_ms", x.srtt_ms},
+          {"rttvar_ms", x.rttvar_ms},
+          {"loss", x.loss},
+          {"age_ms", x.age_ms},
+          {"state", x.up ? "up" : "down"},
+          {"probes", x.probes}};
 }
 
 json to_json(const instance_status& s) {
-  return {{"name", s.info.name},         {"host", s.info.host},
-          {"zone", s.info.zone},         {"slots", s.info.slots},
-          {"busy", s.busy},              {"executions", s.executions},
-          {"cold_starts", s.cold_starts}, {"warm", s.warm}};
+  return {{"name", s.info.name},
+          {"host", s.info.host},
+          {"zone", s.info.zone},
+          {"slots", s.info.slots},
+          {"busy", s.busy},
+          {"executions", s.executions},
+          {"cold_starts", s.cold_starts},
+          {"warm", s.warm}};
 }
 
 std::string label(const std::string& x) {
@@ -166,17 +176,16 @@ struct metrics {
             << "\",le=\"" << bounds[i] << "\"} " << h.counts[i] << "\n";
       out << "augur_invocation_latency_ms_bucket{task=\"" << label(task)
           << "\",le=\"+Inf\"} " << h.count << "\n";
-      out << "augur_invocation_latency_ms_sum{task=\"" << label(task)
-          << "\"} " << h.sum << "\n";
+      out << "augur_invocation_latency_ms_sum{task=\"" << label(task) << "\"} "
+          << h.sum << "\n";
       out << "augur_invocation_latency_ms_count{task=\"" << label(task)
           << "\"} " << h.count << "\n";
     }
     out << "# HELP augur_channel_rtt_ms Smoothed RTT per host and service.\n"
            "# TYPE augur_channel_rtt_ms gauge\n";
     for (auto& c : channels)
-      out << "augur_channel_rtt_ms{host=\"" << label(c.host)
-          << "\",service=\"" << label(c.service) << "\"} " << c.srtt_ms
-          << "\n";
+      out << "augur_channel_rtt_ms{host=\"" << label(c.host) << "\",service=\""
+          << label(c.service) << "\"} " << c.srtt_ms << "\n";
     out << "# HELP augur_channel_loss Fraction of probes lost.\n"
            "# TYPE augur_channel_loss gauge\n";
     for (auto& c : channels)
@@ -228,7 +237,9 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
     auto self = shared_from_this();
     request_from_outside<T>(
       cluster.system(), dest, std::chrono::seconds(60),
-      [self, k](T& x) { asio::post(self->io, [k, x]() mutable { k(&x, ""); }); },
+      [self, k](T& x) {
+        asio::post(self->io, [k, x]() mutable { k(&x, ""); });
+      },
       [self, k](std::string what) {
         asio::post(self->io, [k, what] { k(nullptr, what); });
       },
@@ -277,18 +288,17 @@ public:
     auto self = shared_from_this();
     http::async_read(socket_, buffer_, *parser_, [self](auto ec, size_t) {
       if (ec == http::error::body_limit) {
-        self->reply(error(413, "request body over the limit of "
-                                 + std::to_string(
-                                   self->st_->cfg.api.max_body_bytes)
-                                 + " bytes"),
+        self->reply(error(413,
+                          "request body over the limit of "
+                            + std::to_string(self->st_->cfg.api.max_body_bytes)
+                            + " bytes"),
                     false);
         return;
       }
       if (ec) {
         if (ec != http::error::end_of_stream && ec != asio::error::eof
             && ec != asio::error::connection_reset)
-          self->reply(error(400, "malformed request: " + ec.message()),
-                      false);
+          self->reply(error(400, "malformed request: " + ec.message()), false);
         return;
       }
       self->request_ = self->parser_->release();
@@ -519,9 +529,8 @@ private:
           if (--*left == 0) {
             std::sort(collected->begin(), collected->end(),
                       [](auto& a, auto& b) { return a["name"] < b["name"]; });
-            self->reply(make(200, json{{"instances", *collected}}.dump()
-                                    + "\n"),
-                        keep);
+            self->reply(
+              make(200, json{{"instances", *collected}}.dump() + "\n"), keep);
           }
         },
         caf::get_atom::value, status_atom::value);

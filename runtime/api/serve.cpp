@@ -2,15 +2,15 @@
 
 #include <csignal>
 #include <future>
-#include <string>
 #include <ostream>
+#include <string>
 
 #include <boost/asio/signal_set.hpp>
 
-#include "augur/runtime/node/node_runtime.hpp"
 #include "augur/runtime/api/http_api.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 namespace augur {
 
@@ -20,8 +20,7 @@ int serve(const cluster_config& cfg, std::ostream& out) {
 
 int serve_node(const cluster_config& cfg, const std::string& name,
                std::ostream& out) {
-  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {},
-                           name};
+  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {}, name};
   io_runner io;
   if (cluster.role() == node_role::worker) {
     std::promise<int> stopped;
@@ -48,8 +47,8 @@ int serve_node(const cluster_config& cfg, const std::string& name,
   signals.async_wait([&](auto ec, int signal) {
     if (ec)
       return;
-    out << "augur: signal " << signal << ", draining ("
-        << api.in_flight() << " in flight)" << std::endl;
+    out << "augur: signal " << signal << ", draining (" << api.in_flight()
+        << " in flight)" << std::endl;
     api.drain([&] { stopped.set_value(0); });
   });
   api.start();
@@ -57,9 +56,10 @@ int serve_node(const cluster_config& cfg, const std::string& name,
     out << "augur: node " << name << " (control) accepts workers on port "
         << cluster.cluster_port() << std::endl;
   out << "augur: serving on http://"
-      << to_string(endpoint{parse_endpoint(cfg.api.listen, true).host,
-                            api.port()}) << " (" << cluster.tasks().size() << " tasks, "
-      << cfg.instance_count() << " instances)" << std::endl;
+      << to_string(
+           endpoint{parse_endpoint(cfg.api.listen, true).host, api.port()})
+      << " (" << cluster.tasks().size() << " tasks, " << cfg.instance_count()
+      << " instances)" << std::endl;
   auto status = done.get();
   out << "augur: drained, exiting" << std::endl;
   return status;

@@ -2,23 +2,23 @@
 
 #include <atomic>
 #include <cstdio>
-#include <thread>
 #include <iomanip>
 #include <map>
 #include <ostream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/node/node_runtime.hpp"
-#include "augur/runtime/api/http_api.hpp"
-#include "augur/runtime/execution/io_runner.hpp"
-#include "augur/runtime/cli/local_redis.hpp"
 #include "augur/model/latency_stats.hpp"
+#include "augur/runtime/api/http_api.hpp"
+#include "augur/runtime/cli/local_redis.hpp"
+#include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 namespace augur {
 
@@ -52,15 +52,28 @@ bool one_in_five(const std::string& payload) {
 
 std::vector<demo_task> workload() {
   return {
-    {"orders", "4 queries to db, declared", 3, {{"db"}, 3, -1},
-     calls("db", 4)},
-    {"thumbnail", "2 reads from store, learned", 2, {{}, 15, -1},
+    {"orders", "4 queries to db, declared", 3, {{"db"}, 3, -1}, calls("db", 4)},
+    {"thumbnail",
+     "2 reads from store, learned",
+     2,
+     {{}, 15, -1},
      calls("store", 2)},
-    {"sessions", "3 calls to cache, learned", 2, {{}, 1, -1},
+    {"sessions",
+     "3 calls to cache, learned",
+     2,
+     {{}, 1, -1},
      calls("cache", 3)},
-    {"hash", "pure compute", 3, {{}, 2, -1},
-     [](task_context&, const std::string& p) { return p; }},
-    {"report", "db in 1 of 5 runs", 1, {{}, 10, -1},
+    {"hash",
+     "pure compute",
+     3,
+     {{}, 2, -1},
+     [](task_context&, const std::string& p) {
+       return p;
+     }},
+    {"report",
+     "db in 1 of 5 runs",
+     1,
+     {{}, 10, -1},
      calls("db", 2, one_in_five)},
   };
 }
@@ -131,13 +144,15 @@ run_summary run_policy(const cluster_config& base, placement_policy policy,
 
 nlohmann::json to_json(const task_summary& s) {
   auto stats = [](const latency_stats& x) {
-    return nlohmann::json{{"mean", x.mean()},
-                          {"p50", x.percentile(50)},
-                          {"p99", x.percentile(99)}};
+    return nlohmann::json{
+      {"mean", x.mean()}, {"p50", x.percentile(50)}, {"p99", x.percentile(99)}};
   };
-  return {{"count", s.latency.count()}, {"failed", s.failed},
-          {"latency_ms", stats(s.latency)}, {"aux_latency_ms", stats(s.aux)},
-          {"hosts", s.hosts}, {"placement", s.policies},
+  return {{"count", s.latency.count()},
+          {"failed", s.failed},
+          {"latency_ms", stats(s.latency)},
+          {"aux_latency_ms", stats(s.aux)},
+          {"hosts", s.hosts},
+          {"placement", s.policies},
           {"cold_starts", s.cold}};
 }
 
@@ -148,10 +163,9 @@ std::string fixed(double x, int precision = 1) {
 }
 
 /// Prints the comparison table, the summary and what augur learned.
-void print_comparison(std::ostream& out, const run_summary& augur,
-                      const run_summary& base,
-                      const std::vector<std::pair<std::string, std::string>>&
-                        tasks) {
+void print_comparison(
+  std::ostream& out, const run_summary& augur, const run_summary& base,
+  const std::vector<std::pair<std::string, std::string>>& tasks) {
   char line[256];
   std::snprintf(line, sizeof(line),
                 "%-10s %5s | %-20s %-11s %8s %8s %7s | %8s %8s %7s\n", "task",
@@ -191,8 +205,10 @@ void print_comparison(std::ostream& out, const run_summary& augur,
       << " cold starts, " << base.all.failed << " failed.\n";
   out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
       << fixed(base.all.latency.mean(), 2) << " ms ("
-      << fixed(100.0 * (1 - augur.all.latency.mean()
-                              / std::max(base.all.latency.mean(), 1e-9)),
+      << fixed(100.0
+                 * (1
+                    - augur.all.latency.mean()
+                        / std::max(base.all.latency.mean(), 1e-9)),
                0)
       << "% lower); time in services " << fixed(augur.all.aux.mean(), 2)
       << " ms vs " << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
@@ -265,9 +281,9 @@ invoke_over_http(uint16_t port,
         r.aux_ms = js.value("aux_ms", 0.0);
         r.cold_start = js.value("cold_start", false);
         if (js.contains("reason"))
-          r.reason.policy = parse_placement_route(
-                              js["reason"].value("policy", std::string{}))
-                              .value_or(placement_route::none);
+          r.reason.policy
+            = parse_placement_route(js["reason"].value("policy", std::string{}))
+                .value_or(placement_route::none);
       }
     });
   for (auto& t : threads)
@@ -275,9 +291,9 @@ invoke_over_http(uint16_t port,
   return results;
 }
 
-run_summary run_real_policy(
-  cluster_config cfg, placement_policy policy,
-  const std::vector<std::pair<std::string, std::string>>& reqs) {
+run_summary
+run_real_policy(cluster_config cfg, placement_policy policy,
+                const std::vector<std::pair<std::string, std::string>>& reqs) {
   cfg.policy = policy;
   node_runtime c{cfg, node_runtime::clock_mode::real_time};
   io_runner io;
@@ -315,9 +331,11 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
   cfg.api.listen = "127.0.0.1:0";
   cfg.tenants.clear();
   // The same requests, in the same order, for both policies.
-  static const std::map<std::string, double> weights{
-    {"orders", 3}, {"thumbnail", 2}, {"sessions", 2}, {"hash", 3},
-    {"report", 1}};
+  static const std::map<std::string, double> weights{{"orders", 3},
+                                                     {"thumbnail", 2},
+                                                     {"sessions", 2},
+                                                     {"hash", 3},
+                                                     {"report", 1}};
   std::vector<std::pair<std::string, std::string>> tasks;
   std::vector<double> w;
   for (auto& t : cfg.tasks) {
@@ -332,8 +350,8 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
     reqs.emplace_back(tasks[pick(rng)].first, std::to_string(i));
   out << "augur demo: a local Redis on " << redis.endpoint() << " behind "
       << cfg.services.size() << " service names, " << cfg.instance_count()
-      << " instances on " << cfg.hosts.size()
-      << " hosts with emulated links (" << opts.config << ").\n"
+      << " instances on " << cfg.hosts.size() << " hosts with emulated links ("
+      << opts.config << ").\n"
       << opts.requests << " invocations of real programs through the HTTP "
       << "API (4 concurrent clients), placed by augur and then by "
          "least-loaded placement.\n\n";
@@ -346,7 +364,6 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
   auto base = run_real_policy(cfg, placement_policy::least_loaded, reqs);
   print_comparison(out, augur, base, tasks);
 }
-
 
 void run_virtual_demo(const demo_options& opts, std::ostream& out) {
   auto cfg = load_config(opts.config);
@@ -366,8 +383,8 @@ void run_virtual_demo(const demo_options& opts, std::ostream& out) {
     doc["requests"] = opts.requests;
     doc["rate_per_s"] = opts.rate_per_s;
     doc["seed"] = opts.seed;
-    for (auto& [name, run] : {std::pair{"predictive", &augur},
-                              std::pair{"least-loaded", &base}}) {
+    for (auto& [name, run] :
+         {std::pair{"predictive", &augur}, std::pair{"least-loaded", &base}}) {
       auto& p = doc["policies"][name];
       p["all"] = to_json(run->all);
       for (auto& [task, s] : run->tasks)

@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "augur/runtime/node/config.hpp"
-#include "augur/runtime/cli/demo.hpp"
-#include "augur/runtime/simulation/report.hpp"
 #include "augur/runtime/api/serve.hpp"
+#include "augur/runtime/cli/demo.hpp"
+#include "augur/runtime/node/config.hpp"
+#include "augur/runtime/simulation/report.hpp"
 #include "augur/runtime/simulation/scenario.hpp"
 #include "augur/runtime/simulation/simulator.hpp"
 #include "augur/runtime/tracing/trace_format.hpp"
@@ -113,9 +113,10 @@ int main(int argc, char** argv) {
   auto* sim_cmd = app.add_subcommand(
     "simulate", "Replay a scenario in virtual time through the real actors");
   sim_cmd->add_option("scenario", scenario_file, "Scenario file")->required();
-  sim_cmd->add_option("--policy", policy,
-                      "predictive, least-loaded, random, round-robin, "
-                      "hash-home, oracle, or all")
+  sim_cmd
+    ->add_option("--policy", policy,
+                 "predictive, least-loaded, random, round-robin, "
+                 "hash-home, oracle, or all")
     ->capture_default_str();
   auto* seed_opt = sim_cmd->add_option("--seed", seed,
                                        "Seed (default: the scenario's)");
@@ -124,8 +125,8 @@ int main(int argc, char** argv) {
   double sim_sample = 1;
   sim_cmd->add_option("--trace", sim_trace,
                       "Trace messages to this file (one policy only)");
-  sim_cmd->add_option("--trace-sample", sim_sample,
-                      "Fraction of invocations traced")
+  sim_cmd
+    ->add_option("--trace-sample", sim_sample, "Fraction of invocations traced")
     ->check(CLI::Range(0.0, 1.0))
     ->capture_default_str();
 
@@ -208,9 +209,8 @@ int main(int argc, char** argv) {
       return augur::serve_node(cfg, node_name, std::cout);
     } else if (*trace_cmd) {
       return run_trace_command(dump_cmd->parsed(), chrome_cmd->parsed(),
-                               trace_files,
-                               only_invocation, only_actor, only_type,
-                               chrome_out);
+                               trace_files, only_invocation, only_actor,
+                               only_type, chrome_out);
     } else if (*sim_cmd) {
       auto sc = augur::load_scenario(scenario_file);
       if (!sim_trace.empty()) {
@@ -288,8 +288,8 @@ int main(int argc, char** argv) {
     } else if (*check_cmd) {
       auto cfg = augur::load_config(check_file);
       std::cout << check_file << ": ok (" << cfg.hosts.size() << " hosts, "
-                << cfg.instance_count() << " instances, "
-                << cfg.services.size() << " services)\n";
+                << cfg.instance_count() << " instances, " << cfg.services.size()
+                << " services)\n";
     }
   } catch (const augur::trace_error& e) {
     std::cerr << "augur: " << e.what() << "\n";

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <cctype>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -140,10 +140,9 @@ public:
     auto l = link_ ? link_() : link_spec{};
     double ms = l.rtt_ms / 2;
     if (l.jitter_ms > 0)
-      ms = std::max(0.0,
-                    std::normal_distribution<double>{ms, l.jitter_ms / 2}(rng_));
-    if (l.loss > 0
-        && std::bernoulli_distribution{std::min(l.loss, 1.0)}(rng_))
+      ms = std::max(
+        0.0, std::normal_distribution<double>{ms, l.jitter_ms / 2}(rng_));
+    if (l.loss > 0 && std::bernoulli_distribution{std::min(l.loss, 1.0)}(rng_))
       ms += std::max(3 * l.rtt_ms, network_emulator::min_rto_ms);
     return std::chrono::duration_cast<clock_type::duration>(
       std::chrono::duration<double, std::milli>{ms});
@@ -319,11 +318,10 @@ void connection::write_next(bool upstream) {
 
 } // namespace
 
-std::shared_ptr<gateway> gateway::open(asio::io_context& io,
-                                       std::string service,
-                                       std::string upstream_host,
-                                       uint16_t upstream_port,
-                                       link_source link, uint64_t seed) {
+std::shared_ptr<gateway>
+gateway::open(asio::io_context& io, std::string service,
+              std::string upstream_host, uint16_t upstream_port,
+              link_source link, uint64_t seed) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(upstream_host, ec);
   if (ec) {
@@ -335,9 +333,9 @@ std::shared_ptr<gateway> gateway::open(asio::io_context& io,
       throw std::runtime_error("cannot resolve " + upstream_host);
     addr = results.begin()->endpoint().address();
   }
-  auto gw = std::make_shared<gateway_impl>(
-    io, std::move(service), tcp::endpoint{addr, upstream_port},
-    std::move(link), seed);
+  auto gw = std::make_shared<gateway_impl>(io, std::move(service),
+                                           tcp::endpoint{addr, upstream_port},
+                                           std::move(link), seed);
   gw->start();
   return gw;
 }

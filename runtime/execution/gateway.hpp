@@ -26,11 +26,10 @@ using link_source = std::function<link_spec()>;
 class gateway {
 public:
   /// Opens the listener. Throws `std::runtime_error` if it cannot.
-  static std::shared_ptr<gateway> open(boost::asio::io_context& io,
-                                       std::string service,
-                                       std::string upstream_host,
-                                       uint16_t upstream_port,
-                                       link_source link, uint64_t seed);
+  static std::shared_ptr<gateway>
+  open(boost::asio::io_context& io, std::string service,
+       std::string upstream_host, uint16_t upstream_port, link_source link,
+       uint64_t seed);
 
   virtual ~gateway();
 

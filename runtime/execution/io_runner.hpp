@@ -14,7 +14,9 @@ namespace augur {
 class io_runner {
 public:
   io_runner() : guard_(boost::asio::make_work_guard(ctx_)) {
-    thread_ = std::thread{[this] { ctx_.run(); }};
+    thread_ = std::thread{[this] {
+      ctx_.run();
+    }};
   }
 
   ~io_runner() {

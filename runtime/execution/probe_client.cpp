@@ -65,8 +65,8 @@ struct attempt : std::enable_shared_from_this<attempt> {
 
 } // namespace
 
-void measure_redis_ping(asio::io_context& io, uint16_t port,
-                        double timeout_ms, measurement_handler done) {
+void measure_redis_ping(asio::io_context& io, uint16_t port, double timeout_ms,
+                        measurement_handler done) {
   auto a = std::make_shared<attempt>(io, std::move(done));
   asio::post(io, [a, port, timeout_ms] {
     a->arm(timeout_ms);
@@ -83,18 +83,16 @@ void measure_redis_ping(asio::io_context& io, uint16_t port,
             a->finish(false, 0);
             return;
           }
-          asio::async_read_until(a->socket, a->buf, "\r\n",
-                                 [a](auto ec, size_t n) {
-                                   if (ec) {
-                                     a->finish(false, 0);
-                                     return;
-                                   }
-                                   std::string line{
-                                     asio::buffers_begin(a->buf.data()),
-                                     asio::buffers_begin(a->buf.data()) + n};
-                                   a->finish(line == "+PONG\r\n",
-                                             a->elapsed_ms());
-                                 });
+          asio::async_read_until(
+            a->socket, a->buf, "\r\n", [a](auto ec, size_t n) {
+              if (ec) {
+                a->finish(false, 0);
+                return;
+              }
+              std::string line{asio::buffers_begin(a->buf.data()),
+                               asio::buffers_begin(a->buf.data()) + n};
+              a->finish(line == "+PONG\r\n", a->elapsed_ms());
+            });
         });
       });
   });
@@ -123,7 +121,8 @@ void measure_tcp_connect(asio::io_context& io, const std::string& host,
       auto l = link ? link() : link_spec{};
       auto extra = l.rtt_ms;
       a->socket.close();
-      auto wait = std::make_shared<asio::steady_timer>(a->socket.get_executor());
+      auto wait
+        = std::make_shared<asio::steady_timer>(a->socket.get_executor());
       wait->expires_after(std::chrono::duration_cast<clock_type::duration>(
         std::chrono::duration<double, std::milli>{extra}));
       wait->async_wait([a, wait](auto) { a->finish(true, a->elapsed_ms()); });

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -207,7 +207,7 @@ void run_process(asio::io_context& io, process_spec spec,
     while (start <= path.size()) {
       auto end = path.find(':', start);
       auto dir = path.substr(start, end == std::string::npos ? std::string::npos
-                                                              : end - start);
+                                                             : end - start);
       auto candidate = dir + "/" + program;
       if (::access(candidate.c_str(), X_OK) == 0) {
         found = candidate;

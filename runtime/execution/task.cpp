@@ -32,12 +32,11 @@ std::string task_context::call(const std::string& service,
   i->aux_ms += x.ms;
   aux_ms_ += x.ms;
   if (x.attempts == 0)
-    throw task_error("no link from host '" + host_ + "' to service '"
-                     + service + "'");
+    throw task_error("no link from host '" + host_ + "' to service '" + service
+                     + "'");
   if (!x.delivered)
-    throw task_error("service '" + service + "' unreachable from host '"
-                     + host_ + "' after " + std::to_string(x.attempts)
-                     + " attempts");
+    throw task_error("service '" + service + "' unreachable from host '" + host_
+                     + "' after " + std::to_string(x.attempts) + " attempts");
   auto response = svc->second ? svc->second(request) : request;
   i->bytes_in += response.size();
   return response;
@@ -51,8 +50,8 @@ void task_catalog::define(const std::string& name, task_options options,
   tasks_[name] = std::move(x);
 }
 
-void task_catalog::define_command(const std::string& name,
-                                  task_options options, command_spec command) {
+void task_catalog::define_command(const std::string& name, task_options options,
+                                  command_spec command) {
   auto x = std::make_shared<entry>(
     entry{std::move(options), nullptr,
           std::make_shared<const command_spec>(std::move(command))});

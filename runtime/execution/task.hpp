@@ -97,8 +97,8 @@ struct command_spec {
 };
 
 /// The body of a task: gets the context and the payload, returns the output.
-using task_handler = std::function<std::string(task_context&,
-                                               const std::string&)>;
+using task_handler
+  = std::function<std::string(task_context&, const std::string&)>;
 
 /// The tasks and in-process services of one cluster, shared by its
 /// instances. Definitions may be added while the cluster runs.

@@ -54,18 +54,18 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
     return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    throw config_error(source, static_cast<uint32_t>(e.source().begin.line),
-                       "", std::string{"malformed TOML: "}
-                             + std::string{e.description()});
+    throw config_error(source, static_cast<uint32_t>(e.source().begin.line), "",
+                       std::string{"malformed TOML: "}
+                         + std::string{e.description()});
   }
 }
 
 cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections) {
   cluster_config cfg;
-  std::set<std::string> top_keys{"cluster", "defaults", "host",   "service",
-                                 "link",    "trace",    "api",    "tenant",
-                                 "node"};
+  std::set<std::string> top_keys{"cluster", "defaults", "host",
+                                 "service", "link",     "trace",
+                                 "api",     "tenant",   "node"};
   // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
   bool command_tasks = extra_sections.count("task") == 0;
   if (command_tasks)
@@ -83,10 +83,10 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                          "cluster", "must be a table");
     table_reader r{source, *tbl, "cluster."};
     cfg.threshold = r.number("threshold", cfg.threshold, 0, 1);
-    cfg.candidates = static_cast<uint32_t>(
-      r.integer("candidates", cfg.candidates, 1, 1024));
-    cfg.probe_interval_ms = r.number("probe_interval_ms",
-                                     cfg.probe_interval_ms, 0.001, 3.6e6);
+    cfg.candidates
+      = static_cast<uint32_t>(r.integer("candidates", cfg.candidates, 1, 1024));
+    cfg.probe_interval_ms = r.number("probe_interval_ms", cfg.probe_interval_ms,
+                                     0.001, 3.6e6);
     auto policy = r.string("policy", to_string(cfg.policy));
     if (auto p = parse_placement_policy(policy)) {
       cfg.policy = *p;
@@ -104,14 +104,14 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     cfg.cold_start_ms = r.number("cold_start_ms", cfg.cold_start_ms, 0, 3.6e6);
     cfg.warm_capacity = static_cast<uint32_t>(
       r.integer("warm_capacity", cfg.warm_capacity, 0, 1u << 16));
-    cfg.profile_half_life = r.number("profile_half_life",
-                                     cfg.profile_half_life, 1, 1e9);
+    cfg.profile_half_life = r.number("profile_half_life", cfg.profile_half_life,
+                                     1, 1e9);
     cfg.load_weight_ms = r.number("load_weight_ms", cfg.load_weight_ms, 0,
                                   3.6e6);
     cfg.stale_half_life_ms = r.number("stale_half_life_ms",
                                       cfg.stale_half_life_ms, 0.001, 3.6e6);
-    cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms,
-                                    0, 3.6e6);
+    cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms, 0,
+                                    3.6e6);
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());
     cfg.secret = r.string("secret", "");
@@ -127,10 +127,10 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                          static_cast<uint32_t>(node->source().begin.line),
                          "defaults", "must be a table");
     table_reader r{source, *tbl, "defaults."};
-    cfg.same_zone_rtt_ms = r.number("same_zone_rtt_ms", cfg.same_zone_rtt_ms,
-                                    0, 60000);
-    cfg.cross_zone_rtt_ms = r.number("cross_zone_rtt_ms",
-                                     cfg.cross_zone_rtt_ms, 0, 60000);
+    cfg.same_zone_rtt_ms = r.number("same_zone_rtt_ms", cfg.same_zone_rtt_ms, 0,
+                                    60000);
+    cfg.cross_zone_rtt_ms = r.number("cross_zone_rtt_ms", cfg.cross_zone_rtt_ms,
+                                     0, 60000);
     r.no_other_keys();
   }
   if (auto node = root.get("trace")) {
@@ -162,8 +162,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       host_config h;
       h.name = r.string("name", "", true);
       h.zone = r.string("zone", "default");
-      h.instances = static_cast<uint32_t>(r.integer("instances", 1, 1,
-                                                    1u << 20));
+      h.instances
+        = static_cast<uint32_t>(r.integer("instances", 1, 1, 1u << 20));
       h.slots = static_cast<uint32_t>(r.integer("slots", 1, 1, 1u << 16));
       h.bid_delay_ms = r.number("bid_delay_ms", 0, 0, 60000);
       h.node = r.string("node", "");

@@ -159,7 +159,6 @@ private:
   std::string key_;
 };
 
-
 /// Parses a cluster from TOML text; `source` names it in errors. Throws
 /// `config_error` for anything malformed, missing, unknown or out of range.
 cluster_config parse_config(std::string_view text,

@@ -13,21 +13,21 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/io/network/test_multiplexer.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "augur/messages/errors.hpp"
 #include "augur/actors/aux_service.hpp"
 #include "augur/actors/channel_probe.hpp"
 #include "augur/actors/frontend.hpp"
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
+#include "augur/messages/errors.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/node/request.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
@@ -38,10 +38,9 @@ namespace augur {
 
 namespace {
 
-caf::actor_system_config& prepare(caf::actor_system_config& cfg,
-                                  node_runtime::clock_mode mode,
-                                  const cluster_config& cluster,
-                                  bool distributed) {
+caf::actor_system_config&
+prepare(caf::actor_system_config& cfg, node_runtime::clock_mode mode,
+        const cluster_config& cluster, bool distributed) {
   register_messages(cfg);
   if (distributed && mode == node_runtime::clock_mode::virtual_time) {
     // Deterministic nodes: CAF's test multiplexer instead of sockets, run by
@@ -107,8 +106,7 @@ struct node_runtime::impl {
   /// The latest error that no caller waited for (guarded by `mtx`).
   std::string last_error;
 
-  static node_role role_of(const cluster_config& cfg,
-                             const std::string& node) {
+  static node_role role_of(const cluster_config& cfg, const std::string& node) {
     if (node.empty() || cfg.nodes.empty())
       return node_role::all;
     auto n = cfg.node(node);
@@ -254,7 +252,9 @@ struct node_runtime::impl {
     if (role == node_role::control && sched == nullptr)
       publish_gate();
     else if (role == node_role::worker && sched == nullptr)
-      joiner = std::thread{[this] { keep_joined(); }};
+      joiner = std::thread{[this] {
+        keep_joined();
+      }};
     run();
   }
 
@@ -273,9 +273,8 @@ struct node_runtime::impl {
       [](gate_actor::pointer, std::string secret, frontend_actor f,
          profile_registry_actor r) -> gate_actor::behavior_type {
         return {
-          [=](caf::join_atom, const std::string& given,
-              const std::string&) -> caf::result<frontend_actor,
-                                                 profile_registry_actor> {
+          [=](caf::join_atom, const std::string& given, const std::string&)
+            -> caf::result<frontend_actor, profile_registry_actor> {
             if (given != secret)
               return make_error(ec::wrong_secret,
                                 "the cluster's secret was not given");
@@ -336,9 +335,10 @@ struct node_runtime::impl {
       [this](caf::event_based_actor* self, caf::io::middleman_actor to,
              uint16_t p, std::string address, gate_actor g) {
         auto sigs = sys.message_types(g);
-        self->request(to, caf::infinite, caf::publish_atom::value, p,
-                      caf::actor_cast<caf::strong_actor_ptr>(g),
-                      std::move(sigs), std::move(address), true)
+        self
+          ->request(to, caf::infinite, caf::publish_atom::value, p,
+                    caf::actor_cast<caf::strong_actor_ptr>(g), std::move(sigs),
+                    std::move(address), true)
           .then([this](uint16_t actual) { published_port = actual; },
                 [this](caf::error& err) {
                   report_error("cannot publish the gate: " + sys.render(err));
@@ -350,8 +350,9 @@ struct node_runtime::impl {
   /// Worker node: joins the control node through the middleman actor,
   /// without blocking; the result shows in `joined`.
   void join_async() {
-    auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                                [](auto& n) { return n.role == node_role::control; });
+    auto control
+      = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
+                     [](auto& n) { return n.role == node_role::control; });
     auto mm = sys.middleman().actor_handle();
     sys.spawn(
       [this](caf::event_based_actor* self, caf::io::middleman_actor to,
@@ -361,8 +362,9 @@ struct node_runtime::impl {
             [=](caf::node_id&, caf::strong_actor_ptr& ptr,
                 std::set<std::string>&) {
               auto g = caf::actor_cast<gate_actor>(ptr);
-              self->request(g, caf::infinite, caf::join_atom::value,
-                            cfg.secret, node_name)
+              self
+                ->request(g, caf::infinite, caf::join_atom::value, cfg.secret,
+                          node_name)
                 .then(
                   [=](frontend_actor& f, profile_registry_actor& r) {
                     announce(f, r);
@@ -375,8 +377,7 @@ struct node_runtime::impl {
                   });
             },
             [this](caf::error& err) {
-              report_error("cannot reach the control node: "
-                           + sys.render(err));
+              report_error("cannot reach the control node: " + sys.render(err));
             });
       },
       mm, control->address, control->port);
@@ -421,8 +422,9 @@ struct node_runtime::impl {
   /// Worker node: joins the control node, and joins again, with backoff,
   /// whenever it is lost.
   void keep_joined() {
-    auto control = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                                [](auto& n) { return n.role == node_role::control; });
+    auto control
+      = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
+                     [](auto& n) { return n.role == node_role::control; });
     auto backoff = std::chrono::milliseconds(100);
     while (!stopping) {
       if (reachable(control->address, control->port,
@@ -433,8 +435,9 @@ struct node_runtime::impl {
           caf::scoped_actor self{sys};
           frontend_actor f;
           profile_registry_actor r;
-          self->request(*g, std::chrono::seconds(5), caf::join_atom::value,
-                        cfg.secret, node_name)
+          self
+            ->request(*g, std::chrono::seconds(5), caf::join_atom::value,
+                      cfg.secret, node_name)
             .receive(
               [&](frontend_actor& fx, profile_registry_actor& rx) {
                 f = std::move(fx);
@@ -613,18 +616,16 @@ struct node_runtime::impl {
 
 // -- node_runtime --------------------------------------------------------
 
-node_runtime node_runtime::from_toml(std::string_view text,
-                                             clock_mode mode) {
+node_runtime node_runtime::from_toml(std::string_view text, clock_mode mode) {
   return node_runtime{parse_config(text), mode};
 }
 
-node_runtime node_runtime::from_file(const std::string& path,
-                                             clock_mode mode) {
+node_runtime node_runtime::from_file(const std::string& path, clock_mode mode) {
   return node_runtime{load_config(path), mode};
 }
 
 node_runtime::node_runtime(cluster_config cfg, clock_mode mode,
-                                   oracle_view oracle, std::string node)
+                           oracle_view oracle, std::string node)
   : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle),
                                  std::move(node))) {
   // nop
@@ -632,13 +633,12 @@ node_runtime::node_runtime(cluster_config cfg, clock_mode mode,
 
 node_runtime::node_runtime(node_runtime&&) noexcept = default;
 
-node_runtime&
-node_runtime::operator=(node_runtime&&) noexcept = default;
+node_runtime& node_runtime::operator=(node_runtime&&) noexcept = default;
 
 node_runtime::~node_runtime() = default;
 
-void node_runtime::define_task(const std::string& name,
-                                   task_options options, task_handler handler) {
+void node_runtime::define_task(const std::string& name, task_options options,
+                               task_handler handler) {
   auto hints = options.hints;
   auto known = impl_->catalog->services();
   for (auto& h : hints)
@@ -652,8 +652,8 @@ void node_runtime::define_task(const std::string& name,
 }
 
 void node_runtime::define_command_task(const std::string& name,
-                                           task_options options,
-                                           command_spec command) {
+                                       task_options options,
+                                       command_spec command) {
   auto hints = options.hints;
   impl_->catalog->define_command(name, std::move(options), std::move(command));
   if (impl_->registry) // a worker node has none: the control node learns
@@ -662,7 +662,7 @@ void node_runtime::define_command_task(const std::string& name,
 }
 
 void node_runtime::define_service(const std::string& name,
-                                      task_context::service_handler handler) {
+                                  task_context::service_handler handler) {
   auto known = impl_->catalog->services();
   if (known->count(name) == 0)
     throw std::invalid_argument("no service named '" + name + "'");
@@ -670,12 +670,12 @@ void node_runtime::define_service(const std::string& name,
 }
 
 invoke_result node_runtime::invoke(const std::string& task,
-                                           const std::string& payload) {
+                                   const std::string& payload) {
   return wait(submit(task, payload));
 }
 
 node_runtime::ticket node_runtime::submit(const std::string& task,
-                                                  const std::string& payload) {
+                                          const std::string& payload) {
   return impl_->submit_to(impl_->front, invoke_request{task, payload});
 }
 
@@ -696,10 +696,9 @@ std::vector<invoke_result> node_runtime::drain() {
   return result;
 }
 
-node_runtime::ticket
-node_runtime::execute_on(const std::string& instance_name,
-                             const std::string& task,
-                             const std::string& payload) {
+node_runtime::ticket node_runtime::execute_on(const std::string& instance_name,
+                                              const std::string& task,
+                                              const std::string& payload) {
   for (auto& [name, h] : impl_->instances)
     if (name == instance_name && h)
       return impl_->submit_to(h, execute_request{0, task, payload});
@@ -707,11 +706,10 @@ node_runtime::execute_on(const std::string& instance_name,
                               + "'");
 }
 
-void node_runtime::set_link(const std::string& host,
-                                const std::string& service,
-                                std::chrono::duration<double, std::milli> rtt,
-                                double loss,
-                                std::chrono::duration<double, std::milli> jitter) {
+void node_runtime::set_link(const std::string& host, const std::string& service,
+                            std::chrono::duration<double, std::milli> rtt,
+                            double loss,
+                            std::chrono::duration<double, std::milli> jitter) {
   if (!impl_->network->link(host, service))
     throw std::invalid_argument("no link from '" + host + "' to '" + service
                                 + "'");
@@ -722,7 +720,7 @@ void node_runtime::set_link(const std::string& host,
 }
 
 std::vector<std::string> node_runtime::fail_instances(const std::string& host,
-                                                         size_t n) {
+                                                      size_t n) {
   std::vector<std::string> failed;
   auto& x = *impl_;
   for (auto& [name, h] : x.instances) {
@@ -764,8 +762,8 @@ void node_runtime::advance(std::chrono::duration<double, std::milli> d) {
 }
 
 std::chrono::duration<double, std::milli> node_runtime::now() const {
-  return std::chrono::duration<double, std::milli>{
-    impl_->sys.clock().now() - impl_->started};
+  return std::chrono::duration<double, std::milli>{impl_->sys.clock().now()
+                                                   - impl_->started};
 }
 
 task_profile node_runtime::profile(const std::string& task) {
@@ -793,8 +791,7 @@ instance_status node_runtime::instance(const std::string& name) {
 service_info node_runtime::service(const std::string& name) {
   for (size_t i = 0; i < impl_->cfg.services.size(); ++i)
     if (impl_->cfg.services[i].name == name)
-      return impl_->ask<service_info>(impl_->services[i],
-                                      caf::get_atom::value);
+      return impl_->ask<service_info>(impl_->services[i], caf::get_atom::value);
   throw std::invalid_argument("no service named '" + name + "'");
 }
 

@@ -18,8 +18,8 @@ class test_multiplexer;
 #include "augur/messages/interfaces.hpp"
 #include "augur/messages/protocol.hpp"
 #include "augur/model/placement.hpp"
-#include "augur/runtime/node/config.hpp"
 #include "augur/runtime/execution/task.hpp"
+#include "augur/runtime/node/config.hpp"
 #include "augur/runtime/tracing/trace_format.hpp"
 
 namespace augur {
@@ -49,11 +49,11 @@ public:
 
   /// Builds a cluster from TOML text (throws `config_error`).
   static node_runtime from_toml(std::string_view text,
-                                    clock_mode mode = clock_mode::virtual_time);
+                                clock_mode mode = clock_mode::virtual_time);
 
   /// Builds a cluster from a TOML file (throws `config_error`).
   static node_runtime from_file(const std::string& path,
-                                    clock_mode mode = clock_mode::virtual_time);
+                                clock_mode mode = clock_mode::virtual_time);
 
   /// Builds a cluster; `oracle` is what the `oracle` policy knows (only a
   /// simulation can tell it).
@@ -65,8 +65,8 @@ public:
   /// joins the control node (presenting `[cluster] secret`), again and again
   /// with backoff whenever it loses it.
   explicit node_runtime(cluster_config cfg,
-                            clock_mode mode = clock_mode::virtual_time,
-                            oracle_view oracle = {}, std::string node = "");
+                        clock_mode mode = clock_mode::virtual_time,
+                        oracle_view oracle = {}, std::string node = "");
 
   node_runtime(node_runtime&&) noexcept;
   node_runtime& operator=(node_runtime&&) noexcept;
@@ -93,7 +93,7 @@ public:
 
   /// Invokes a task and waits for the answer.
   invoke_result invoke(const std::string& task,
-                           const std::string& payload = "");
+                       const std::string& payload = "");
 
   /// Submits an invocation without waiting; see `wait` and `drain`.
   ticket submit(const std::string& task, const std::string& payload = "");

@@ -16,8 +16,8 @@ namespace augur {
 template <class T, class Handle, class Timeout, class OnReply, class OnError,
           class... Ts>
 void request_from_outside(caf::actor_system& sys, const Handle& dest,
-                          Timeout timeout, OnReply on_reply,
-                          OnError on_error, Ts... xs) {
+                          Timeout timeout, OnReply on_reply, OnError on_error,
+                          Ts... xs) {
   // The destination travels as a spawn argument: CAF 0.17 dereferences a
   // null argument pack for argument-less function actors (UBSan flags it).
   sys.spawn(

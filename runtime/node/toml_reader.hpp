@@ -33,8 +33,8 @@ public:
     throw config_error(file_, line, prefix_ + key, problem);
   }
 
-  double number(const std::string& key, double fallback, double lo,
-                double hi, bool required = false) {
+  double number(const std::string& key, double fallback, double lo, double hi,
+                bool required = false) {
     seen_.insert(key);
     auto node = tbl_.get(key);
     if (!node) {
@@ -65,8 +65,7 @@ public:
     if (!node->is_integer())
       fail(node, key, "must be an integer");
     auto v = *node->value<int64_t>();
-    if (v < 0 || static_cast<uint64_t>(v) < lo
-        || static_cast<uint64_t>(v) > hi)
+    if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi)
       fail(node, key,
            "must be within [" + std::to_string(lo) + ", " + std::to_string(hi)
              + "], got " + std::to_string(v));
@@ -97,8 +96,7 @@ public:
                         const std::string& section) {
     auto name = string(key, "", true);
     if (known.count(name) == 0)
-      fail(node(key), key,
-           "no [[" + section + "]] named '" + name + "'");
+      fail(node(key), key, "no [[" + section + "]] named '" + name + "'");
     return name;
   }
 
@@ -166,8 +164,8 @@ private:
 };
 
 inline const toml::array* array_of_tables(const std::string& file,
-                                   const toml::table& root,
-                                   const std::string& key) {
+                                          const toml::table& root,
+                                          const std::string& key) {
   auto node = root.get(key);
   if (!node)
     return nullptr;

@@ -105,25 +105,25 @@ azure_trace load_azure_trace(const std::string& invocations_path,
       throw trace_error(invocations_path
                         + ":1: expected the header HashOwner,HashApp,"
                           "HashFunction,Trigger,<minute>...");
-    trace.first_minute = static_cast<int>(
-      to_number(header[4], invocations_path + ":1"));
+    trace.first_minute
+      = static_cast<int>(to_number(header[4], invocations_path + ":1"));
     size_t minutes = header.size() - 4;
-    for_each_row(in, invocations_path, header.size(), [&](auto& cells,
-                                                          auto& where) {
-      azure_function f;
-      f.owner = cells[0];
-      f.app = cells[1];
-      f.function = cells[2];
-      f.trigger = cells[3];
-      f.per_minute.reserve(minutes);
-      for (size_t i = 4; i < cells.size(); ++i) {
-        auto v = to_number(cells[i], where);
-        if (v < 0)
-          throw trace_error(where + ": negative count");
-        f.per_minute.push_back(static_cast<uint32_t>(v));
-      }
-      trace.functions.push_back(std::move(f));
-    });
+    for_each_row(in, invocations_path, header.size(),
+                 [&](auto& cells, auto& where) {
+                   azure_function f;
+                   f.owner = cells[0];
+                   f.app = cells[1];
+                   f.function = cells[2];
+                   f.trigger = cells[3];
+                   f.per_minute.reserve(minutes);
+                   for (size_t i = 4; i < cells.size(); ++i) {
+                     auto v = to_number(cells[i], where);
+                     if (v < 0)
+                       throw trace_error(where + ": negative count");
+                     f.per_minute.push_back(static_cast<uint32_t>(v));
+                   }
+                   trace.functions.push_back(std::move(f));
+                 });
   }
   std::map<std::string, size_t> by_key;
   for (size_t i = 0; i < trace.functions.size(); ++i) {
@@ -143,9 +143,9 @@ azure_trace load_azure_trace(const std::string& invocations_path,
     column[h] = i;
   }
   static const std::vector<std::pair<double, const char*>> pcts{
-    {0, "percentile_Average_0"},   {1, "percentile_Average_1"},
-    {25, "percentile_Average_25"}, {50, "percentile_Average_50"},
-    {75, "percentile_Average_75"}, {99, "percentile_Average_99"},
+    {0, "percentile_Average_0"},    {1, "percentile_Average_1"},
+    {25, "percentile_Average_25"},  {50, "percentile_Average_50"},
+    {75, "percentile_Average_75"},  {99, "percentile_Average_99"},
     {100, "percentile_Average_100"}};
   for (auto key : {"HashOwner", "HashApp", "HashFunction", "Average"})
     if (column.count(key) == 0)
@@ -153,19 +153,19 @@ azure_trace load_azure_trace(const std::string& invocations_path,
   for (auto& [_, key] : pcts)
     if (column.count(key) == 0)
       throw trace_error(durations_path + ":1: no column " + key);
-  for_each_row(in, durations_path, header.size(), [&](auto& cells,
-                                                      auto& where) {
-    auto i = by_key.find(cells[column["HashOwner"]] + cells[column["HashApp"]]
-                         + cells[column["HashFunction"]]);
-    if (i == by_key.end())
-      return;
-    auto& f = trace.functions[i->second];
-    f.duration_avg_ms = to_number(cells[column["Average"]], where);
-    f.duration_percentiles.clear();
-    for (auto& [p, key] : pcts)
-      f.duration_percentiles.emplace_back(p,
-                                          to_number(cells[column[key]], where));
-  });
+  for_each_row(
+    in, durations_path, header.size(), [&](auto& cells, auto& where) {
+      auto i = by_key.find(cells[column["HashOwner"]] + cells[column["HashApp"]]
+                           + cells[column["HashFunction"]]);
+      if (i == by_key.end())
+        return;
+      auto& f = trace.functions[i->second];
+      f.duration_avg_ms = to_number(cells[column["Average"]], where);
+      f.duration_percentiles.clear();
+      for (auto& [p, key] : pcts)
+        f.duration_percentiles.emplace_back(p, to_number(cells[column[key]],
+                                                         where));
+    });
   return trace;
 }
 

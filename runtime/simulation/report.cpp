@@ -44,9 +44,8 @@ void print_reports(const std::vector<nlohmann::json>& reports,
   char line[512];
   std::snprintf(line, sizeof(line),
                 "%-13s %8s %8s %6s %6s | %8s %8s %8s | %8s %8s %8s | %6s %6s\n",
-                "policy", "invoked", "done", "rej", "fail", "mean ms",
-                "p50 ms", "p99 ms", "aux mean", "aux p99", "aux>1min",
-                "cold", "negot");
+                "policy", "invoked", "done", "rej", "fail", "mean ms", "p50 ms",
+                "p99 ms", "aux mean", "aux p99", "aux>1min", "cold", "negot");
   out << line << std::string(118, '-') << "\n";
   for (auto& r : reports) {
     auto& l = r["latency_ms"];
@@ -84,11 +83,10 @@ void print_reports(const std::vector<nlohmann::json>& reports,
                     r["policy"].get<std::string>().c_str());
       out << line;
       for (auto& p : r["phases"]) {
-        auto cell = format("%.1f", p["latency_ms"]["mean"].get<double>())
-                    + " / "
-                    + format("%.1f", p["latency_ms"]["p99"].get<double>())
-                    + " / "
-                    + format("%.2f", p["aux_latency_ms"]["mean"].get<double>());
+        auto cell
+          = format("%.1f", p["latency_ms"]["mean"].get<double>()) + " / "
+            + format("%.1f", p["latency_ms"]["p99"].get<double>()) + " / "
+            + format("%.2f", p["aux_latency_ms"]["mean"].get<double>());
         std::snprintf(line, sizeof(line), " | %-22s", cell.c_str());
         out << line;
       }
@@ -130,9 +128,9 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
       if (std::find(names.begin(), names.end(), k) == names.end())
         names.push_back(k);
     auto value = [&](const std::string& policy, const char* path) {
-      return policies[policy][nlohmann::json::json_pointer{std::string{"/"}
-                                                           + path}]
-        .get<double>();
+      return policies[policy]
+                     [nlohmann::json::json_pointer{std::string{"/"} + path}]
+                       .get<double>();
     };
     auto scenario = doc.value("scenario", std::string{"scenario"});
     svg << "<text x=\"" << margin << "\" y=\"" << y0 + 12
@@ -141,8 +139,7 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
     int base = y0 + 20 + panel_h - 40;
     int plot_h = panel_h - 60;
     svg << "<line x1=\"" << margin << "\" y1=\"" << base << "\" x2=\""
-        << margin + panel_w << "\" y2=\"" << base
-        << "\" stroke=\"black\"/>\n";
+        << margin + panel_w << "\" y2=\"" << base << "\" stroke=\"black\"/>\n";
     auto group_w = panel_w / static_cast<int>(metrics.size());
     auto bar_w = std::max(4, (group_w - 20) / std::max<int>(1, names.size()));
     for (size_t m = 0; m < metrics.size(); ++m) {
@@ -156,10 +153,9 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
         auto h = static_cast<int>(v / top * plot_h);
         auto x = gx + static_cast<int>(p) * bar_w;
         svg << "<rect x=\"" << x << "\" y=\"" << base - h << "\" width=\""
-            << bar_w - 2 << "\" height=\"" << h << "\" fill=\""
-            << colors[p % 6] << "\"><title>" << escape(names[p]) << " "
-            << metrics[m].first << ": " << format("%.2f", v)
-            << " ms</title></rect>\n";
+            << bar_w - 2 << "\" height=\"" << h << "\" fill=\"" << colors[p % 6]
+            << "\"><title>" << escape(names[p]) << " " << metrics[m].first
+            << ": " << format("%.2f", v) << " ms</title></rect>\n";
         svg << "<text x=\"" << x + (bar_w - 2) / 2 << "\" y=\"" << base - h - 3
             << "\" text-anchor=\"middle\" font-size=\"8\">"
             << format(v < 10 ? "%.1f" : "%.0f", v) << "</text>\n";

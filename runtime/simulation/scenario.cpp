@@ -17,7 +17,8 @@ call_spec read_call(table_reader& r, const std::set<std::string>& services,
   call_spec c;
   c.service = r.reference("service", services, "service");
   c.probability = r.number("probability", 1, 0, 1);
-  c.round_trips = static_cast<uint32_t>(r.integer("round_trips", 1, 0, 1u << 20));
+  c.round_trips
+    = static_cast<uint32_t>(r.integer("round_trips", 1, 0, 1u << 20));
   c.bytes = r.integer("bytes", 0, 0, 1u << 30);
   if (by_trigger) {
     r.skip("declared");
@@ -86,8 +87,7 @@ scenario parse_scenario(std::string_view text, const std::string& source,
   // [workload]
   auto wnode = root.get("workload");
   if (!wnode || !wnode->as_table())
-    throw config_error(source, 1, "workload",
-                       "a [workload] table is required");
+    throw config_error(source, 1, "workload", "a [workload] table is required");
   table_reader w{source, *wnode->as_table(), "workload."};
   auto& wl = sc.workload;
   wl.seed = w.integer("seed", 1, 0, std::numeric_limits<int64_t>::max());
@@ -108,7 +108,8 @@ scenario parse_scenario(std::string_view text, const std::string& source,
         wl.mix[t.name] = 1;
     }
     if (sc.tasks.empty())
-      throw config_error(source, 1, "task", "at least one [[task]] is required");
+      throw config_error(source, 1, "task",
+                         "at least one [[task]] is required");
   } else {
     if (wl.trace != "azure2019")
       w.fail(w.node("trace"), "trace",
@@ -150,9 +151,8 @@ scenario parse_scenario(std::string_view text, const std::string& source,
       w.fail(w.node("invocations"), "invocations", e.what());
     }
     auto first = sc.trace.first_minute;
-    auto count = static_cast<int>(sc.trace.functions.empty()
-                                    ? 0
-                                    : sc.trace.functions[0].per_minute.size());
+    auto count = static_cast<int>(
+      sc.trace.functions.empty() ? 0 : sc.trace.functions[0].per_minute.size());
     if (wl.minute_from < 0) {
       wl.minute_from = first;
       wl.minute_to = first + count - 1;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "augur/runtime/simulation/azure_trace.hpp"
 #include "augur/runtime/node/config.hpp"
+#include "augur/runtime/simulation/azure_trace.hpp"
 
 namespace augur {
 

@@ -12,8 +12,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "augur/runtime/node/node_runtime.hpp"
 #include "augur/model/latency_stats.hpp"
+#include "augur/runtime/node/node_runtime.hpp"
 
 namespace augur {
 
@@ -114,9 +114,9 @@ struct group {
   }
 
   nlohmann::json to_json() const {
-    return {{"invocations", invocations}, {"completed", completed},
-            {"rejected", rejected},       {"failed", failed},
-            {"cold_starts", cold_starts}, {"latency_ms", stats(latency)},
+    return {{"invocations", invocations},  {"completed", completed},
+            {"rejected", rejected},        {"failed", failed},
+            {"cold_starts", cold_starts},  {"latency_ms", stats(latency)},
             {"aux_latency_ms", stats(aux)}};
   }
 };
@@ -262,7 +262,11 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
                     auto& t = w->sc->tasks[ti];
                     ctx.compute(t.duration_percentiles.empty()
                                   ? t.duration_ms
-                                  : azure_function{{}, {}, {}, {}, {},
+                                  : azure_function{{},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
                                                    t.duration_percentiles,
                                                    t.duration_ms}
                                       .duration_at(uniform(w->seed, idx, 0)));
@@ -293,9 +297,10 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
                frontend_actor front) -> caf::behavior {
       return {
         [=](uint64_t idx, uint32_t task, double arrival_s) {
-          self->request(front, caf::infinite,
-                        invoke_request{w->sc->tasks[task].name,
-                                       std::to_string(idx)})
+          self
+            ->request(front, caf::infinite,
+                      invoke_request{w->sc->tasks[task].name,
+                                     std::to_string(idx)})
             .then([=](invoke_result& r) { stats->record(r, task, arrival_s); },
                   [=](caf::error& err) {
                     invoke_result r;
@@ -307,7 +312,9 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
       };
     },
     c.frontend());
-  auto now = [&] { return c.now().count(); };
+  auto now = [&] {
+    return c.now().count();
+  };
   size_t next_event = 0;
   for (uint64_t i = 0; i < arrivals.size(); ++i) {
     auto& a = arrivals[i];
@@ -375,8 +382,8 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
   }
   out["simulated_s"] = now() / 1000;
   out["wall_s"] = wall.count();
-  out["invocations_per_wall_s"] = arrivals.size() / std::max(wall.count(),
-                                                             1e-9);
+  out["invocations_per_wall_s"] = arrivals.size()
+                                  / std::max(wall.count(), 1e-9);
   return out;
 }
 

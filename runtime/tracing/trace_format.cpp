@@ -171,9 +171,8 @@ std::vector<trace_record> merge_traces(const std::vector<trace_file>& files) {
   std::vector<trace_record> all;
   for (auto& f : files)
     all.insert(all.end(), f.records.begin(), f.records.end());
-  std::stable_sort(all.begin(), all.end(), [](auto& a, auto& b) {
-    return a.time_ns < b.time_ns;
-  });
+  std::stable_sort(all.begin(), all.end(),
+                   [](auto& a, auto& b) { return a.time_ns < b.time_ns; });
   return all;
 }
 
@@ -210,15 +209,13 @@ void resolve_invocations(std::vector<trace_record>& records) {
 
 std::string describe(const trace_record& x) {
   char buf[512];
-  std::snprintf(buf, sizeof(buf),
-                "%14.6f ms  %-8s %-7s %s#%llu -> %s#%llu  %s%s%s", x.time_ns / 1e6,
-                x.node.c_str(), x.event.c_str(), x.sender.c_str(),
-                static_cast<unsigned long long>(x.sender_id),
-                x.receiver.c_str(),
-                static_cast<unsigned long long>(x.receiver_id),
-                x.type.c_str(), x.response ? " (response)" : "",
-                x.request != 0 ? (" req=" + std::to_string(x.request)).c_str()
-                               : "");
+  std::snprintf(
+    buf, sizeof(buf), "%14.6f ms  %-8s %-7s %s#%llu -> %s#%llu  %s%s%s",
+    x.time_ns / 1e6, x.node.c_str(), x.event.c_str(), x.sender.c_str(),
+    static_cast<unsigned long long>(x.sender_id), x.receiver.c_str(),
+    static_cast<unsigned long long>(x.receiver_id), x.type.c_str(),
+    x.response ? " (response)" : "",
+    x.request != 0 ? (" req=" + std::to_string(x.request)).c_str() : "");
   std::string line = buf;
   if (x.invocation != 0)
     line += " inv=" + std::to_string(x.invocation);
@@ -237,37 +234,57 @@ std::string to_chrome_json(const std::vector<trace_record>& records) {
   auto pid_of = [&](const std::string& node) {
     auto [i, fresh] = pids.emplace(node, static_cast<int>(pids.size()) + 1);
     if (fresh)
-      events.push_back({{"ph", "M"}, {"name", "process_name"},
-                        {"pid", i->second}, {"args", {{"name", node}}}});
+      events.push_back({{"ph", "M"},
+                        {"name", "process_name"},
+                        {"pid", i->second},
+                        {"args", {{"name", node}}}});
     return i->second;
   };
   auto track = [&](int pid, uint64_t id, const std::string& name) {
     if (named.emplace(pid, id).second)
-      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", pid},
-                        {"tid", id},
-                        {"args", {{"name", name + " #" + std::to_string(id)}}}});
+      events.push_back(
+        {{"ph", "M"},
+         {"name", "thread_name"},
+         {"pid", pid},
+         {"tid", id},
+         {"args", {{"name", name + " #" + std::to_string(id)}}}});
   };
   for (auto& x : records) {
     auto pid = pid_of(x.node);
     auto ts = x.time_ns / 1000.0; // microseconds
-    json args = {{"request", x.request}, {"invocation", x.invocation},
-                 {"size", x.size}, {"message", x.message}};
+    json args = {{"request", x.request},
+                 {"invocation", x.invocation},
+                 {"size", x.size},
+                 {"message", x.message}};
     if (!x.content.empty())
       args["content"] = x.content;
     if (x.event == "send") {
       track(pid, x.sender_id, x.sender.empty() ? "anonymous" : x.sender);
-      events.push_back({{"ph", "s"}, {"name", x.type}, {"cat", "message"},
-                        {"id", x.message}, {"pid", pid}, {"tid", x.sender_id},
+      events.push_back({{"ph", "s"},
+                        {"name", x.type},
+                        {"cat", "message"},
+                        {"id", x.message},
+                        {"pid", pid},
+                        {"tid", x.sender_id},
                         {"ts", ts}});
     } else {
       track(pid, x.receiver_id, x.receiver);
-      events.push_back({{"ph", "X"}, {"name", x.type}, {"cat", "message"},
-                        {"pid", pid}, {"tid", x.receiver_id}, {"ts", ts},
+      events.push_back({{"ph", "X"},
+                        {"name", x.type},
+                        {"cat", "message"},
+                        {"pid", pid},
+                        {"tid", x.receiver_id},
+                        {"ts", ts},
                         {"dur", std::max(x.handler_ns / 1000.0, 0.001)},
                         {"args", args}});
-      events.push_back({{"ph", "f"}, {"bp", "e"}, {"name", x.type},
-                        {"cat", "message"}, {"id", x.message}, {"pid", pid},
-                        {"tid", x.receiver_id}, {"ts", ts}});
+      events.push_back({{"ph", "f"},
+                        {"bp", "e"},
+                        {"name", x.type},
+                        {"cat", "message"},
+                        {"id", x.message},
+                        {"pid", pid},
+                        {"tid", x.receiver_id},
+                        {"ts", ts}});
     }
   }
   json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};

@@ -17,8 +17,8 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/scheduled_actor.hpp>
 
-#include "augur/runtime/tracing/trace_settings.hpp"
 #include "augur/runtime/tracing/trace_format.hpp"
+#include "augur/runtime/tracing/trace_settings.hpp"
 
 namespace augur {
 
@@ -207,7 +207,6 @@ private:
 
 /// The self pointer of a traced, stateful, typed augur actor.
 template <class Handle, class State>
-using traced_pointer
-  = traced<typename Handle::template stateful_base<State>>*;
+using traced_pointer = traced<typename Handle::template stateful_base<State>>*;
 
 } // namespace augur
