@@ -196,6 +196,8 @@ void place(frontend_ptr self, invocation_id id) {
     place_baseline(self, id);
     return;
   }
+  // Any service at or above the threshold (the most likely one is) opens
+  // negotiation; the score then counts every service.
   if (svc != nullptr && svc->likelihood >= st.cfg.threshold)
     negotiate(self, id, *svc);
   else
@@ -211,13 +213,21 @@ double host_cost(frontend_ptr self, const std::string& service, uint32_t h,
   return st.channels.cost_ms(st.pool.host_name(h), service, now);
 }
 
-/// Cost of one round trip from every host of the pool to `service`.
-std::vector<double> host_costs(frontend_ptr self, const std::string& service) {
+/// Expected time in services of one execution of a task with `profile`, from
+/// every host of the pool (infinite: a likely service is unreachable).
+std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
   auto& st = self->state;
   auto now = now_ms(self);
   std::vector<double> result(st.pool.hosts());
-  for (uint32_t h = 0; h < st.pool.hosts(); ++h)
-    result[h] = host_cost(self, service, h, now);
+  std::vector<placement::service_term> terms(profile.services.size());
+  for (uint32_t h = 0; h < st.pool.hosts(); ++h) {
+    for (size_t s = 0; s < terms.size(); ++s) {
+      auto& svc = profile.services[s];
+      terms[s] = {svc.likelihood, svc.round_trips,
+                  host_cost(self, svc.service, h, now)};
+    }
+    result[h] = placement::expected_service_ms(terms, st.cfg.threshold);
+  }
   return result;
 }
 
@@ -226,7 +236,8 @@ void negotiate(frontend_ptr self, invocation_id id,
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
-  auto shortlist = placement::shortlist(st.pool, host_costs(self, svc.service),
+  auto& profile = st.profiles.at(inv.request.task);
+  auto shortlist = placement::shortlist(st.pool, host_costs(self, profile),
                                         st.cfg.candidates);
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
@@ -269,8 +280,13 @@ void negotiate(frontend_ptr self, invocation_id id,
                          + std::string{"a bid failed: "} + failure;
     try_next_bid(self, id);
   };
-  bid_request req{id, inv.request.task, svc.service, svc.likelihood,
-                  svc.round_trips};
+  bid_request req{id,
+                  inv.request.task,
+                  svc.service,
+                  svc.likelihood,
+                  svc.round_trips,
+                  profile.services,
+                  st.cfg.threshold};
   for (auto i : shortlist) {
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(

@@ -200,9 +200,12 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       in.warm = b.warm;
       auto task = st.catalog->find(req.task);
       in.cold_start_ms = task ? cold_start_of(st, *task) : st.cfg.cold_start_ms;
-      in.likelihood = req.likelihood;
-      in.round_trips = req.round_trips;
-      in.channel_ms = b.channel_ms;
+      if (req.services.empty())
+        in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
+      for (auto& s : req.services)
+        in.services.push_back(
+          {s.likelihood, s.round_trips, channel_cost(self, s.service)});
+      in.must_reach = req.threshold;
       in.busy = st.busy;
       in.slots = st.cfg.info.slots;
       in.load_weight_ms = st.cfg.load_weight_ms;

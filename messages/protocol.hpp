@@ -154,23 +154,6 @@ typename Inspector::result_type inspect(Inspector& f, invoke_result& x) {
            x.latency_ms, x.aux_ms, x.cold_start, x.log);
 }
 
-/// The frontend asks an instance for a bid on one invocation.
-struct bid_request {
-  invocation_id invocation = 0;
-  std::string task;
-  /// The service the invocation will likely use, its likelihood and the
-  /// expected round trips per execution.
-  std::string service;
-  double likelihood = 0;
-  double round_trips = 1;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, bid_request& x) {
-  return f(caf::meta::type_name("bid_request"), x.invocation, x.task, x.service,
-           x.likelihood, x.round_trips);
-}
-
 /// The frontend tells an instance to run an invocation.
 struct execute_request {
   invocation_id invocation = 0;
@@ -242,6 +225,28 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_likelihood& x) {
   return f(caf::meta::type_name("service_likelihood"), x.service, x.likelihood,
            x.round_trips, x.bytes_out, x.evidence, x.hinted);
+}
+
+/// The frontend asks an instance for a bid on one invocation.
+struct bid_request {
+  invocation_id invocation = 0;
+  std::string task;
+  /// The service the invocation most likely uses, its likelihood and the
+  /// expected round trips per execution.
+  std::string service;
+  double likelihood = 0;
+  double round_trips = 1;
+  /// Every service of the task's profile (the bid counts the expected time
+  /// in all of them); empty: only `service`.
+  std::vector<service_likelihood> services;
+  /// Likelihood from which a service must be reachable from the instance.
+  double threshold = 0.5;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bid_request& x) {
+  return f(caf::meta::type_name("bid_request"), x.invocation, x.task, x.service,
+           x.likelihood, x.round_trips, x.services, x.threshold);
 }
 
 /// A task's profile: the registry pushes it to frontends whenever an estimate

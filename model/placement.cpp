@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace augur::placement {
@@ -161,13 +162,34 @@ cheapest(const instance_pool& pool,
   return best;
 }
 
+double expected_service_ms(const std::vector<service_term>& terms,
+                           double must_reach, double unknown_ms) {
+  double total = 0;
+  for (auto& t : terms) {
+    if (t.likelihood <= 0)
+      continue;
+    if (std::isfinite(t.channel_ms)) {
+      total += t.likelihood * t.round_trips * t.channel_ms;
+    } else if (t.likelihood >= must_reach) {
+      return std::numeric_limits<double>::infinity();
+    } else {
+      total += t.likelihood * t.round_trips * unknown_ms;
+    }
+  }
+  return total;
+}
+
 double expected_latency_ms(const bid_inputs& x) {
   auto cold = x.warm ? 0.0 : x.cold_start_ms;
-  auto channel = std::isfinite(x.channel_ms)
-                   ? x.likelihood * x.round_trips * x.channel_ms
-                   : x.likelihood * x.round_trips * 1e6;
+  auto services = expected_service_ms(x.services, x.must_reach);
+  if (!std::isfinite(services)) {
+    // Unreachable: still a number, so that bids stay comparable.
+    services = 0;
+    for (auto& t : x.services)
+      services += t.likelihood * t.round_trips * 1e6;
+  }
   auto load = x.slots == 0 ? 1.0 : static_cast<double>(x.busy) / x.slots;
-  return cold + channel + load * x.load_weight_ms;
+  return cold + services + load * x.load_weight_ms;
 }
 
 size_t rank_bids(std::vector<bid>& bids) {

@@ -113,22 +113,43 @@ cheapest(const instance_pool& pool,
          const std::string& task, const std::function<double(uint32_t)>& aux_ms,
          double cold_start_ms, double load_weight_ms);
 
+/// One service a task may use, seen from one host.
+struct service_term {
+  /// Probability that an execution uses the service, and the round trips
+  /// of an execution that does.
+  double likelihood = 0;
+  double round_trips = 1;
+  /// Cost of one round trip to the service from the host (infinite:
+  /// never measured, or down).
+  double channel_ms = 0;
+};
+
+/// Expected time in services of one execution on a host: the sum over every
+/// service of likelihood x round trips x channel cost. A service used at or
+/// above `must_reach` likelihood over an unusable channel makes the host
+/// unusable (infinity); below it, an unusable channel costs what a round
+/// trip at `unknown_ms` would.
+double expected_service_ms(const std::vector<service_term>& terms,
+                           double must_reach, double unknown_ms = 1e3);
+
 /// What an instance expects an invocation to cost if it ran there now.
 struct bid_inputs {
   bool warm = false;
   double cold_start_ms = 0;
-  double likelihood = 0;
-  double round_trips = 1;
-  /// Cost of one round trip to the service from this instance's host.
-  double channel_ms = 0;
+  /// Every service the task may use, from this instance's host.
+  std::vector<service_term> services;
+  /// Likelihood from which a service must be reachable (the threshold).
+  double must_reach = 0.5;
   uint32_t busy = 0;
   uint32_t slots = 1;
   /// Cost of running beside other executions, per unit of load.
   double load_weight_ms = 1;
 };
 
-/// Expected latency in ms: cold start if not warm, plus the likely channel
-/// time (likelihood x round trips x channel cost), plus load x load_weight.
+/// Expected latency in ms: cold start if not warm, plus the expected time
+/// in services (`expected_service_ms`; an unreachable service the task
+/// likely uses counts a second per round trip, so such a bid ranks last),
+/// plus load x load_weight.
 double expected_latency_ms(const bid_inputs& x);
 
 /// Ranks bids best first: accepting bids by expected latency (ties keep

@@ -1,6 +1,7 @@
 #include "augur/probes/channel_estimator.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace augur {
@@ -9,6 +10,39 @@ double channel_estimator::age_ms(double now_ms) const noexcept {
   if (!ever_succeeded_)
     return std::numeric_limits<double>::infinity();
   return std::max(now_ms - last_success_ms_, 0.0);
+}
+
+void channel_estimator::restart(const std::vector<double>& run) {
+  // The new level is the mean of the samples that confirmed it; their mean
+  // deviation (at least an eighth of the level) is the new variance.
+  double mean = 0;
+  for (auto x : run)
+    mean += x;
+  mean /= static_cast<double>(run.size());
+  double deviation = 0;
+  for (auto x : run)
+    deviation += std::fabs(x - mean);
+  deviation /= static_cast<double>(run.size());
+  rtt_.restart(mean, std::max(deviation, mean / 8));
+  // What came before the run (the run's samples but the last are in
+  // `recent_` already): its median is the level the path had.
+  std::vector<double> before(recent_.begin(), recent_.end());
+  auto keep = before.size() > run.size() - 1 ? before.size() - (run.size() - 1)
+                                             : 0;
+  before.resize(keep);
+  if (before.empty()) {
+    ++resyncs_;
+    return;
+  }
+  std::nth_element(before.begin(), before.begin() + before.size() / 2,
+                   before.end());
+  auto level = before[before.size() / 2];
+  if (std::fabs(mean - level) > std::max(0.25 * level, 0.05)) {
+    loss_.clear();
+    ++shifts_;
+  } else {
+    ++resyncs_;
+  }
 }
 
 channel_sample channel_estimator::sample(const std::string& host,

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "augur/messages/protocol.hpp"
+#include "augur/probes/level_shift.hpp"
 #include "augur/probes/loss_window.hpp"
 #include "augur/probes/rtt_estimator.hpp"
 
@@ -12,8 +15,14 @@ namespace augur {
 /// Everything a probe knows about one host-service channel: smoothed RTT and
 /// variance (RFC 6298), loss over a window, when it last succeeded, and
 /// whether it is down (`down_after` consecutive failures mark it down; one
-/// success brings it back up). Times are in milliseconds on the caller's
-/// clock.
+/// success brings it back up). When a few consecutive samples agree on a
+/// level far from the smoothed RTT (`level_shift`), the RTT estimate restarts
+/// at that level, so a degradation and a recovery are both followed within a
+/// few probes. If the level also differs from the median of the samples
+/// before them, the path itself changed (`shifts`): its old losses are
+/// forgotten too; otherwise the smoothed RTT had only been pulled away by a
+/// transient (a spike) and is set right (`resyncs`). Times are in
+/// milliseconds on the caller's clock.
 class channel_estimator {
 public:
   explicit channel_estimator(size_t loss_window_size = 20,
@@ -24,7 +33,15 @@ public:
 
   /// Records a probe that came back after `rtt_ms`, at time `now_ms`.
   void success(double rtt_ms, double now_ms) {
-    rtt_.add(rtt_ms);
+    if (rtt_.samples() >= min_samples_for_shift
+        && shift_.add(rtt_ms, rtt_.srtt())) {
+      restart(shift_.run());
+    } else {
+      rtt_.add(rtt_ms);
+    }
+    recent_.push_back(rtt_ms);
+    if (recent_.size() > recent_size)
+      recent_.pop_front();
     loss_.add(false);
     last_success_ms_ = now_ms;
     ever_succeeded_ = true;
@@ -54,7 +71,29 @@ public:
     return loss_;
   }
 
+  /// Changes of the path's level followed so far.
+  size_t shifts() const noexcept {
+    return shifts_;
+  }
+
+  /// Times the smoothed RTT was set right after a transient.
+  size_t resyncs() const noexcept {
+    return resyncs_;
+  }
+
+  /// Raw samples kept to tell a new level from a transient.
+  static constexpr size_t recent_size = 8;
+
+  /// Samples before the estimate is trusted enough to judge shifts.
+  static constexpr unsigned long min_samples_for_shift = 4;
+
 private:
+  void restart(const std::vector<double>& run);
+
+  level_shift shift_;
+  std::deque<double> recent_;
+  size_t shifts_ = 0;
+  size_t resyncs_ = 0;
   rtt_estimator rtt_;
   loss_window loss_;
   size_t down_after_;

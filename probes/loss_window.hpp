@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,13 @@ public:
     lost_ += lost ? 1 : 0;
     next_ = (next_ + 1) % outcomes_.size();
     consecutive_failures_ = lost ? consecutive_failures_ + 1 : 0;
+  }
+
+  /// Forgets every probe (the channel changed: its old losses no longer
+  /// describe it).
+  void clear() {
+    std::fill(outcomes_.begin(), outcomes_.end(), 0);
+    next_ = filled_ = lost_ = consecutive_failures_ = 0;
   }
 
   /// Lost fraction of the probes in the window (0 when empty).

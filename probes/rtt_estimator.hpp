@@ -27,6 +27,14 @@ public:
     ++samples_;
   }
 
+  /// Restarts the estimate at a new level (a confirmed level shift): the
+  /// old samples no longer describe the channel.
+  void restart(double srtt_ms, double rttvar_ms) {
+    srtt_ = srtt_ms;
+    rttvar_ = rttvar_ms;
+    ++samples_;
+  }
+
   /// Smoothed RTT (0 before the first sample).
   double srtt() const noexcept {
     return srtt_;

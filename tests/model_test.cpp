@@ -185,15 +185,28 @@ TEST_CASE("least_loaded picks the lowest load") {
 TEST_CASE("expected latency and bid choice") {
   placement::bid_inputs in;
   in.cold_start_ms = 50;
-  in.likelihood = 0.5;
-  in.round_trips = 4;
-  in.channel_ms = 10;
+  in.services = {{0.5, 4, 10}};
   in.busy = 1;
   in.slots = 2;
   in.load_weight_ms = 2;
   CHECK(placement::expected_latency_ms(in) == doctest::Approx(50 + 20 + 1));
   in.warm = true;
   CHECK(placement::expected_latency_ms(in) == doctest::Approx(21));
+  // Every service counts: one touched briefly on nearly every run (a, one
+  // round trip), one used heavily on most runs (b, 20 round trips). Near b
+  // is better, although a is the more likely service.
+  std::vector<placement::service_term> near_a{{0.95, 1, 0.1}, {0.7, 20, 30}};
+  std::vector<placement::service_term> near_b{{0.95, 1, 30}, {0.7, 20, 0.1}};
+  CHECK(placement::expected_service_ms(near_b, 0.5)
+        < placement::expected_service_ms(near_a, 0.5));
+  CHECK(placement::expected_service_ms(near_b, 0.5)
+        == doctest::Approx(0.95 * 30 + 0.7 * 20 * 0.1));
+  // An unmeasured channel: unusable for a likely service, a round trip at
+  // the unknown cost for an unlikely one.
+  auto inf = std::numeric_limits<double>::infinity();
+  CHECK(std::isinf(placement::expected_service_ms({{0.9, 1, inf}}, 0.5)));
+  CHECK(placement::expected_service_ms({{0.1, 2, inf}}, 0.5, 1000)
+        == doctest::Approx(200));
   std::vector<bid> bids(4);
   for (size_t i = 0; i < bids.size(); ++i)
     bids[i].instance = "i" + std::to_string(i);

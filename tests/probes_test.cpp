@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include "augur/probes/channel_estimator.hpp"
 #include "augur/probes/channel_quality.hpp"
 #include "augur/probes/channel_table.hpp"
+#include "augur/probes/level_shift.hpp"
 #include "augur/probes/loss_window.hpp"
 #include "augur/probes/rtt_estimator.hpp"
 
@@ -106,4 +110,66 @@ TEST_CASE("channel_table: one table of the latest samples, aging as it waits") {
   CHECK(table.cost_ms("h", "db", 2000) == doctest::Approx(5));
   REQUIRE(table.samples().size() == 1);
   CHECK(table.samples()[0].srtt_ms == 5);
+}
+
+TEST_CASE("channel_estimator follows a degradation within a few probes") {
+  channel_estimator e;
+  for (int i = 0; i < 50; ++i)
+    e.success(1.0 + 0.01 * (i % 3), i * 100.0);
+  auto before = e.rtt().srtt();
+  CHECK(before == doctest::Approx(1.01).epsilon(0.02));
+  // The link degrades to 25 ms: after three probes the estimate is there
+  // (RFC 6298 alone would still be at about 9 ms).
+  for (int i = 0; i < 3; ++i)
+    e.success(25.0, 5000 + i * 100.0);
+  CHECK(e.shifts() == 1);
+  CHECK(e.rtt().srtt() == doctest::Approx(25));
+  // And back: the recovery is followed as fast.
+  for (int i = 0; i < 3; ++i)
+    e.success(1.0, 6000 + i * 100.0);
+  CHECK(e.shifts() == 2);
+  CHECK(e.rtt().srtt() == doctest::Approx(1));
+}
+
+TEST_CASE("channel_estimator: noise and single spikes are no shift") {
+  channel_estimator e;
+  std::mt19937_64 rng{7};
+  std::normal_distribution<double> jitter{10.0, 1.0};
+  for (int i = 0; i < 2010; ++i) {
+    // A spike of 100 ms every 50 probes, alone.
+    e.success(i % 50 == 49 ? 100.0 : std::max(0.1, jitter(rng)), i * 100.0);
+  }
+  // A spike pulls the smoothed RTT up for a moment; it is set right within
+  // a few probes, but it is no change of the path.
+  CHECK(e.shifts() == 0);
+  CHECK(e.resyncs() > 0);
+  CHECK(e.rtt().srtt() == doctest::Approx(10).epsilon(0.3));
+}
+
+TEST_CASE("channel_estimator: a shift forgets the old path's losses") {
+  channel_estimator e{20, 3};
+  for (int i = 0; i < 10; ++i) {
+    e.success(25.0, i * 100.0);
+    e.failure();
+  }
+  CHECK(e.losses().loss() > 0.4);
+  for (int i = 0; i < 3; ++i)
+    e.success(1.0, 2000 + i * 100.0);
+  CHECK(e.shifts() == 1);
+  CHECK(e.losses().loss() == 0);
+  CHECK(e.up());
+}
+
+TEST_CASE("level_shift: a run stays on one side and agrees with itself") {
+  level_shift d;
+  CHECK_FALSE(d.add(20, 10));
+  CHECK_FALSE(d.add(1, 10)); // the other side: a new run
+  CHECK_FALSE(d.add(1, 10));
+  CHECK(d.add(1, 10));
+  CHECK(d.run() == std::vector<double>{1, 1, 1});
+  CHECK_FALSE(d.add(11, 10)); // inside the band
+  // Outside on one side, but scattered: noise, not a new level.
+  CHECK_FALSE(d.add(14, 10));
+  CHECK_FALSE(d.add(30, 10));
+  CHECK_FALSE(d.add(13, 10));
 }
