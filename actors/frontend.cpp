@@ -156,6 +156,22 @@ void place_baseline(frontend_ptr self, invocation_id id) {
     i = placement::round_robin(st.pool, st.cursor);
   } else if (policy == placement_policy::hash_home) {
     i = placement::hash_home(st.pool, task);
+  } else if (policy == placement_policy::hint_zone) {
+    // An operator's rule: the zone of the first declared service.
+    auto& profile = st.profiles.at(task);
+    auto hinted = std::find_if(profile.services.begin(), profile.services.end(),
+                               [](auto& s) { return s.hinted; });
+    if (hinted != profile.services.end()) {
+      auto zone = st.cfg.service_zones.find(hinted->service);
+      if (zone != st.cfg.service_zones.end()) {
+        std::vector<bool> in_zone(st.pool.hosts());
+        for (uint32_t h = 0; h < st.pool.hosts(); ++h)
+          in_zone[h] = st.host_zones[st.pool.host_name(h)] == zone->second;
+        i = placement::least_loaded_on(st.pool, in_zone, st.rng);
+      }
+    }
+    if (i == instance_pool::npos)
+      i = placement::least_loaded(st.pool, st.rng);
   } else if (policy == placement_policy::oracle && st.cfg.oracle.most_likely) {
     // augur's procedure with the truth in place of estimates.
     auto& oracle = st.cfg.oracle;
@@ -555,6 +571,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
         return;
       }
       st.pool.add(info.name, info.host, info.slots);
+      st.host_zones[info.host] = info.zone;
       self->monitor(h);
       st.handles.push_back(std::move(h));
       pump(self);

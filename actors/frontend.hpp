@@ -35,6 +35,8 @@ struct frontend_settings {
   /// Load term of the oracle's expected latency (as in the instances' bids).
   double load_weight_ms = 1;
   oracle_view oracle;
+  /// The zone of every service (the hint-zone baseline).
+  std::unordered_map<std::string, std::string> service_zones;
   uint64_t seed = 1;
 };
 
@@ -74,6 +76,8 @@ struct frontend_state {
   std::deque<invocation_id> queue;
   frontend_status counters;
   std::mt19937_64 rng;
+  /// The zone of every host that joined (the hint-zone baseline).
+  std::unordered_map<std::string, std::string> host_zones;
   /// Round-robin baseline's position.
   size_t cursor = 0;
   invocation_id next_id = 1;

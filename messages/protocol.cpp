@@ -43,12 +43,14 @@ const char* to_string(placement_route x) {
       return "hash-home";
     case placement_route::oracle:
       return "oracle";
+    case placement_route::hint_zone:
+      return "hint-zone";
   }
   return "invalid";
 }
 
 std::optional<placement_route> parse_placement_route(std::string_view name) {
-  for (auto i = 0; i <= static_cast<int>(placement_route::oracle); ++i) {
+  for (auto i = 0; i <= static_cast<int>(placement_route::hint_zone); ++i) {
     auto x = static_cast<placement_route>(i);
     if (name == to_string(x))
       return x;

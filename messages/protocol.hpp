@@ -55,6 +55,7 @@ enum class placement_route : uint8_t {
   round_robin,
   hash_home,
   oracle,
+  hint_zone,
 };
 
 /// Returns the name of `x` as it appears in answers and reports

@@ -87,6 +87,31 @@ instance_pool::index least_loaded(const instance_pool& pool,
   return best;
 }
 
+instance_pool::index least_loaded_on(const instance_pool& pool,
+                                     const std::vector<bool>& host_ok,
+                                     std::mt19937_64& rng) {
+  auto best = instance_pool::npos;
+  double best_load = 0;
+  size_t ties = 0;
+  for (uint32_t h = 0; h < pool.hosts() && h < host_ok.size(); ++h) {
+    if (!host_ok[h])
+      continue;
+    for (auto i : pool.free_on_host(h)) {
+      auto load = static_cast<double>(pool.busy(i)) / pool.slots(i);
+      if (best == instance_pool::npos || load < best_load) {
+        best = i;
+        best_load = load;
+        ties = 1;
+      } else if (load == best_load) {
+        if (std::uniform_int_distribution<size_t>{0, ties}(rng) == 0)
+          best = i;
+        ++ties;
+      }
+    }
+  }
+  return best;
+}
+
 instance_pool::index random_free(const instance_pool& pool,
                                  std::mt19937_64& rng) {
   auto& free = pool.free();
@@ -220,6 +245,8 @@ const char* to_string(placement_policy x) {
       return "hash-home";
     case placement_policy::oracle:
       return "oracle";
+    case placement_policy::hint_zone:
+      return "hint-zone";
   }
   return "invalid";
 }
@@ -236,6 +263,7 @@ const std::vector<placement_policy>& all_placement_policies() {
     placement_policy::predictive, placement_policy::least_loaded,
     placement_policy::random,     placement_policy::round_robin,
     placement_policy::hash_home,  placement_policy::oracle,
+    placement_policy::hint_zone,
   };
   return xs;
 }
@@ -254,6 +282,8 @@ placement_route route_of(placement_policy x) {
       return placement_route::hash_home;
     case placement_policy::oracle:
       return placement_route::oracle;
+    case placement_policy::hint_zone:
+      return placement_route::hint_zone;
   }
   return placement_route::none;
 }

@@ -22,6 +22,9 @@ enum class placement_policy : uint8_t {
   round_robin,
   hash_home,
   oracle,
+  /// What an operator does by hand: each task in the zone of the service it
+  /// declares, least loaded there; least loaded anywhere without a hint.
+  hint_zone,
 };
 
 /// The policy's name in cluster files and reports (`least-loaded`, ...).
@@ -83,6 +86,12 @@ instance_pool::index power_of_k(const instance_pool& pool, size_t k,
 /// free slot (ties broken at random), ignoring channels and warmth.
 instance_pool::index least_loaded(const instance_pool& pool,
                                   std::mt19937_64& rng);
+
+/// Least-loaded among the instances with a free slot on the hosts that
+/// `host_ok` accepts (indexed by host); npos when none has a free slot.
+instance_pool::index least_loaded_on(const instance_pool& pool,
+                                     const std::vector<bool>& host_ok,
+                                     std::mt19937_64& rng);
 
 /// Random baseline: a uniformly random instance with a free slot.
 instance_pool::index random_free(const instance_pool& pool,

@@ -236,6 +236,7 @@ TEST_CASE("placement policies: names parse back to the same policy") {
   CHECK_FALSE(parse_placement_policy("magic").has_value());
   CHECK(to_string(placement_route::fast_path) == std::string{"fast-path"});
   CHECK(placement_route::negotiated == "negotiated");
+  CHECK(parse_placement_route("hint-zone") == placement_route::hint_zone);
   CHECK(placement_route::negotiated != "fast-path");
 }
 

@@ -5,6 +5,8 @@
 #include <exception>
 #include <iostream>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include <fstream>
@@ -237,7 +239,10 @@ int main(int argc, char** argv) {
       for (auto p : policies) {
         if (!sim_json)
           std::cerr << "simulating " << augur::to_string(p) << "...\n";
-        reports.push_back(augur::simulate(sc, p, seed));
+        // Progress on a terminal only: quiet when piped or with --json.
+        auto progress = !sim_json && ::isatty(STDERR_FILENO) ? &std::cerr
+                                                             : nullptr;
+        reports.push_back(augur::simulate(sc, p, seed, progress));
       }
       if (sim_json) {
         if (policy != "all") {

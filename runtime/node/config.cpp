@@ -61,8 +61,8 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
 }
 
 cluster_config read_cluster(const toml::table& root, const std::string& source,
-                            const std::set<std::string>& extra_sections) {
-  cluster_config cfg;
+                            const std::set<std::string>& extra_sections,
+                            cluster_config cfg) {
   std::set<std::string> top_keys{"cluster", "defaults", "host",
                                  "service", "link",     "trace",
                                  "api",     "tenant",   "node"};
@@ -131,6 +131,10 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                     60000);
     cfg.cross_zone_rtt_ms = r.number("cross_zone_rtt_ms", cfg.cross_zone_rtt_ms,
                                      0, 60000);
+    cfg.same_zone_jitter_ratio = r.number("same_zone_jitter_ratio",
+                                          cfg.same_zone_jitter_ratio, 0, 10);
+    cfg.cross_zone_jitter_ratio = r.number("cross_zone_jitter_ratio",
+                                           cfg.cross_zone_jitter_ratio, 0, 10);
     r.no_other_keys();
   }
   if (auto node = root.get("trace")) {
@@ -336,11 +340,13 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
   // Every other host-service pair gets a link from [defaults], by zone.
   for (auto& h : cfg.hosts)
     for (auto& s : cfg.services)
-      if (listed.count({h.name, s.name}) == 0)
-        cfg.links.push_back(link_spec{h.name, s.name,
-                                      h.zone == s.zone ? cfg.same_zone_rtt_ms
-                                                       : cfg.cross_zone_rtt_ms,
-                                      0, 0});
+      if (listed.count({h.name, s.name}) == 0) {
+        auto same = h.zone == s.zone;
+        auto rtt = same ? cfg.same_zone_rtt_ms : cfg.cross_zone_rtt_ms;
+        auto ratio = same ? cfg.same_zone_jitter_ratio
+                          : cfg.cross_zone_jitter_ratio;
+        cfg.links.push_back(link_spec{h.name, s.name, rtt, ratio * rtt, 0});
+      }
   return cfg;
 }
 

@@ -116,6 +116,11 @@ struct cluster_config {
   // [defaults]
   double same_zone_rtt_ms = 0.2;
   double cross_zone_rtt_ms = 2.0;
+  /// Jitter (standard deviation) of a link not listed, as a fraction of its
+  /// RTT. Off in cluster files; `augur simulate` defaults them to what
+  /// real networks show (see `scenario_jitter_ratios`).
+  double same_zone_jitter_ratio = 0;
+  double cross_zone_jitter_ratio = 0;
   // [[host]], [[service]], [[link]]
   std::vector<host_config> hosts;
   std::vector<service_config> services;

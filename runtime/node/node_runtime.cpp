@@ -186,6 +186,8 @@ struct node_runtime::impl {
       registry = sys.spawn(profile_registry, rs);
     frontend_settings fs;
     fs.policy = cfg.policy;
+    for (auto& s : cfg.services)
+      fs.service_zones[s.name] = s.zone;
     fs.threshold = cfg.threshold;
     fs.candidates = cfg.candidates;
     fs.queue_capacity = cfg.queue_capacity;

@@ -182,7 +182,8 @@ toml::table parse_toml(std::string_view text, const std::string& source);
 /// Reads the cluster sections of a document; top-level sections other than
 /// the cluster's and `extra_sections` are refused.
 cluster_config read_cluster(const toml::table& root, const std::string& source,
-                            const std::set<std::string>& extra_sections);
+                            const std::set<std::string>& extra_sections,
+                            cluster_config defaults = {});
 
 /// Reads a whole file (a `config_error` if it cannot be opened).
 std::string read_file(const std::string& path);

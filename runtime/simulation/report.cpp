@@ -99,8 +99,8 @@ void print_reports(const std::vector<nlohmann::json>& reports,
 }
 
 std::string plot_svg(const std::vector<nlohmann::json>& documents) {
-  static const char* colors[] = {"#1b9e77", "#d95f02", "#7570b3",
-                                 "#e7298a", "#66a61e", "#e6ab02"};
+  static const char* colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+                                 "#66a61e", "#e6ab02", "#a6761d"};
   static const std::vector<std::pair<const char*, const char*>> metrics{
     {"mean latency", "latency_ms/mean"},
     {"p99 latency", "latency_ms/p99"},
@@ -121,7 +121,7 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
     // Policies in a fixed order: augur first, then its bound, then the rest.
     std::vector<std::string> names;
     for (auto* known : {"predictive", "oracle", "least-loaded", "random",
-                        "round-robin", "hash-home"})
+                        "round-robin", "hash-home", "hint-zone"})
       if (policies.contains(known))
         names.push_back(known);
     for (auto& [k, _] : policies.items())
@@ -153,7 +153,7 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
         auto h = static_cast<int>(v / top * plot_h);
         auto x = gx + static_cast<int>(p) * bar_w;
         svg << "<rect x=\"" << x << "\" y=\"" << base - h << "\" width=\""
-            << bar_w - 2 << "\" height=\"" << h << "\" fill=\"" << colors[p % 6]
+            << bar_w - 2 << "\" height=\"" << h << "\" fill=\"" << colors[p % 7]
             << "\"><title>" << escape(names[p]) << " " << metrics[m].first
             << ": " << format("%.2f", v) << " ms</title></rect>\n";
         svg << "<text x=\"" << x + (bar_w - 2) / 2 << "\" y=\"" << base - h - 3
@@ -167,7 +167,7 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
     for (size_t p = 0; p < names.size(); ++p) {
       auto lx = margin + static_cast<int>(p) * 105;
       svg << "<rect x=\"" << lx << "\" y=\"" << base + 22
-          << "\" width=\"10\" height=\"10\" fill=\"" << colors[p % 6]
+          << "\" width=\"10\" height=\"10\" fill=\"" << colors[p % 7]
           << "\"/><text x=\"" << lx + 14 << "\" y=\"" << base + 31 << "\">"
           << escape(names[p]) << "</text>\n";
     }

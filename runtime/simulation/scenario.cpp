@@ -45,8 +45,13 @@ scenario parse_scenario(std::string_view text, const std::string& source,
   auto root = detail::parse_toml(text, source);
   scenario sc;
   sc.source = source;
-  sc.cluster = detail::read_cluster(root, source,
-                                    {"task", "workload", "event"});
+  // A replay is honest about links the file does not list: they jitter as
+  // measured networks do.
+  cluster_config defaults;
+  defaults.same_zone_jitter_ratio = scenario_jitter_ratios::same_zone;
+  defaults.cross_zone_jitter_ratio = scenario_jitter_ratios::cross_zone;
+  sc.cluster = detail::read_cluster(root, source, {"task", "workload", "event"},
+                                    defaults);
   std::set<std::string> services;
   for (auto& s : sc.cluster.services)
     services.insert(s.name);

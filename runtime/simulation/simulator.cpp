@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -214,10 +215,31 @@ void apply(const sim_event& e, world& w, node_runtime& c) {
   }
 }
 
+/// Rewrites the progress line: policy, invocations replayed, rate, time
+/// left (at most about twice a second).
+void show_progress(std::ostream& out, placement_policy policy, uint64_t done,
+                   uint64_t total,
+                   std::chrono::steady_clock::time_point start) {
+  static thread_local auto last = std::chrono::steady_clock::time_point{};
+  auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::milliseconds(500))
+    return;
+  last = now;
+  std::chrono::duration<double> wall = now - start;
+  auto rate = done / std::max(wall.count(), 1e-9);
+  auto left = rate > 0 ? (total - done) / rate : 0.0;
+  char line[160];
+  std::snprintf(line, sizeof(line),
+                "\r\033[K%s: %llu of %llu invocations, %.0f/s, %.0f s left",
+                to_string(policy), static_cast<unsigned long long>(done),
+                static_cast<unsigned long long>(total), rate, left);
+  out << line << std::flush;
+}
+
 } // namespace
 
 nlohmann::json simulate(const scenario& sc, placement_policy policy,
-                        uint64_t seed) {
+                        uint64_t seed, std::ostream* progress) {
   auto wall_start = std::chrono::steady_clock::now();
   auto w = std::make_shared<world>();
   w->sc = &sc;
@@ -326,7 +348,11 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
     }
     c.advance(ms{std::max(0.0, a.at_ms - now())});
     caf::anon_send(collector, i, a.task, a.at_ms / 1000);
+    if (progress != nullptr && (i & 0x3fff) == 0)
+      show_progress(*progress, policy, i, arrivals.size(), wall_start);
   }
+  if (progress != nullptr)
+    *progress << "\r\033[K" << std::flush;
   auto last_arrival = arrivals.empty() ? 0.0 : arrivals.back().at_ms;
   while (next_event < sc.events.size())
     apply(sc.events[next_event++], *w, c);
