@@ -31,6 +31,9 @@ void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
                      std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
 void fast_path(frontend_ptr self, invocation_id id, placement_route why);
+instance_pool::index free_home(frontend_ptr self, const task_profile& profile);
+const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
+                                                  const task_profile& profile);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
 void finish(frontend_ptr self, invocation_id id, invoke_result r);
 void pump(frontend_ptr self);
@@ -212,6 +215,10 @@ void place(frontend_ptr self, invocation_id id) {
     place_baseline(self, id);
     return;
   }
+  if (!inv.counted) {
+    inv.counted = true;
+    st.rates[inv.request.task].add(now_ms(self));
+  }
   // Any service at or above the threshold (the most likely one is) opens
   // negotiation; the score then counts every service.
   if (svc != nullptr && svc->likelihood >= st.cfg.threshold)
@@ -247,14 +254,87 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
   return result;
 }
 
+// -- homes -------------------------------------------------------------------
+
+// A task lives on a few home instances, chosen by channel to the services it
+// uses and kept stable, so that it stays warm there. They are chosen again
+// when the profile moved, the pool changed, or a probe interval passed.
+const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
+                                                  const task_profile& profile) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  auto& h = st.homes[profile.task];
+  if (h.instances.empty() || h.profile_version != profile.version
+      || h.pool_size != st.pool.size() || h.live != st.pool.live()
+      || now - h.chosen_ms >= st.cfg.homes_refresh_ms) {
+    h.instances = homes::choose(st.pool, host_costs(self, profile),
+                                profile.task, st.cfg.homes);
+    h.chosen_ms = now;
+    h.profile_version = profile.version;
+    h.pool_size = st.pool.size();
+    h.live = st.pool.live();
+  }
+  return h.instances;
+}
+
+/// The first of the task's homes with a free slot, or npos.
+instance_pool::index free_home(frontend_ptr self, const task_profile& profile) {
+  auto& st = self->state;
+  for (auto i : homes_of(self, profile))
+    if (st.pool.has_free_slot(i))
+      return i;
+  return instance_pool::npos;
+}
+
+/// The runs a cold start on one of the task's homes is expected to serve.
+double runs_per_cold_start(frontend_ptr self, const std::string& task) {
+  auto& st = self->state;
+  auto rate = st.rates.count(task) != 0 ? st.rates[task].per_s(now_ms(self))
+                                        : 0.0;
+  return expected_runs(rate, st.cfg.warm_horizon_s, st.cfg.homes.count);
+}
+
+/// A profile just tripped the threshold: its first home warms the task up
+/// now, so that its first negotiated runs find it warm.
+void prewarm(frontend_ptr self, const task_profile& profile) {
+  auto& st = self->state;
+  if (st.cfg.policy != placement_policy::predictive || !st.cfg.prewarm
+      || st.tripped.count(profile.task) != 0)
+    return;
+  auto svc = most_likely_service(profile);
+  if (svc == nullptr || svc->likelihood < st.cfg.threshold)
+    return;
+  auto& homes = homes_of(self, profile);
+  if (homes.empty())
+    return; // no channel measured yet: the next push tries again
+  st.tripped.insert(profile.task);
+  auto home = homes.front();
+  if (st.pool.warm(home, profile.task))
+    return;
+  st.pool.touch(home, profile.task);
+  ++st.counters.prewarms;
+  self->send(st.handles[home], prewarm_atom::value, profile.task);
+}
+
+// -- negotiation -------------------------------------------------------------
+
 void negotiate(frontend_ptr self, invocation_id id,
                const service_likelihood& svc) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto& profile = st.profiles.at(inv.request.task);
-  auto shortlist = placement::shortlist(st.pool, host_costs(self, profile),
-                                        st.cfg.candidates);
+  // The task's free homes first, then the instances with the best channels.
+  std::vector<instance_pool::index> shortlist;
+  for (auto h : homes_of(self, profile))
+    if (st.pool.has_free_slot(h))
+      shortlist.push_back(h);
+  auto homes = shortlist.size();
+  for (auto i : placement::shortlist(st.pool, host_costs(self, profile),
+                                     st.cfg.candidates))
+    if (shortlist.size() < st.cfg.candidates + homes
+        && std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
+      shortlist.push_back(i);
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
     ++st.counters.fallbacks;
@@ -302,7 +382,8 @@ void negotiate(frontend_ptr self, invocation_id id,
                   svc.likelihood,
                   svc.round_trips,
                   profile.services,
-                  st.cfg.threshold};
+                  st.cfg.threshold,
+                  runs_per_cold_start(self, inv.request.task)};
   for (auto i : shortlist) {
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(
@@ -351,8 +432,13 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
-  auto i = placement::power_of_k(st.pool, st.cfg.candidates, inv.request.task,
-                                 st.rng);
+  // A home with a free slot keeps the task warm; else power of k choices.
+  auto i = instance_pool::npos;
+  if (st.cfg.policy == placement_policy::predictive)
+    i = free_home(self, st.profiles.at(inv.request.task));
+  if (i == instance_pool::npos)
+    i = placement::power_of_k(st.pool, st.cfg.candidates, inv.request.task,
+                              st.rng);
   if (i == instance_pool::npos) {
     // Every slot was taken meanwhile (bids outstanding): wait in line.
     route(self, id);
@@ -436,6 +522,13 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
     return;
   }
   auto& inv = st.live.at(id);
+  if (st.cfg.policy == placement_policy::predictive) {
+    auto h = st.homes.find(inv.request.task);
+    if (h != st.homes.end()
+        && std::find(h->second.instances.begin(), h->second.instances.end(), i)
+             != h->second.instances.end())
+      ++st.counters.home_placements;
+  }
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
   inv.placed = i;
@@ -551,8 +644,10 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
     },
     [=](task_profile& p) {
       auto& cached = self->state.profiles[p.task];
-      if (cached.version <= p.version)
+      if (cached.version <= p.version) {
         cached = std::move(p);
+        prewarm(self, cached);
+      }
     },
     [=](channel_sample& x) {
       self->state.channels.update(std::move(x), now_ms(self));

@@ -6,9 +6,11 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "augur/messages/interfaces.hpp"
+#include "augur/model/homes.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_table.hpp"
@@ -37,6 +39,16 @@ struct frontend_settings {
   oracle_view oracle;
   /// The zone of every service (the hint-zone baseline).
   std::unordered_map<std::string, std::string> service_zones;
+  /// Each task's home instances (predictive policy).
+  homes::settings homes;
+  /// How long a task is expected to stay warm on a home, for weighing a cold
+  /// start against the runs it serves.
+  double warm_horizon_s = 60;
+  /// Homes are chosen again at most this often (channels move slowly).
+  double homes_refresh_ms = 1000;
+  /// Whether a home warms a task up as soon as its profile trips the
+  /// threshold.
+  bool prewarm = true;
   uint64_t seed = 1;
 };
 
@@ -59,6 +71,8 @@ struct frontend_state {
     /// Whether the instance said it started (remote instances only); a
     /// local instance starts when it gets the execute.
     bool started = false;
+    /// Whether its arrival counted in the task's rate already.
+    bool counted = false;
   };
 
   frontend_settings cfg;
@@ -76,6 +90,21 @@ struct frontend_state {
   std::deque<invocation_id> queue;
   frontend_status counters;
   std::mt19937_64 rng;
+  /// A task's homes, when they were chosen and for which profile version.
+  struct task_homes {
+    std::vector<instance_pool::index> instances;
+    double chosen_ms = 0;
+    uint64_t profile_version = 0;
+    size_t pool_size = 0;
+    size_t live = 0;
+  };
+
+  /// Homes by task (known tasks only: bounded by the registry's tasks).
+  std::unordered_map<std::string, task_homes> homes;
+  /// Arrival rate by task (known tasks only).
+  std::unordered_map<std::string, arrival_rate> rates;
+  /// Tasks whose profile tripped the threshold (pre-warmed once).
+  std::unordered_set<std::string> tripped;
   /// The zone of every host that joined (the hint-zone baseline).
   std::unordered_map<std::string, std::string> host_zones;
   /// Round-robin baseline's position.

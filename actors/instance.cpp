@@ -206,6 +206,8 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
         in.services.push_back(
           {s.likelihood, s.round_trips, channel_cost(self, s.service)});
       in.must_reach = req.threshold;
+      // A cold start is an investment in the runs it warms up for.
+      in.cold_start_ms /= std::max(req.expected_runs, 1.0);
       in.busy = st.busy;
       in.slots = st.cfg.info.slots;
       in.load_weight_ms = st.cfg.load_weight_ms;
@@ -243,6 +245,18 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
     [=](registry_atom, profile_registry_actor& r) {
       self->state.registry = std::move(r);
     },
+    [=](prewarm_atom, const std::string& task) {
+      // A modelled task's cold start, spent now without a slot; a process
+      // task warms up on its first run (its setup needs an execution).
+      auto& st = self->state;
+      auto entry = st.catalog->find(task);
+      if (!entry || entry->command || st.warm.contains(task))
+        return;
+      ++st.cold_starts;
+      self->delayed_send(self, to_timespan(cold_start_of(st, *entry)),
+                         warmed_atom::value, task);
+    },
+    [=](warmed_atom, const std::string& task) { self->state.warm.touch(task); },
     [=](bid_atom, uint64_t seq) {
       auto& st = self->state;
       auto i = st.delayed_bids.find(seq);

@@ -54,7 +54,10 @@ using instance_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom, status_atom>::with<instance_status>,
   // Report observations to this registry from now on (a worker node that
   // joined, or joined again, its control node).
-  caf::reacts_to<registry_atom, profile_registry_actor>>;
+  caf::reacts_to<registry_atom, profile_registry_actor>,
+  // The frontend made this instance a home of a task that just tripped the
+  // threshold: warm it up now (a cold start no invocation waits for).
+  caf::reacts_to<prewarm_atom, std::string>>;
 
 /// What an instance sends itself, on top of its public interface.
 using instance_private_actor = instance_actor::extend<
@@ -64,7 +67,9 @@ using instance_private_actor = instance_actor::extend<
   // The held-back bid with this sequence number is due.
   caf::reacts_to<bid_atom, uint64_t>,
   // A process task ended (from the I/O thread).
-  caf::reacts_to<done_atom, process_outcome>>;
+  caf::reacts_to<done_atom, process_outcome>,
+  // A pre-warm's cold start of this task is over.
+  caf::reacts_to<warmed_atom, std::string>>;
 
 /// The frontend: admits invocations and places them.
 using frontend_actor = caf::typed_actor<

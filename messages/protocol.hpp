@@ -242,12 +242,16 @@ struct bid_request {
   std::vector<service_likelihood> services;
   /// Likelihood from which a service must be reachable from the instance.
   double threshold = 0.5;
+  /// The runs a cold start here would warm the instance up for (the task's
+  /// arrivals while it stays warm): a cold start counts that much less.
+  double expected_runs = 1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bid_request& x) {
   return f(caf::meta::type_name("bid_request"), x.invocation, x.task, x.service,
-           x.likelihood, x.round_trips, x.services, x.threshold);
+           x.likelihood, x.round_trips, x.services, x.threshold,
+           x.expected_runs);
 }
 
 /// A task's profile: the registry pushes it to frontends whenever an estimate
@@ -406,6 +410,11 @@ struct frontend_status {
   /// Instances in the pool now (lost ones excluded).
   uint32_t live_instances = 0;
   uint64_t retried = 0;
+  /// Instances told to warm a task up ahead of its runs (a profile tripped
+  /// the threshold).
+  uint64_t prewarms = 0;
+  /// Placements on one of the task's homes.
+  uint64_t home_placements = 0;
 };
 
 template <class Inspector>
@@ -413,7 +422,8 @@ typename Inspector::result_type inspect(Inspector& f, frontend_status& x) {
   return f(caf::meta::type_name("frontend_status"), x.admitted, x.completed,
            x.rejected, x.failed, x.negotiations, x.fast_path, x.fallbacks,
            x.refusals, x.bid_timeouts, x.profile_lookups, x.profile_cache_hits,
-           x.queued, x.in_flight, x.instances, x.live_instances, x.retried);
+           x.queued, x.in_flight, x.instances, x.live_instances, x.retried,
+           x.prewarms, x.home_placements);
 }
 
 } // namespace augur
@@ -449,6 +459,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(augur, caf::first_custom_type_id)
   CAF_ADD_ATOM(augur, augur, measured_atom, "measured")
   CAF_ADD_ATOM(augur, augur, registry_atom, "registry")
   CAF_ADD_ATOM(augur, augur, started_atom, "started")
+  CAF_ADD_ATOM(augur, augur, prewarm_atom, "prewarm")
+  CAF_ADD_ATOM(augur, augur, warmed_atom, "warmed")
 
 CAF_END_TYPE_ID_BLOCK(augur)
 

@@ -112,6 +112,15 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                       cfg.stale_half_life_ms, 0.001, 3.6e6);
     cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms, 0,
                                     3.6e6);
+    cfg.homes = static_cast<uint32_t>(r.integer("homes", cfg.homes, 0, 64));
+    cfg.warm_horizon_s = r.number("warm_horizon_s", cfg.warm_horizon_s, 0,
+                                  86400);
+    r.skip("prewarm");
+    if (auto b = r.node("prewarm")) {
+      if (!b->is_boolean())
+        r.fail(b, "prewarm", "must be true or false");
+      cfg.prewarm = *b->value<bool>();
+    }
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());
     cfg.secret = r.string("secret", "");

@@ -105,6 +105,12 @@ struct cluster_config {
   double load_weight_ms = 1;
   double stale_half_life_ms = 1000;
   double stale_penalty_ms = 10;
+  /// Home instances per task, the time a task is expected to stay warm on
+  /// one (weighs a cold start against the runs it serves), and whether a
+  /// home warms a task up when its profile trips the threshold.
+  uint32_t homes = 2;
+  double warm_horizon_s = 60;
+  bool prewarm = true;
   uint64_t seed = 1;
   /// Distributed deployments: the secret a worker node presents to join,
   /// and the middleman's heartbeat and connection timeout.

@@ -195,6 +195,10 @@ struct node_runtime::impl {
     fs.warm_capacity = cfg.warm_capacity;
     fs.quality = quality;
     fs.load_weight_ms = cfg.load_weight_ms;
+    fs.homes.count = cfg.homes;
+    fs.warm_horizon_s = cfg.warm_horizon_s;
+    fs.homes_refresh_ms = std::max(cfg.probe_interval_ms, 100.0);
+    fs.prewarm = cfg.prewarm;
     fs.oracle = oracle;
     fs.seed = cfg.seed;
     if (role != node_role::worker)

@@ -1,0 +1,83 @@
+#include "augur/model/homes.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace augur::homes {
+
+uint64_t weight(const std::string& task, const std::string& instance) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(task);
+  mix(instance);
+  // A final avalanche (splitmix64), so that similar names spread.
+  h += 0x9e3779b97f4a7c15ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+std::vector<instance_pool::index> choose(const instance_pool& pool,
+                                         const std::vector<double>& host_cost,
+                                         const std::string& task,
+                                         const settings& cfg) {
+  std::vector<instance_pool::index> result;
+  auto hosts = std::min<size_t>(pool.hosts(), host_cost.size());
+  double best = INFINITY;
+  for (uint32_t h = 0; h < hosts; ++h)
+    best = std::min(best, host_cost[h]);
+  if (!std::isfinite(best) || cfg.count == 0)
+    return result;
+  auto limit = best + std::max(cfg.tolerance_ms, cfg.tolerance_ratio * best);
+  std::vector<std::pair<uint64_t, instance_pool::index>> candidates;
+  for (instance_pool::index i = 0; i < pool.size(); ++i) {
+    auto h = pool.host_of(i);
+    if (pool.retired(i) || h >= hosts || !(host_cost[h] <= limit))
+      continue;
+    candidates.emplace_back(weight(task, pool.name(i)), i);
+  }
+  auto n = std::min(cfg.count, candidates.size());
+  std::partial_sort(candidates.begin(), candidates.begin() + n,
+                    candidates.end(), [](auto& a, auto& b) {
+                      return a.first > b.first
+                             || (a.first == b.first && a.second < b.second);
+                    });
+  for (size_t k = 0; k < n; ++k)
+    result.push_back(candidates[k].second);
+  return result;
+}
+
+} // namespace augur::homes
+
+namespace augur {
+
+void arrival_rate::add(double now_ms) {
+  if (arrivals_ > 0) {
+    auto gap = std::max(now_ms - last_ms_, 0.0);
+    mean_gap_ms_ = arrivals_ == 1 ? gap : mean_gap_ms_ + (gap - mean_gap_ms_) / 8;
+  }
+  last_ms_ = now_ms;
+  ++arrivals_;
+}
+
+double arrival_rate::per_s(double now_ms) const {
+  if (arrivals_ < 2)
+    return 0;
+  // The silence since the last arrival is a gap in the making.
+  auto gap = std::max(mean_gap_ms_, now_ms - last_ms_);
+  return gap <= 0 ? 1e6 : 1000.0 / gap;
+}
+
+double expected_runs(double rate_per_s, double horizon_s, size_t homes) {
+  auto runs = rate_per_s * horizon_s / static_cast<double>(std::max<size_t>(homes, 1));
+  return std::max(runs, 1.0);
+}
+
+} // namespace augur
