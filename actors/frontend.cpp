@@ -176,22 +176,19 @@ void place_baseline(frontend_ptr self, invocation_id id) {
     if (i == instance_pool::npos)
       i = placement::least_loaded(st.pool, st.rng);
   } else if (policy == placement_policy::oracle && st.cfg.oracle.most_likely) {
-    // augur's procedure with the truth in place of estimates.
+    // The truth, no heuristic: among every free instance, the lowest true
+    // expected latency of this invocation (time in services from its host,
+    // the cold start where the task is not warm, load).
     auto& oracle = st.cfg.oracle;
     auto [service, p] = oracle.most_likely(task);
     inv.reason.service = service;
     inv.reason.likelihood = p;
-    if (!service.empty() && p >= st.cfg.threshold) {
-      std::vector<double> costs(st.pool.hosts());
-      for (uint32_t h = 0; h < st.pool.hosts(); ++h)
-        costs[h] = oracle.link_ms(st.pool.host_name(h), service);
-      i = placement::cheapest(
-        st.pool, placement::shortlist(st.pool, costs, st.cfg.candidates), task,
-        [&](uint32_t h) { return oracle.aux_ms(task, st.pool.host_name(h)); },
-        oracle.cold_start_ms(task), st.cfg.load_weight_ms);
-    }
-    if (i == instance_pool::npos)
-      i = placement::power_of_k(st.pool, st.cfg.candidates, task, st.rng);
+    std::vector<double> aux(st.pool.hosts());
+    for (uint32_t h = 0; h < st.pool.hosts(); ++h)
+      aux[h] = oracle.aux_ms(task, st.pool.host_name(h));
+    i = placement::cheapest(
+      st.pool, st.pool.free(), task, [&](uint32_t h) { return aux[h]; },
+      oracle.cold_start_ms(task), st.cfg.load_weight_ms);
   } else {
     answer_unplaced(self, id, outcome::failed,
                     std::string{"policy '"} + to_string(policy)
@@ -383,7 +380,10 @@ void negotiate(frontend_ptr self, invocation_id id,
                   svc.round_trips,
                   profile.services,
                   st.cfg.threshold,
+                  {},
                   runs_per_cold_start(self, inv.request.task)};
+  for (auto h : homes_of(self, profile))
+    req.homes.push_back(st.pool.name(h));
   for (auto i : shortlist) {
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(

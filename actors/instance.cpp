@@ -206,8 +206,11 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
         in.services.push_back(
           {s.likelihood, s.round_trips, channel_cost(self, s.service)});
       in.must_reach = req.threshold;
-      // A cold start is an investment in the runs it warms up for.
-      in.cold_start_ms /= std::max(req.expected_runs, 1.0);
+      // A cold start on a home is an investment in the runs it warms up for;
+      // anywhere else it serves this run alone.
+      if (std::find(req.homes.begin(), req.homes.end(), st.cfg.info.name)
+          != req.homes.end())
+        in.cold_start_ms /= std::max(req.expected_runs, 1.0);
       in.busy = st.busy;
       in.slots = st.cfg.info.slots;
       in.load_weight_ms = st.cfg.load_weight_ms;

@@ -242,15 +242,17 @@ struct bid_request {
   std::vector<service_likelihood> services;
   /// Likelihood from which a service must be reachable from the instance.
   double threshold = 0.5;
-  /// The runs a cold start here would warm the instance up for (the task's
-  /// arrivals while it stays warm): a cold start counts that much less.
+  /// The task's home instances, and the runs a cold start on one of them
+  /// warms it up for (the task's arrivals while it stays warm): there a cold
+  /// start counts that much less. Elsewhere it serves this run alone.
+  std::vector<std::string> homes;
   double expected_runs = 1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bid_request& x) {
   return f(caf::meta::type_name("bid_request"), x.invocation, x.task, x.service,
-           x.likelihood, x.round_trips, x.services, x.threshold,
+           x.likelihood, x.round_trips, x.services, x.threshold, x.homes,
            x.expected_runs);
 }
 

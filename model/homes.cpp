@@ -24,10 +24,9 @@ uint64_t weight(const std::string& task, const std::string& instance) {
   return h ^ (h >> 31);
 }
 
-std::vector<instance_pool::index> choose(const instance_pool& pool,
-                                         const std::vector<double>& host_cost,
-                                         const std::string& task,
-                                         const settings& cfg) {
+std::vector<instance_pool::index>
+choose(const instance_pool& pool, const std::vector<double>& host_cost,
+       const std::string& task, const settings& cfg) {
   std::vector<instance_pool::index> result;
   auto hosts = std::min<size_t>(pool.hosts(), host_cost.size());
   double best = INFINITY;
@@ -61,7 +60,8 @@ namespace augur {
 void arrival_rate::add(double now_ms) {
   if (arrivals_ > 0) {
     auto gap = std::max(now_ms - last_ms_, 0.0);
-    mean_gap_ms_ = arrivals_ == 1 ? gap : mean_gap_ms_ + (gap - mean_gap_ms_) / 8;
+    mean_gap_ms_ = arrivals_ == 1 ? gap
+                                  : mean_gap_ms_ + (gap - mean_gap_ms_) / 8;
   }
   last_ms_ = now_ms;
   ++arrivals_;
@@ -76,7 +76,8 @@ double arrival_rate::per_s(double now_ms) const {
 }
 
 double expected_runs(double rate_per_s, double horizon_s, size_t homes) {
-  auto runs = rate_per_s * horizon_s / static_cast<double>(std::max<size_t>(homes, 1));
+  auto runs = rate_per_s * horizon_s
+              / static_cast<double>(std::max<size_t>(homes, 1));
   return std::max(runs, 1.0);
 }
 

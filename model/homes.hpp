@@ -33,10 +33,9 @@ struct settings {
 /// services (`host_cost[h]`; infinity: unusable). Retired instances are no
 /// homes; hosts beyond `host_cost` count as unusable. Empty when no host is
 /// usable.
-std::vector<instance_pool::index> choose(const instance_pool& pool,
-                                         const std::vector<double>& host_cost,
-                                         const std::string& task,
-                                         const settings& cfg);
+std::vector<instance_pool::index>
+choose(const instance_pool& pool, const std::vector<double>& host_cost,
+       const std::string& task, const settings& cfg);
 
 /// The rendezvous weight of `instance` for `task` (FNV-1a of both, mixed):
 /// deterministic across runs and platforms.

@@ -63,7 +63,7 @@ TEST_CASE("wire: every message round-trips through msgpack") {
 }
 
 TEST_CASE("wire: the wrong message, a damaged buffer, another version") {
-  auto bytes = wire::encode(bid_request{1, "t", "db", 0.5, 2, {}, 0.5});
+  auto bytes = wire::encode(bid_request{1, "t", "db", 0.5, 2, {}, 0.5, {}, 1});
   CHECK_THROWS_AS(wire::decode<execute_request>(bytes), wire::wire_error);
   CHECK_NOTHROW(wire::decode<bid_request>(bytes));
   auto cut = bytes.substr(0, bytes.size() - 3);

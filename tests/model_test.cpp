@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "augur/model/homes.hpp"
 #include "augur/model/instance_pool.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/placement.hpp"
@@ -265,4 +266,49 @@ TEST_CASE("network_emulator: deterministic draws, loss and retransmission") {
   CHECK(lost.attempts == 4);
   // Every lost attempt costs TCP's minimum retransmission timeout.
   CHECK(lost.ms == doctest::Approx(4 * 200));
+}
+
+TEST_CASE("homes: stable, on the good hosts, spread by task") {
+  instance_pool pool;
+  for (int h = 0; h < 3; ++h)
+    for (int k = 0; k < 4; ++k)
+      pool.add("h" + std::to_string(h) + "/" + std::to_string(k),
+               "h" + std::to_string(h), 2);
+  homes::settings cfg;
+  cfg.count = 2;
+  // Host 1 is best, host 2 within the tolerance, host 0 far.
+  std::vector<double> cost{20, 1.0, 1.05};
+  auto a = homes::choose(pool, cost, "orders", cfg);
+  REQUIRE(a.size() == 2);
+  for (auto i : a)
+    CHECK(pool.host_of(i) != 0);
+  // The same inputs give the same homes.
+  CHECK(homes::choose(pool, cost, "orders", cfg) == a);
+  // Tasks spread: over many tasks, every good instance is somebody's home.
+  std::set<instance_pool::index> used;
+  for (int t = 0; t < 200; ++t)
+    for (auto i : homes::choose(pool, cost, "task" + std::to_string(t), cfg))
+      used.insert(i);
+  CHECK(used.size() == 8);
+  // A retired home is replaced; the other one stays (rendezvous hashing).
+  pool.retire(a[0]);
+  auto b = homes::choose(pool, cost, "orders", cfg);
+  REQUIRE(b.size() == 2);
+  CHECK(std::find(b.begin(), b.end(), a[1]) != b.end());
+  CHECK(std::find(b.begin(), b.end(), a[0]) == b.end());
+  // No usable host, no homes.
+  auto inf = std::numeric_limits<double>::infinity();
+  CHECK(homes::choose(pool, {inf, inf, inf}, "orders", cfg).empty());
+}
+
+TEST_CASE("arrival rate and the runs a cold start serves") {
+  arrival_rate r;
+  CHECK(r.per_s(0) == 0);
+  for (int i = 0; i < 20; ++i)
+    r.add(i * 100.0); // ten a second
+  CHECK(r.per_s(1900) == doctest::Approx(10));
+  // A long silence lowers the rate.
+  CHECK(r.per_s(11900) == doctest::Approx(0.1));
+  CHECK(expected_runs(10, 60, 2) == doctest::Approx(300));
+  CHECK(expected_runs(0, 60, 2) == 1);
 }

@@ -182,6 +182,9 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("reports", plot_inputs, "JSON documents")->required();
   plot_cmd->add_option("-o,--output", plot_output, "SVG file to write")
     ->capture_default_str();
+  std::string plot_markdown;
+  plot_cmd->add_option("--markdown", plot_markdown,
+                       "Also write the README's tables to this file");
 
   CLI11_PARSE(app, argc, argv);
   if (demo.virtual_time && demo_cmd->count("--requests") == 0)
@@ -290,6 +293,11 @@ int main(int argc, char** argv) {
       std::ofstream out{plot_output};
       out << augur::plot_svg(docs);
       std::cout << "wrote " << plot_output << "\n";
+      if (!plot_markdown.empty()) {
+        std::ofstream md{plot_markdown};
+        md << augur::markdown_tables(docs);
+        std::cout << "wrote " << plot_markdown << "\n";
+      }
     } else if (*check_cmd) {
       auto cfg = augur::load_config(check_file);
       std::cout << check_file << ": ok (" << cfg.hosts.size() << " hosts, "

@@ -1,6 +1,8 @@
 #include "augur/runtime/simulation/report.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ostream>
 #include <sstream>
@@ -62,7 +64,8 @@ void print_reports(const std::vector<nlohmann::json>& reports,
       l["p50"].get<double>(), l["p99"].get<double>(), a["mean"].get<double>(),
       a["p99"].get<double>(),
       r["after_first_minute"]["aux_latency_ms"]["mean"].get<double>(),
-      r["cold_starts"].get<unsigned long long>(),
+      static_cast<unsigned long long>(r.value("cold_starts", uint64_t{0})
+                                      + r.value("prewarms", uint64_t{0})),
       r["negotiations"].get<unsigned long long>());
     out << line;
   }
@@ -175,6 +178,107 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
   }
   svg << "</svg>\n";
   return svg.str();
+}
+
+namespace {
+
+/// Policies in a fixed order: augur first, then its bound, then the rest.
+std::vector<std::string> ordered_policies(const nlohmann::json& policies) {
+  std::vector<std::string> names;
+  for (auto* known : {"predictive", "oracle", "least-loaded", "random",
+                      "round-robin", "hash-home", "hint-zone"})
+    if (policies.contains(known))
+      names.push_back(known);
+  for (auto& [k, _] : policies.items())
+    if (std::find(names.begin(), names.end(), k) == names.end())
+      names.push_back(k);
+  return names;
+}
+
+std::string fixed2(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f", x);
+  return buf;
+}
+
+uint64_t cold_with_prewarms(const nlohmann::json& r) {
+  return r.value("cold_starts", uint64_t{0}) + r.value("prewarms", uint64_t{0});
+}
+
+} // namespace
+
+std::string markdown_tables(const std::vector<nlohmann::json>& documents) {
+  std::ostringstream md;
+  std::ostringstream summary;
+  summary << "| scenario | mean: predictive / best baseline | p99: predictive "
+             "/ best baseline | cold starts: predictive / hash-home | aux "
+             "after 1 min: predictive / oracle |\n"
+          << "| --- | ---: | ---: | ---: | ---: |\n";
+  for (auto& doc : documents) {
+    auto& policies = doc["policies"];
+    auto names = ordered_policies(policies);
+    auto scenario = doc.value("scenario", std::string{"scenario"});
+    auto slash = scenario.find_last_of('/');
+    auto name = scenario.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0)
+      name.resize(name.size() - 5);
+    auto& first = policies[names.front()];
+    md << "**" << name << "** (" << first.value("invocations", uint64_t{0})
+       << " invocations)\n\n"
+       << "| policy | mean ms | p99 ms | aux mean ms | aux p99 ms | aux mean "
+          "after 1 min | cold starts |\n"
+       << "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    for (auto& p : names) {
+      auto& r = policies[p];
+      md << "| " << p << " | " << fixed2(r["latency_ms"]["mean"].get<double>())
+         << " | " << fixed2(r["latency_ms"]["p99"].get<double>()) << " | "
+         << fixed2(r["aux_latency_ms"]["mean"].get<double>()) << " | "
+         << fixed2(r["aux_latency_ms"]["p99"].get<double>()) << " | "
+         << fixed2(
+              r["after_first_minute"]["aux_latency_ms"]["mean"].get<double>())
+         << " | " << cold_with_prewarms(r);
+      if (r.value("prewarms", uint64_t{0}) > 0)
+        md << " (" << r["prewarms"].get<uint64_t>() << " pre-warms)";
+      md << " |\n";
+    }
+    md << "\n";
+    if (!policies.contains("predictive"))
+      continue;
+    auto& p = policies["predictive"];
+    double best_mean = INFINITY;
+    double best_p99 = INFINITY;
+    for (auto& n : names) {
+      if (n == "predictive" || n == "oracle")
+        continue;
+      best_mean = std::min(best_mean,
+                           policies[n]["latency_ms"]["mean"].get<double>());
+      best_p99 = std::min(best_p99,
+                          policies[n]["latency_ms"]["p99"].get<double>());
+    }
+    auto ratio = [](double a, double b) {
+      return b > 0 ? fixed2(a / b) : std::string{"-"};
+    };
+    summary << "| " << name << " | "
+            << ratio(p["latency_ms"]["mean"].get<double>(), best_mean) << " | "
+            << ratio(p["latency_ms"]["p99"].get<double>(), best_p99) << " | ";
+    if (policies.contains("hash-home"))
+      summary << ratio(
+        static_cast<double>(cold_with_prewarms(p)),
+        static_cast<double>(cold_with_prewarms(policies["hash-home"])));
+    else
+      summary << "-";
+    summary << " | ";
+    if (policies.contains("oracle"))
+      summary << ratio(
+        p["after_first_minute"]["aux_latency_ms"]["mean"].get<double>(),
+        policies["oracle"]["after_first_minute"]["aux_latency_ms"]["mean"]
+          .get<double>());
+    else
+      summary << "-";
+    summary << " |\n";
+  }
+  md << summary.str();
+  return md.str();
 }
 
 } // namespace augur

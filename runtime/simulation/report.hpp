@@ -17,4 +17,11 @@ void print_reports(const std::vector<nlohmann::json>& reports,
 /// p99 latency and mean time in services.
 std::string plot_svg(const std::vector<nlohmann::json>& documents);
 
+/// The same documents as Markdown, as the README shows them: a table per
+/// scenario (mean and p99 latency, time in services, after the first
+/// minute, cold starts with pre-warms), then predictive against the targets
+/// (every baseline's mean and p99, hash-home's cold starts, the oracle's
+/// time in services after the first minute).
+std::string markdown_tables(const std::vector<nlohmann::json>& documents);
+
 } // namespace augur
