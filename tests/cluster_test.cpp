@@ -151,6 +151,69 @@ TEST_CASE("a profile is learned from observations without hints") {
   CHECK(c.profile("report").services[0].likelihood >= 0.5);
 }
 
+TEST_CASE("a learned task settles on warm homes next to its service") {
+  // Its first runs take the fast path (to homes chosen with what little is
+  // known); once its profile trips the threshold it runs on homes next to
+  // the database, warmed up ahead (pre-warm) or by one cold start, and stays.
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("report", {}, queries(2));
+  c.advance(1s);
+  int runs = 0;
+  invocation_result r;
+  do {
+    r = c.invoke("report");
+    ++runs;
+  } while (r.reason.policy != "negotiated" && runs < 20);
+  REQUIRE(r.reason.policy == "negotiated");
+  CHECK(r.host == "near");
+  CHECK(c.status().prewarms <= 1);
+  int cold = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto x = c.invoke("report");
+    CHECK(x.host == "near");
+    cold += x.cold_start ? 1 : 0;
+  }
+  CHECK(cold <= 1);
+  CHECK(c.status().home_placements >= 29);
+}
+
+TEST_CASE("a profile that trips the threshold pre-warms a home") {
+  // A task declared while the cluster runs trips the threshold at once: its
+  // home next to the database warms it up before its first invocation
+  // arrives, which then finds it warm.
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+threshold = 0.5
+cold_start_ms = 50
+[[host]]
+name = "near"
+zone = "a"
+[[host]]
+name = "far"
+zone = "b"
+instances = 6
+[[service]]
+name = "db"
+zone = "a"
+[defaults]
+same_zone_rtt_ms = 0.2
+cross_zone_rtt_ms = 3
+)");
+  c.advance(1s); // the probes measure every channel
+  c.define_task("orders", {{"db"}}, queries(3));
+  c.advance(100ms);
+  CHECK(c.status().prewarms == 1);
+  CHECK(c.instance("near/0").cold_starts == 1);
+  auto r = c.invoke("orders");
+  CHECK(r.reason.policy == "negotiated");
+  CHECK(r.host == "near");
+  CHECK_FALSE(r.cold_start);
+  // Once is enough.
+  c.invoke("orders");
+  CHECK(c.status().prewarms == 1);
+  CHECK(c.instance("near/0").cold_starts == 1);
+}
+
 TEST_CASE("a wrong hint is corrected by observations") {
   auto c = embedded_cluster::from_toml(zones);
   c.define_task("liar", {{"db"}}, pure);
