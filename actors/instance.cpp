@@ -216,14 +216,14 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       in.load_weight_ms = st.cfg.load_weight_ms;
       b.expected_ms = placement::expected_latency_ms(in);
       auto rp = self->make_response_promise<bid>();
-      if (st.cfg.bid_delay_ms <= 0) {
+      auto delay = st.cfg.bid_delay_ms + st.cfg.control_rtt_ms;
+      if (delay <= 0) {
         rp.deliver(std::move(b));
         return rp;
       }
       auto seq = st.next_seq++;
       st.delayed_bids.emplace(seq, std::make_pair(rp, std::move(b)));
-      self->delayed_send(self, to_timespan(st.cfg.bid_delay_ms),
-                         bid_atom::value, seq);
+      self->delayed_send(self, to_timespan(delay), bid_atom::value, seq);
       return rp;
     },
     [=](done_atom, process_outcome& o) {
@@ -315,6 +315,8 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
         return rp;
       }
       auto [result, seen, duration] = run(self, req, *task);
+      // The execute request's way here and the result's way back.
+      duration += st.cfg.control_rtt_ms;
       if (result.cold_start)
         ++st.cold_starts;
       if (duration <= 0) {

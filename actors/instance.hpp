@@ -26,6 +26,10 @@ struct instance_settings {
   /// Time this instance takes to answer a bid: emulates a slow or distant
   /// host (0: at once).
   double bid_delay_ms = 0;
+  /// Round trip between the frontend and this instance, paid in virtual
+  /// time by every bid and every execution (an honest replay: messages are
+  /// not free). Real and remote instances pay the real network instead.
+  double control_rtt_ms = 0;
   /// Real mode: the I/O thread for processes and gateways, the services'
   /// real endpoints (`host:port`, by name), and the root of this instance's
   /// working directories.

@@ -113,6 +113,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms, 0,
                                     3.6e6);
     cfg.homes = static_cast<uint32_t>(r.integer("homes", cfg.homes, 0, 64));
+    cfg.control_rtt_ms = r.number("control_rtt_ms", cfg.control_rtt_ms, 0,
+                                  60000);
     cfg.warm_horizon_s = r.number("warm_horizon_s", cfg.warm_horizon_s, 0,
                                   86400);
     r.skip("prewarm");
@@ -179,6 +181,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
         = static_cast<uint32_t>(r.integer("instances", 1, 1, 1u << 20));
       h.slots = static_cast<uint32_t>(r.integer("slots", 1, 1, 1u << 16));
       h.bid_delay_ms = r.number("bid_delay_ms", 0, 0, 60000);
+      if (r.node("control_rtt_ms"))
+        h.control_rtt_ms = r.number("control_rtt_ms", 0, 0, 60000);
       h.node = r.string("node", "");
       r.no_other_keys();
       if (!host_names.insert(h.name).second)

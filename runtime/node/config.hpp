@@ -25,6 +25,9 @@ struct host_config {
   double bid_delay_ms = 0;
   /// The worker node that runs this host (distributed deployments).
   std::string node;
+  /// Round trip to the frontend, paid by every bid and execution in
+  /// virtual time (negative: the cluster's `control_rtt_ms`).
+  double control_rtt_ms = -1;
 };
 
 /// What one augur process runs.
@@ -109,6 +112,9 @@ struct cluster_config {
   /// one (weighs a cold start against the runs it serves), and whether a
   /// home warms a task up when its profile trips the threshold.
   uint32_t homes = 2;
+  /// Round trip between the frontend and an instance in virtual time
+  /// (hosts may override it).
+  double control_rtt_ms = 0;
   double warm_horizon_s = 60;
   bool prewarm = true;
   uint64_t seed = 1;

@@ -220,6 +220,10 @@ struct node_runtime::impl {
         is.load_weight_ms = cfg.load_weight_ms;
         is.warm_capacity = cfg.warm_capacity;
         is.bid_delay_ms = h.bid_delay_ms;
+        // Only emulated in virtual time: real messages pay the real network.
+        if (mode == clock_mode::virtual_time)
+          is.control_rtt_ms = h.control_rtt_ms >= 0 ? h.control_rtt_ms
+                                                    : cfg.control_rtt_ms;
         is.quality = quality;
         is.io = io;
         is.endpoints = endpoints;

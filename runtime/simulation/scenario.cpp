@@ -50,6 +50,9 @@ scenario parse_scenario(std::string_view text, const std::string& source,
   cluster_config defaults;
   defaults.same_zone_jitter_ratio = scenario_jitter_ratios::same_zone;
   defaults.cross_zone_jitter_ratio = scenario_jitter_ratios::cross_zone;
+  // Nor are messages free: a bid and an execution cost a round trip between
+  // frontend and instance, by default one within a cloud region.
+  defaults.control_rtt_ms = scenario_control_rtt_ms;
   sc.cluster = detail::read_cluster(root, source, {"task", "workload", "event"},
                                     defaults);
   std::set<std::string> services;

@@ -45,6 +45,12 @@ struct scenario_jitter_ratios {
   static constexpr double cross_zone = 0.0024;
 };
 
+/// The round trip between frontend and instances a scenario assumes unless
+/// it says otherwise (`[cluster]` or `[[host]] control_rtt_ms`): 0.2 ms,
+/// a round trip within one cloud region (0.16-0.27 ms among the AWS hosts of
+/// latency/leios_* in the shared data).
+constexpr double scenario_control_rtt_ms = 0.2;
+
 /// What a scenario event changes.
 enum class sim_event_kind : uint8_t {
   /// A link's RTT, jitter or loss.
