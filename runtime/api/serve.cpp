@@ -20,8 +20,12 @@ int serve(const cluster_config& cfg, std::ostream& out) {
 
 int serve_node(const cluster_config& cfg, const std::string& name,
                std::ostream& out) {
-  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {}, name};
+  // The API's I/O context outlives the cluster, its thread does not: when
+  // the actors shut down, answers the API still waits for may release
+  // sessions, whose sockets need their context; the thread stops first
+  // (`io.stop()` below), as the cluster's shutdown needs.
   io_runner io;
+  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {}, name};
   if (cluster.role() == node_role::worker) {
     std::promise<int> stopped;
     auto done = stopped.get_future();
@@ -38,6 +42,7 @@ int serve_node(const cluster_config& cfg, const std::string& name,
         << "; joining the control node" << std::endl;
     auto status = done.get();
     out << "augur: node " << name << " stopping" << std::endl;
+    io.stop();
     return status;
   }
   http_api api{io.context(), cluster, cfg};
@@ -62,6 +67,7 @@ int serve_node(const cluster_config& cfg, const std::string& name,
       << " instances)" << std::endl;
   auto status = done.get();
   out << "augur: drained, exiting" << std::endl;
+  io.stop();
   return status;
 }
 

@@ -295,8 +295,10 @@ run_summary
 run_real_policy(cluster_config cfg, placement_policy policy,
                 const std::vector<std::pair<std::string, std::string>>& reqs) {
   cfg.policy = policy;
-  node_runtime c{cfg, node_runtime::clock_mode::real_time};
+  // The API's I/O context outlives the cluster, its thread does not (see
+  // `serve`).
   io_runner io;
+  node_runtime c{cfg, node_runtime::clock_mode::real_time};
   http_api api{io.context(), c, cfg};
   api.start();
   // Placement needs measured channels: wait for the probes (bounded).
@@ -315,6 +317,7 @@ run_real_policy(cluster_config cfg, placement_policy policy,
   out.status = c.status();
   for (auto& t : c.tasks())
     out.profiles[t] = c.profile(t);
+  io.stop();
   return out;
 }
 
