@@ -254,23 +254,27 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
 // -- homes -------------------------------------------------------------------
 
 // A task lives on a few home instances, chosen by channel to the services it
-// uses and kept stable, so that it stays warm there. They are chosen again
-// when the profile moved, the pool changed, or a probe interval passed.
+// uses and kept stable, so that it stays warm there. The good hosts are
+// checked again when the profile moved or a probe interval passed; the homes
+// are chosen again only when those hosts or the pool changed.
 const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
                                                   const task_profile& profile) {
   auto& st = self->state;
   auto now = now_ms(self);
   auto& h = st.homes[profile.task];
-  if (h.instances.empty() || h.profile_version != profile.version
-      || h.pool_size != st.pool.size() || h.live != st.pool.live()
-      || now - h.chosen_ms >= st.cfg.homes_refresh_ms) {
-    h.instances = homes::choose(st.pool, host_costs(self, profile),
-                                profile.task, st.cfg.homes);
-    h.chosen_ms = now;
-    h.profile_version = profile.version;
-    h.pool_size = st.pool.size();
-    h.live = st.pool.live();
-  }
+  auto pool_changed = h.pool_size != st.pool.size() || h.live != st.pool.live();
+  if (!pool_changed && h.profile_version == profile.version
+      && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.good.empty())
+    return h.instances;
+  auto good = homes::good_hosts(host_costs(self, profile), st.cfg.homes);
+  h.checked_ms = now;
+  h.profile_version = profile.version;
+  if (!pool_changed && good == h.good)
+    return h.instances;
+  h.good = std::move(good);
+  h.instances = homes::choose_on(st.pool, h.good, profile.task, st.cfg.homes);
+  h.pool_size = st.pool.size();
+  h.live = st.pool.live();
   return h.instances;
 }
 

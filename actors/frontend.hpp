@@ -93,7 +93,9 @@ struct frontend_state {
   /// A task's homes, when they were chosen and for which profile version.
   struct task_homes {
     std::vector<instance_pool::index> instances;
-    double chosen_ms = 0;
+    /// The good hosts they were chosen on.
+    std::vector<bool> good;
+    double checked_ms = 0;
     uint64_t profile_version = 0;
     size_t pool_size = 0;
     size_t live = 0;

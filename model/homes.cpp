@@ -24,21 +24,37 @@ uint64_t weight(const std::string& task, const std::string& instance) {
   return h ^ (h >> 31);
 }
 
+std::vector<bool> good_hosts(const std::vector<double>& host_cost,
+                             const settings& cfg) {
+  std::vector<bool> result(host_cost.size(), false);
+  double best = INFINITY;
+  for (auto c : host_cost)
+    best = std::min(best, c);
+  if (!std::isfinite(best))
+    return result;
+  auto limit = best + std::max(cfg.tolerance_ms, cfg.tolerance_ratio * best);
+  for (size_t h = 0; h < host_cost.size(); ++h)
+    result[h] = host_cost[h] <= limit;
+  return result;
+}
+
 std::vector<instance_pool::index>
 choose(const instance_pool& pool, const std::vector<double>& host_cost,
        const std::string& task, const settings& cfg) {
+  return choose_on(pool, good_hosts(host_cost, cfg), task, cfg);
+}
+
+std::vector<instance_pool::index> choose_on(const instance_pool& pool,
+                                            const std::vector<bool>& good,
+                                            const std::string& task,
+                                            const settings& cfg) {
   std::vector<instance_pool::index> result;
-  auto hosts = std::min<size_t>(pool.hosts(), host_cost.size());
-  double best = INFINITY;
-  for (uint32_t h = 0; h < hosts; ++h)
-    best = std::min(best, host_cost[h]);
-  if (!std::isfinite(best) || cfg.count == 0)
+  if (cfg.count == 0)
     return result;
-  auto limit = best + std::max(cfg.tolerance_ms, cfg.tolerance_ratio * best);
   std::vector<std::pair<uint64_t, instance_pool::index>> candidates;
   for (instance_pool::index i = 0; i < pool.size(); ++i) {
     auto h = pool.host_of(i);
-    if (pool.retired(i) || h >= hosts || !(host_cost[h] <= limit))
+    if (pool.retired(i) || h >= good.size() || !good[h])
       continue;
     candidates.emplace_back(weight(task, pool.name(i)), i);
   }

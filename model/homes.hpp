@@ -37,6 +37,17 @@ std::vector<instance_pool::index>
 choose(const instance_pool& pool, const std::vector<double>& host_cost,
        const std::string& task, const settings& cfg);
 
+/// The good hosts: within the tolerance of the best expected time in
+/// services (all false when no host is usable).
+std::vector<bool> good_hosts(const std::vector<double>& host_cost,
+                             const settings& cfg);
+
+/// The homes of `task` among the instances of the `good` hosts.
+std::vector<instance_pool::index> choose_on(const instance_pool& pool,
+                                            const std::vector<bool>& good,
+                                            const std::string& task,
+                                            const settings& cfg);
+
 /// The rendezvous weight of `instance` for `task` (FNV-1a of both, mixed):
 /// deterministic across runs and platforms.
 uint64_t weight(const std::string& task, const std::string& instance);
