@@ -200,7 +200,8 @@ void print_comparison(
          "go the fast path until its profile trips the threshold)\n\n";
   out << "augur: " << augur.status.negotiations << " negotiated, "
       << augur.status.fast_path << " fast path, " << augur.status.fallbacks
-      << " fallbacks, " << augur.all.cold << " cold starts, "
+      << " fallbacks, " << augur.all.cold + augur.status.prewarms
+      << " cold starts (" << augur.status.prewarms << " of them pre-warms), "
       << augur.all.failed << " failed; least-loaded: " << base.all.cold
       << " cold starts, " << base.all.failed << " failed.\n";
   out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
