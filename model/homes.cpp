@@ -44,10 +44,9 @@ choose(const instance_pool& pool, const std::vector<double>& host_cost,
   return choose_on(pool, good_hosts(host_cost, cfg), task, cfg);
 }
 
-std::vector<instance_pool::index> choose_on(const instance_pool& pool,
-                                            const std::vector<bool>& good,
-                                            const std::string& task,
-                                            const settings& cfg) {
+std::vector<instance_pool::index>
+choose_on(const instance_pool& pool, const std::vector<bool>& good,
+          const std::string& task, const settings& cfg) {
   std::vector<instance_pool::index> result;
   if (cfg.count == 0)
     return result;

@@ -43,10 +43,9 @@ std::vector<bool> good_hosts(const std::vector<double>& host_cost,
                              const settings& cfg);
 
 /// The homes of `task` among the instances of the `good` hosts.
-std::vector<instance_pool::index> choose_on(const instance_pool& pool,
-                                            const std::vector<bool>& good,
-                                            const std::string& task,
-                                            const settings& cfg);
+std::vector<instance_pool::index>
+choose_on(const instance_pool& pool, const std::vector<bool>& good,
+          const std::string& task, const settings& cfg);
 
 /// The rendezvous weight of `instance` for `task` (FNV-1a of both, mixed):
 /// deterministic across runs and platforms.
