@@ -160,7 +160,8 @@ void place_baseline(frontend_ptr self, invocation_id id) {
   } else if (policy == placement_policy::hash_home) {
     i = placement::hash_home(st.pool, task);
   } else if (policy == placement_policy::hint_zone) {
-    // An operator's rule: the zone of the first declared service.
+    // An operator's rule: the zone of a declared service (the first hinted
+    // one by name).
     auto& profile = st.profiles.at(task);
     auto hinted = std::find_if(profile.services.begin(), profile.services.end(),
                                [](auto& s) { return s.hinted; });
@@ -213,8 +214,10 @@ void place(frontend_ptr self, invocation_id id) {
     return;
   }
   if (!inv.counted) {
+    // Its arrival, not its placement: queued work placed at once is no
+    // burst of arrivals.
     inv.counted = true;
-    st.rates[inv.request.task].add(now_ms(self));
+    st.rates[inv.request.task].add(inv.admitted_ms);
   }
   // Any service at or above the threshold (the most likely one is) opens
   // negotiation; the score then counts every service.
@@ -367,11 +370,13 @@ void negotiate(frontend_ptr self, invocation_id id,
     auto accepting = placement::rank_bids(bids);
     inv.reason.bids = bids;
     inv.ranked.assign(bids.begin(), bids.begin() + accepting);
+    inv.next_bid = 0;
     auto missed = rnd->expected - bids.size() - rnd->failures.size();
     if (missed > 0)
-      inv.reason.note = std::to_string(missed) + " of "
-                        + std::to_string(rnd->expected)
-                        + " bids missed the deadline";
+      inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
+                         + std::to_string(missed) + " of "
+                         + std::to_string(rnd->expected)
+                         + " bids missed the deadline";
     for (auto& failure : rnd->failures)
       inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
                          + std::string{"a bid failed: "} + failure;

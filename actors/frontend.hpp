@@ -44,7 +44,8 @@ struct frontend_settings {
   /// How long a task is expected to stay warm on a home, for weighing a cold
   /// start against the runs it serves.
   double warm_horizon_s = 60;
-  /// Homes are chosen again at most this often (channels move slowly).
+  /// The good hosts of a task are checked again at least this often (and
+  /// whenever its profile moves); its homes change only with them.
   double homes_refresh_ms = 1000;
   /// Whether a home warms a task up as soon as its profile trips the
   /// threshold.

@@ -109,7 +109,7 @@ typename Inspector::result_type inspect(Inspector& f, bid& x) {
 /// Why an invocation ran where it ran.
 struct placement_reason {
   /// `negotiated` (likelihood at or above the threshold, bids taken),
-  /// `fast_path` (below the threshold: load and warmth), `fallback`
+  /// `fast-path` (below the threshold: load and warmth), `fallback`
   /// (negotiation yielded no usable bid), or the baseline that chose.
   placement_route policy = placement_route::none;
   /// The highest likelihood of using a service, and that service.

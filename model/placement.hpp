@@ -41,9 +41,9 @@ placement_route route_of(placement_policy x);
 
 /// What the oracle policy knows and no real frontend can (simulation only):
 /// the tasks' true behaviour and the links' true current state. The oracle
-/// places like augur (threshold, shortlist by channel, best expected
-/// latency) but from the truth instead of learned profiles, probes and bids:
-/// the bound that a perfect predictor reaches.
+/// puts each invocation on the free instance with the lowest true expected
+/// latency (time in services from its host, cold start where the task is
+/// not warm, load): greedy, it knows the present but not the future.
 struct oracle_view {
   /// The service a task most likely uses now, and that probability.
   std::function<std::pair<std::string, double>(const std::string& task)>
@@ -156,9 +156,9 @@ struct bid_inputs {
 };
 
 /// Expected latency in ms: cold start if not warm, plus the expected time
-/// in services (`expected_service_ms`; an unreachable service the task
-/// likely uses counts a second per round trip, so such a bid ranks last),
-/// plus load x load_weight.
+/// in services (`expected_service_ms`; when a service the task likely uses
+/// is unreachable, every round trip counts 1,000 s, so that such a bid
+/// ranks last yet stays comparable), plus load x load_weight.
 double expected_latency_ms(const bid_inputs& x);
 
 /// Ranks bids best first: accepting bids by expected latency (ties keep

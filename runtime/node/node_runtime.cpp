@@ -78,6 +78,16 @@ struct node_runtime::impl {
   /// `worker`), or `all` for one process.
   std::string node_name;
   node_role role;
+  /// Answers of submitted invocations; filled by client actors (from worker
+  /// threads in real time).
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::map<ticket, std::optional<invoke_result>> answers;
+  ticket next_ticket = 1;
+  /// The latest error that no caller waited for (guarded by `mtx`).
+  std::string last_error;
+  // (All declared before the actor system: callbacks of its actors use
+  // them until the system is gone.)
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator* sched = nullptr;
@@ -103,8 +113,6 @@ struct node_runtime::impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> joined{false};
   std::atomic<uint64_t> joins{0};
-  /// The latest error that no caller waited for (guarded by `mtx`).
-  std::string last_error;
 
   static node_role role_of(const cluster_config& cfg, const std::string& node) {
     if (node.empty() || cfg.nodes.empty())
@@ -119,13 +127,6 @@ struct node_runtime::impl {
     return role == node_role::all
            || (role == node_role::worker && h.node == node_name);
   }
-
-  /// Answers of submitted invocations; filled by client actors (from worker
-  /// threads in real time).
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::map<ticket, std::optional<invoke_result>> answers;
-  ticket next_ticket = 1;
 
   // -- construction ----------------------------------------------------------
 

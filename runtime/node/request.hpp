@@ -8,8 +8,9 @@
 namespace augur {
 
 /// Sends a request to `dest` from a short-lived actor of `sys`, for code
-/// that is not an actor (the node runtime's callers, the HTTP API). Exactly
-/// one of the two continuations runs, on that actor's thread: `on_reply`
+/// that is not an actor (the node runtime's callers, the HTTP API). At most
+/// one of the two continuations runs (none when the actor system shuts down
+/// first), on that actor's thread: `on_reply`
 /// with the answer (`T&`), or `on_error` with the rendered error (a timeout
 /// (`timeout`: a duration or `caf::infinite`),
 /// a lost destination, an error the destination answered).

@@ -215,7 +215,9 @@ std::string markdown_tables(const std::vector<nlohmann::json>& documents) {
              "after 1 min: predictive / oracle |\n"
           << "| --- | ---: | ---: | ---: | ---: |\n";
   for (auto& doc : documents) {
-    auto& policies = doc["policies"];
+    if (!doc.contains("policies") || doc["policies"].empty())
+      continue;
+    auto& policies = doc.at("policies");
     auto names = ordered_policies(policies);
     auto scenario = doc.value("scenario", std::string{"scenario"});
     auto slash = scenario.find_last_of('/');
@@ -256,7 +258,7 @@ std::string markdown_tables(const std::vector<nlohmann::json>& documents) {
                           policies[n]["latency_ms"]["p99"].get<double>());
     }
     auto ratio = [](double a, double b) {
-      return b > 0 ? fixed2(a / b) : std::string{"-"};
+      return std::isfinite(b) && b > 0 ? fixed2(a / b) : std::string{"-"};
     };
     summary << "| " << name << " | "
             << ratio(p["latency_ms"]["mean"].get<double>(), best_mean) << " | "
