@@ -315,9 +315,21 @@ void prewarm(frontend_ptr self, const task_profile& profile) {
   auto home = homes.front();
   if (st.pool.warm(home, profile.task))
     return;
-  st.pool.touch(home, profile.task);
-  ++st.counters.prewarms;
-  self->send(st.handles[home], prewarm_atom::value, profile.task);
+  // Counted, and warm in the pool's view, only when the instance does it.
+  auto task = profile.task;
+  auto handle = st.handles[home];
+  self->request(handle, caf::infinite, prewarm_atom::value, task)
+    .then(
+      [=](bool warming) {
+        auto& st = self->state;
+        if (!warming || st.handles[home] != handle)
+          return; // not warming, or the instance was replaced meanwhile
+        st.pool.touch(home, task);
+        ++st.counters.prewarms;
+      },
+      [](caf::error&) {
+        // The instance is gone: nothing was warmed, nothing to count.
+      });
 }
 
 // -- negotiation -------------------------------------------------------------

@@ -254,10 +254,11 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       auto& st = self->state;
       auto entry = st.catalog->find(task);
       if (!entry || entry->command || st.warm.contains(task))
-        return;
+        return false;
       ++st.cold_starts;
       self->delayed_send(self, to_timespan(cold_start_of(st, *entry)),
                          warmed_atom::value, task);
+      return true;
     },
     [=](warmed_atom, const std::string& task) { self->state.warm.touch(task); },
     [=](bid_atom, uint64_t seq) {

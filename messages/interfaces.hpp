@@ -56,8 +56,9 @@ using instance_actor = caf::typed_actor<
   // joined, or joined again, its control node).
   caf::reacts_to<registry_atom, profile_registry_actor>,
   // The frontend made this instance a home of a task that just tripped the
-  // threshold: warm it up now (a cold start no invocation waits for).
-  caf::reacts_to<prewarm_atom, std::string>>;
+  // threshold: warm it up now (a cold start no invocation waits for). The
+  // reply says whether it does (a process task warms up on its first run).
+  caf::replies_to<prewarm_atom, std::string>::with<bool>>;
 
 /// What an instance sends itself, on top of its public interface.
 using instance_private_actor = instance_actor::extend<
