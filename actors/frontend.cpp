@@ -32,8 +32,9 @@ void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
 void try_next_bid(frontend_ptr self, invocation_id id);
 void fast_path(frontend_ptr self, invocation_id id, placement_route why);
 instance_pool::index free_home(frontend_ptr self, const task_profile& profile);
-const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
-                                                  const task_profile& profile);
+const std::vector<instance_pool::index>&
+homes_of(frontend_ptr self, const task_profile& profile,
+         const std::vector<double>* costs = nullptr);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
 void finish(frontend_ptr self, invocation_id id, invoke_result r);
 void pump(frontend_ptr self);
@@ -259,9 +260,11 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
 // A task lives on a few home instances, chosen by channel to the services it
 // uses and kept stable, so that it stays warm there. The good hosts are
 // checked again when the profile moved or a probe interval passed; the homes
-// are chosen again only when those hosts or the pool changed.
-const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
-                                                  const task_profile& profile) {
+// are chosen again only when those hosts or the pool changed. `costs`, when
+// the caller has them, are the hosts' expected times in services.
+const std::vector<instance_pool::index>&
+homes_of(frontend_ptr self, const task_profile& profile,
+         const std::vector<double>* costs) {
   auto& st = self->state;
   auto now = now_ms(self);
   auto& h = st.homes[profile.task];
@@ -269,7 +272,8 @@ const std::vector<instance_pool::index>& homes_of(frontend_ptr self,
   if (!pool_changed && h.profile_version == profile.version
       && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.good.empty())
     return h.instances;
-  auto good = homes::good_hosts(host_costs(self, profile), st.cfg.homes);
+  auto good = homes::good_hosts(
+    costs != nullptr ? *costs : host_costs(self, profile), st.cfg.homes);
   h.checked_ms = now;
   h.profile_version = profile.version;
   if (!pool_changed && good == h.good)
@@ -293,8 +297,8 @@ instance_pool::index free_home(frontend_ptr self, const task_profile& profile) {
 /// The runs a cold start on one of the task's homes is expected to serve.
 double runs_per_cold_start(frontend_ptr self, const std::string& task) {
   auto& st = self->state;
-  auto rate = st.rates.count(task) != 0 ? st.rates[task].per_s(now_ms(self))
-                                        : 0.0;
+  auto i = st.rates.find(task);
+  auto rate = i != st.rates.end() ? i->second.per_s(now_ms(self)) : 0.0;
   return expected_runs(rate, st.cfg.warm_horizon_s, st.cfg.homes.count);
 }
 
@@ -342,12 +346,12 @@ void negotiate(frontend_ptr self, invocation_id id,
   auto& profile = st.profiles.at(inv.request.task);
   // The task's free homes first, then the instances with the best channels.
   std::vector<instance_pool::index> shortlist;
-  for (auto h : homes_of(self, profile))
+  auto costs = host_costs(self, profile);
+  for (auto h : homes_of(self, profile, &costs))
     if (st.pool.has_free_slot(h))
       shortlist.push_back(h);
   auto homes = shortlist.size();
-  for (auto i : placement::shortlist(st.pool, host_costs(self, profile),
-                                     st.cfg.candidates))
+  for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates))
     if (shortlist.size() < st.cfg.candidates + homes
         && std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
       shortlist.push_back(i);

@@ -63,53 +63,61 @@ instance_pool::index power_of_k(const instance_pool& pool, size_t k,
   return best;
 }
 
-instance_pool::index least_loaded(const instance_pool& pool,
-                                  std::mt19937_64& rng) {
-  auto& free = pool.free();
-  if (free.empty())
-    return instance_pool::npos;
-  auto best = instance_pool::npos;
-  double best_load = 0;
-  size_t ties = 0;
-  for (auto i : free) {
-    auto load = static_cast<double>(pool.busy(i)) / pool.slots(i);
-    if (best == instance_pool::npos || load < best_load) {
-      best = i;
-      best_load = load;
-      ties = 1;
-    } else if (load == best_load) {
-      // Reservoir sampling among equally loaded instances.
-      if (std::uniform_int_distribution<size_t>{0, ties}(rng) == 0)
-        best = i;
-      ++ties;
+namespace {
+
+/// The least loaded (busy/slots) of the instances it is shown, ties broken
+/// uniformly at random by reservoir sampling.
+class least_loaded_pick {
+public:
+  least_loaded_pick(const instance_pool& pool, std::mt19937_64& rng)
+    : pool_(pool), rng_(rng) {
+    // nop
+  }
+
+  void consider(instance_pool::index i) {
+    auto load = static_cast<double>(pool_.busy(i)) / pool_.slots(i);
+    if (best_ == instance_pool::npos || load < best_load_) {
+      best_ = i;
+      best_load_ = load;
+      ties_ = 1;
+    } else if (load == best_load_) {
+      if (std::uniform_int_distribution<size_t>{0, ties_}(rng_) == 0)
+        best_ = i;
+      ++ties_;
     }
   }
-  return best;
+
+  instance_pool::index best() const noexcept {
+    return best_;
+  }
+
+private:
+  const instance_pool& pool_;
+  std::mt19937_64& rng_;
+  instance_pool::index best_ = instance_pool::npos;
+  double best_load_ = 0;
+  size_t ties_ = 0;
+};
+
+} // namespace
+
+instance_pool::index least_loaded(const instance_pool& pool,
+                                  std::mt19937_64& rng) {
+  least_loaded_pick pick{pool, rng};
+  for (auto i : pool.free())
+    pick.consider(i);
+  return pick.best();
 }
 
 instance_pool::index least_loaded_on(const instance_pool& pool,
                                      const std::vector<bool>& host_ok,
                                      std::mt19937_64& rng) {
-  auto best = instance_pool::npos;
-  double best_load = 0;
-  size_t ties = 0;
-  for (uint32_t h = 0; h < pool.hosts() && h < host_ok.size(); ++h) {
-    if (!host_ok[h])
-      continue;
-    for (auto i : pool.free_on_host(h)) {
-      auto load = static_cast<double>(pool.busy(i)) / pool.slots(i);
-      if (best == instance_pool::npos || load < best_load) {
-        best = i;
-        best_load = load;
-        ties = 1;
-      } else if (load == best_load) {
-        if (std::uniform_int_distribution<size_t>{0, ties}(rng) == 0)
-          best = i;
-        ++ties;
-      }
-    }
-  }
-  return best;
+  least_loaded_pick pick{pool, rng};
+  for (uint32_t h = 0; h < pool.hosts() && h < host_ok.size(); ++h)
+    if (host_ok[h])
+      for (auto i : pool.free_on_host(h))
+        pick.consider(i);
+  return pick.best();
 }
 
 instance_pool::index random_free(const instance_pool& pool,
@@ -232,23 +240,9 @@ size_t rank_bids(std::vector<bid>& bids) {
 namespace augur {
 
 const char* to_string(placement_policy x) {
-  switch (x) {
-    case placement_policy::predictive:
-      return "predictive";
-    case placement_policy::least_loaded:
-      return "least-loaded";
-    case placement_policy::random:
-      return "random";
-    case placement_policy::round_robin:
-      return "round-robin";
-    case placement_policy::hash_home:
-      return "hash-home";
-    case placement_policy::oracle:
-      return "oracle";
-    case placement_policy::hint_zone:
-      return "hint-zone";
-  }
-  return "invalid";
+  // A baseline is named as the route its answers carry.
+  return x == placement_policy::predictive ? "predictive"
+                                           : to_string(route_of(x));
 }
 
 std::optional<placement_policy> parse_placement_policy(std::string_view name) {

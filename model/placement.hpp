@@ -48,9 +48,6 @@ struct oracle_view {
   /// The service a task most likely uses now, and that probability.
   std::function<std::pair<std::string, double>(const std::string& task)>
     most_likely;
-  /// True expected cost of one round trip from a host to a service.
-  std::function<double(const std::string& host, const std::string& service)>
-    link_ms;
   /// True expected time in services of one execution of a task on a host.
   std::function<double(const std::string& task, const std::string& host)>
     aux_ms;

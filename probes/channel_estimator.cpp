@@ -15,14 +15,7 @@ double channel_estimator::age_ms(double now_ms) const noexcept {
 void channel_estimator::restart(const std::vector<double>& run) {
   // The new level is the mean of the samples that confirmed it; their mean
   // deviation (at least an eighth of the level) is the new variance.
-  double mean = 0;
-  for (auto x : run)
-    mean += x;
-  mean /= static_cast<double>(run.size());
-  double deviation = 0;
-  for (auto x : run)
-    deviation += std::fabs(x - mean);
-  deviation /= static_cast<double>(run.size());
+  auto [mean, deviation] = mean_deviation(run);
   rtt_.restart(mean, std::max(deviation, mean / 8));
   // What came before the run (the run's samples but the last are in
   // `recent_` already): its median is the level the path had.

@@ -2,9 +2,25 @@
 
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace augur {
+
+/// The mean of `xs` and their mean absolute deviation from it (both 0 for
+/// none).
+inline std::pair<double, double> mean_deviation(const std::vector<double>& xs) {
+  if (xs.empty())
+    return {0, 0};
+  double mean = 0;
+  for (auto x : xs)
+    mean += x;
+  mean /= static_cast<double>(xs.size());
+  double deviation = 0;
+  for (auto x : xs)
+    deviation += std::fabs(x - mean);
+  return {mean, deviation / static_cast<double>(xs.size())};
+}
 
 /// Tells a lasting change of a channel's RTT (a degradation, a recovery, a
 /// new path) from noise, so that the estimator can follow it within a few
@@ -50,14 +66,7 @@ public:
       run_.erase(run_.begin());
     if (run_.size() < cfg_.confirm)
       return false;
-    double mean = 0;
-    for (auto x : run_)
-      mean += x;
-    mean /= static_cast<double>(run_.size());
-    double spread = 0;
-    for (auto x : run_)
-      spread += std::fabs(x - mean);
-    spread /= static_cast<double>(run_.size());
+    auto [mean, spread] = mean_deviation(run_);
     if (std::fabs(mean - srtt_ms) <= 4 * spread)
       return false; // outside, but scattered: noise
     confirmed_ = run_;

@@ -81,6 +81,12 @@ TEST_CASE("config: errors name the file, the line and the key") {
   CHECK(error_of("[cluster]\npolicy = 'magic'\n[[host]]\nname='x'")
           .find("unknown policy 'magic'")
         != std::string::npos);
+  CHECK(error_of("[cluster]\nprewarm = 1\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.prewarm': must be true or false");
+  CHECK(error_of("[[host]]\nname='x'\n[trace]\nenabled = 'yes'\n")
+        == "test.toml:4: key 'trace.enabled': must be true or false");
+  CHECK_FALSE(
+    parse_config("[cluster]\nprewarm = false\n[[host]]\nname='x'").prewarm);
   CHECK(error_of("[cluster]\n")
         == "test.toml:1: key 'host': at least one [[host]] is required");
   CHECK(error_of("[[host]]\nzone = 'a'\n")

@@ -336,6 +336,7 @@ mix = { query = 1 }
 TEST_CASE("scenarios: links not listed jitter as measured networks do") {
   auto sc = parse_scenario(
     two_hosts + "[workload]\nrequests = 1\nrate_per_s = 1\n", "t.toml");
+  REQUIRE(sc.cluster.links.size() == 2);
   for (auto& l : sc.cluster.links) {
     auto same = l.host == "a";
     CHECK(l.jitter_ms

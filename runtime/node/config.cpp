@@ -117,12 +117,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                   60000);
     cfg.warm_horizon_s = r.number("warm_horizon_s", cfg.warm_horizon_s, 0,
                                   86400);
-    r.skip("prewarm");
-    if (auto b = r.node("prewarm")) {
-      if (!b->is_boolean())
-        r.fail(b, "prewarm", "must be true or false");
-      cfg.prewarm = *b->value<bool>();
-    }
+    cfg.prewarm = r.boolean("prewarm", cfg.prewarm);
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());
     cfg.secret = r.string("secret", "");
@@ -155,15 +150,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                          static_cast<uint32_t>(node->source().begin.line),
                          "trace", "must be a table");
     table_reader r{source, *tbl, "trace."};
-    r.skip("enabled");
-    r.skip("content");
-    for (auto key : {"enabled", "content"})
-      if (auto b = r.node(key); b && !b->is_boolean())
-        r.fail(b, key, "must be true or false");
-    if (auto b = r.node("enabled"))
-      cfg.trace.enabled = *b->value<bool>();
-    if (auto b = r.node("content"))
-      cfg.trace.content = *b->value<bool>();
+    cfg.trace.enabled = r.boolean("enabled", cfg.trace.enabled);
+    cfg.trace.content = r.boolean("content", cfg.trace.content);
     cfg.trace.file = r.string("file", "");
     cfg.trace.sample = r.number("sample", 1, 0, 1);
     cfg.trace.node = r.string("node", "local");
@@ -260,12 +248,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
         t.timeout_ms = r.number("timeout_ms", 10000, 1, 3.6e6);
         t.memory_mb = r.integer("memory_mb", 0, 0, 1u << 20);
         t.setup = r.strings("setup");
-        r.skip("idempotent");
-        if (auto b = r.node("idempotent")) {
-          if (!b->is_boolean())
-            r.fail(b, "idempotent", "must be true or false");
-          t.idempotent = *b->value<bool>();
-        }
+        t.idempotent = r.boolean("idempotent", false);
         if (auto env = r.table("env")) {
           for (auto& [k, v] : *env) {
             if (!v.is_string())

@@ -72,90 +72,65 @@ public:
   node_runtime& operator=(node_runtime&&) noexcept;
   ~node_runtime();
 
+  // The calls below mirror `embedded_cluster` (<augur/embedded.hpp>), which
+  // documents them; here answers are the protocol's `invoke_result`.
+
   // -- tasks and services ----------------------------------------------------
 
-  /// Defines a task: its options (hints, modelled compute and cold start)
-  /// and its handler, which reaches services through `ctx.call`.
   void define_task(const std::string& name, task_options options,
                    task_handler handler);
 
-  /// Defines a task that runs a real program (real-time clusters whose
-  /// services have endpoints): each execution is a child process, reaching
-  /// the services through its instance's gateways.
   void define_command_task(const std::string& name, task_options options,
                            command_spec command);
 
-  /// Gives a service an in-process behaviour (by default it echoes).
   void define_service(const std::string& name,
                       task_context::service_handler handler);
 
   // -- invocations -----------------------------------------------------------
 
-  /// Invokes a task and waits for the answer.
   invoke_result invoke(const std::string& task,
                        const std::string& payload = "");
 
-  /// Submits an invocation without waiting; see `wait` and `drain`.
   ticket submit(const std::string& task, const std::string& payload = "");
 
-  /// Waits for a submitted invocation and returns its answer.
   invoke_result wait(ticket t);
 
-  /// Waits for every submitted invocation; returns their answers in order
-  /// of submission (and forgets them).
   std::vector<invoke_result> drain();
 
-  /// Runs a task on one named instance, bypassing the frontend (debugging,
-  /// and taking a slot behind the frontend's back).
   ticket execute_on(const std::string& instance, const std::string& task,
                     const std::string& payload = "");
 
   // -- the world -------------------------------------------------------------
 
-  /// Changes the emulated link from `host` to `service` now.
   void set_link(const std::string& host, const std::string& service,
                 std::chrono::duration<double, std::milli> rtt, double loss = 0,
                 std::chrono::duration<double, std::milli> jitter = {});
 
-  /// Makes `n` instances of `host` fail now, with their in-flight work
-  /// (their executions end with an error); they leave the pool. Returns the
-  /// names of the instances that failed.
   std::vector<std::string> fail_instances(const std::string& host, size_t n);
 
   /// The emulated network (the physical world of this cluster).
   std::shared_ptr<network_emulator> network() const;
 
-  /// Lets time pass (virtual: runs everything due meanwhile; real: sleeps).
   void advance(std::chrono::duration<double, std::milli> d);
 
-  /// Time since the cluster started, on the actors' clock.
   std::chrono::duration<double, std::milli> now() const;
 
   // -- observers -------------------------------------------------------------
 
-  /// What the registry has learned about a task.
   task_profile profile(const std::string& task);
 
-  /// The frontend's counters.
   frontend_status status();
 
-  /// The channel table as the frontend sees it.
   std::vector<channel_sample> channels();
 
-  /// One instance's state.
   instance_status instance(const std::string& name);
 
-  /// One auxiliary service: where it is, and whether some host reaches it.
   service_info service(const std::string& name);
 
-  /// Names of all instances, host by host.
   std::vector<std::string> instances() const;
 
   const cluster_config& config() const;
 
-  /// Every message traced so far (`[trace] enabled = true`), in the order
-  /// recorded: a unit test can assert on the exact message sequence of an
-  /// invocation. Throws `std::logic_error` when tracing is off.
   std::vector<trace_record> trace_records();
 
   /// `all` (one process), `control` or `worker`.

@@ -89,6 +89,16 @@ public:
     return v;
   }
 
+  bool boolean(const std::string& key, bool fallback) {
+    seen_.insert(key);
+    auto node = tbl_.get(key);
+    if (!node)
+      return fallback;
+    if (!node->is_boolean())
+      fail(node, key, "must be true or false");
+    return *node->value<bool>();
+  }
+
   /// A required string that must name something the file defines
   /// (`section` is the TOML section that defines them, e.g. `host`).
   std::string reference(const std::string& key,

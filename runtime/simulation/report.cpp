@@ -7,6 +7,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "augur/model/placement.hpp"
+
 namespace augur {
 
 namespace {
@@ -37,6 +39,32 @@ std::string escape(const std::string& x) {
   return out;
 }
 
+/// Policies in a fixed order: augur first, then its bound, then the rest.
+std::vector<std::string> ordered_policies(const nlohmann::json& policies) {
+  std::vector<std::string> names;
+  auto add = [&](placement_policy p) {
+    if (policies.contains(to_string(p))
+        && std::find(names.begin(), names.end(), to_string(p)) == names.end())
+      names.emplace_back(to_string(p));
+  };
+  add(placement_policy::predictive);
+  add(placement_policy::oracle);
+  for (auto p : all_placement_policies())
+    add(p);
+  for (auto& [k, _] : policies.items())
+    if (std::find(names.begin(), names.end(), k) == names.end())
+      names.push_back(k);
+  return names;
+}
+
+std::string fixed2(double x) {
+  return format("%.2f", x);
+}
+
+uint64_t cold_with_prewarms(const nlohmann::json& r) {
+  return r.value("cold_starts", uint64_t{0}) + r.value("prewarms", uint64_t{0});
+}
+
 } // namespace
 
 void print_reports(const std::vector<nlohmann::json>& reports,
@@ -64,8 +92,7 @@ void print_reports(const std::vector<nlohmann::json>& reports,
       l["p50"].get<double>(), l["p99"].get<double>(), a["mean"].get<double>(),
       a["p99"].get<double>(),
       r["after_first_minute"]["aux_latency_ms"]["mean"].get<double>(),
-      static_cast<unsigned long long>(r.value("cold_starts", uint64_t{0})
-                                      + r.value("prewarms", uint64_t{0})),
+      static_cast<unsigned long long>(cold_with_prewarms(r)),
       r["negotiations"].get<unsigned long long>());
     out << line;
   }
@@ -121,15 +148,7 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
   int y0 = 20;
   for (auto& doc : documents) {
     auto& policies = doc["policies"];
-    // Policies in a fixed order: augur first, then its bound, then the rest.
-    std::vector<std::string> names;
-    for (auto* known : {"predictive", "oracle", "least-loaded", "random",
-                        "round-robin", "hash-home", "hint-zone"})
-      if (policies.contains(known))
-        names.push_back(known);
-    for (auto& [k, _] : policies.items())
-      if (std::find(names.begin(), names.end(), k) == names.end())
-        names.push_back(k);
+    auto names = ordered_policies(policies);
     auto value = [&](const std::string& policy, const char* path) {
       return policies[policy]
                      [nlohmann::json::json_pointer{std::string{"/"} + path}]
@@ -179,33 +198,6 @@ std::string plot_svg(const std::vector<nlohmann::json>& documents) {
   svg << "</svg>\n";
   return svg.str();
 }
-
-namespace {
-
-/// Policies in a fixed order: augur first, then its bound, then the rest.
-std::vector<std::string> ordered_policies(const nlohmann::json& policies) {
-  std::vector<std::string> names;
-  for (auto* known : {"predictive", "oracle", "least-loaded", "random",
-                      "round-robin", "hash-home", "hint-zone"})
-    if (policies.contains(known))
-      names.push_back(known);
-  for (auto& [k, _] : policies.items())
-    if (std::find(names.begin(), names.end(), k) == names.end())
-      names.push_back(k);
-  return names;
-}
-
-std::string fixed2(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f", x);
-  return buf;
-}
-
-uint64_t cold_with_prewarms(const nlohmann::json& r) {
-  return r.value("cold_starts", uint64_t{0}) + r.value("prewarms", uint64_t{0});
-}
-
-} // namespace
 
 std::string markdown_tables(const std::vector<nlohmann::json>& documents) {
   std::ostringstream md;

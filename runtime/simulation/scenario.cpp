@@ -21,12 +21,7 @@ call_spec read_call(table_reader& r, const std::set<std::string>& services,
     = static_cast<uint32_t>(r.integer("round_trips", 1, 0, 1u << 20));
   c.bytes = r.integer("bytes", 0, 0, 1u << 30);
   if (by_trigger) {
-    r.skip("declared");
-    if (auto d = r.node("declared")) {
-      if (!d->is_boolean())
-        r.fail(d, "declared", "must be true or false");
-      c.declared = *d->value<bool>();
-    }
+    c.declared = r.boolean("declared", c.declared);
   }
   r.no_other_keys();
   return c;

@@ -218,9 +218,8 @@ void apply(const sim_event& e, world& w, node_runtime& c) {
 /// Rewrites the progress line: policy, invocations replayed, rate, time
 /// left (at most about twice a second).
 void show_progress(std::ostream& out, placement_policy policy, uint64_t done,
-                   uint64_t total,
+                   std::chrono::steady_clock::time_point& last, uint64_t total,
                    std::chrono::steady_clock::time_point start) {
-  static thread_local auto last = std::chrono::steady_clock::time_point{};
   auto now = std::chrono::steady_clock::now();
   if (now - last < std::chrono::milliseconds(500))
     return;
@@ -254,9 +253,6 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
   oracle_view oracle;
   oracle.most_likely = [w](const std::string& task) {
     return w->most_likely(w->task_index.at(task));
-  };
-  oracle.link_ms = [w](const std::string& host, const std::string& service) {
-    return w->link_ms(host, service);
   };
   oracle.aux_ms = [w](const std::string& task, const std::string& host) {
     return w->expected_aux_ms(w->task_index.at(task), host);
@@ -338,6 +334,7 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
     return c.now().count();
   };
   size_t next_event = 0;
+  auto last_progress = std::chrono::steady_clock::time_point{};
   for (uint64_t i = 0; i < arrivals.size(); ++i) {
     auto& a = arrivals[i];
     while (next_event < sc.events.size()
@@ -349,7 +346,8 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
     c.advance(ms{std::max(0.0, a.at_ms - now())});
     caf::anon_send(collector, i, a.task, a.at_ms / 1000);
     if (progress != nullptr && (i & 0x3fff) == 0)
-      show_progress(*progress, policy, i, arrivals.size(), wall_start);
+      show_progress(*progress, policy, i, last_progress, arrivals.size(),
+                    wall_start);
   }
   if (progress != nullptr)
     *progress << "\r\033[K" << std::flush;
