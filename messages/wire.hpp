@@ -27,8 +27,10 @@
 
 namespace augur::wire {
 
-/// The version of the encoding; a reader refuses any other.
-constexpr uint32_t version = 1;
+/// The version of the encoding; a reader refuses any other. 2: bids carry
+/// every service and the task's homes, a placement reason is an enum, the
+/// frontend's status counts pre-warms and home placements.
+constexpr uint32_t version = 2;
 
 /// A buffer that does not hold the message expected, or is damaged.
 class wire_error : public std::runtime_error {

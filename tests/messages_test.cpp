@@ -70,16 +70,16 @@ TEST_CASE("wire: the wrong message, a damaged buffer, another version") {
   CHECK_THROWS_AS(wire::decode<bid_request>(cut), wire::wire_error);
   CHECK_THROWS_AS(wire::decode<bid_request>(std::string{"\xc1"}),
                   wire::wire_error);
-  // Same envelope, version 2.
+  // Same envelope, another version.
   auto other = bytes;
   REQUIRE(static_cast<unsigned char>(other[0]) == 0x93); // fixarray of 3
   // The tag is a uint8 (0xcc xx) or uint16 (0xcd xx xx); then the version.
   auto marker = static_cast<unsigned char>(other[1]);
   auto pos = marker == 0xcc ? 3u : marker == 0xcd ? 4u : 2u;
-  REQUIRE(other[pos] == 1);
-  other[pos] = 2;
+  REQUIRE(other[pos] == static_cast<char>(wire::version));
+  other[pos] = 1;
   CHECK_THROWS_WITH_AS(wire::decode<bid_request>(other),
-                       "unsupported version 2", wire::wire_error);
+                       "unsupported version 1", wire::wire_error);
 }
 
 // What an actor sends itself is not on the handle others hold.
