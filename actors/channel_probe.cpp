@@ -134,6 +134,13 @@ channel_probe_private_actor::behavior_type channel_probe(
         result.push_back(est.sample(self->state.cfg.host, service, now));
       return result;
     },
+    [=](const observation& x) {
+      auto& st = self->state;
+      auto now = now_ms(self);
+      for (auto& u : x.used)
+        if (auto i = st.channels.find(u.service); i != st.channels.end())
+          i->second.passive(u, now);
+    },
     [=](caf::tick_atom) {
       probe_all(self);
       schedule_tick(self);

@@ -248,7 +248,9 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
     for (size_t s = 0; s < terms.size(); ++s) {
       auto& svc = profile.services[s];
       terms[s] = {svc.likelihood, svc.round_trips,
-                  host_cost(self, svc.service, h, now)};
+                  host_cost(self, svc.service, h, now),
+                  st.channels.transfer_ms(st.pool.host_name(h), svc.service,
+                                          svc.bytes_out + svc.bytes_in)};
     }
     result[h] = placement::expected_service_ms(terms, st.cfg.threshold);
   }

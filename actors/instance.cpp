@@ -28,9 +28,12 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
                                       : st.cfg.cold_start_ms;
 }
 
-/// Tells the registry what an execution did (a worker node that has not
-/// joined yet has no registry: the observation is dropped).
+/// Tells the host's probe what an execution saw of its services (passive
+/// samples), and the registry what it did (a worker node that has not joined
+/// yet has no registry: the observation is dropped there).
 void report(instance_ptr self, observation seen) {
+  if (auto& p = self->state.cfg.probe; p && !seen.used.empty())
+    self->send(p, seen);
   if (auto& r = self->state.registry)
     self->send(r, std::move(seen));
 }
@@ -204,7 +207,9 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
         in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
       for (auto& s : req.services)
         in.services.push_back(
-          {s.likelihood, s.round_trips, channel_cost(self, s.service)});
+          {s.likelihood, s.round_trips, channel_cost(self, s.service),
+           st.channels.transfer_ms(st.cfg.info.host, s.service,
+                                   s.bytes_out + s.bytes_in)});
       in.must_reach = req.threshold;
       // A cold start on a home is an investment in the runs it warms up for;
       // anywhere else it serves this run alone.

@@ -37,6 +37,9 @@ struct instance_settings {
   std::map<std::string, std::string> endpoints;
   std::string workdir;
   channel_quality::settings quality;
+  /// The probe of this host's channels: it learns passively from what the
+  /// executions here saw (none: no passive samples).
+  channel_probe_actor probe;
 };
 
 struct instance_state {

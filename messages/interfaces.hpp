@@ -103,6 +103,9 @@ using gate_actor = caf::typed_actor<
 using channel_probe_actor = caf::typed_actor<
   // Adds a consumer of this probe's samples.
   caf::reacts_to<caf::subscribe_atom, channel_listener_actor>,
+  // What an execution on this probe's host saw of its services: passive
+  // RTT and throughput samples, alongside the active probes.
+  caf::reacts_to<observation>,
   // Returns the current estimate for every service.
   caf::replies_to<caf::get_atom,
                   channels_atom>::with<std::vector<channel_sample>>>;

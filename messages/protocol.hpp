@@ -183,13 +183,17 @@ struct service_use {
   /// Time from the first request byte to the first response byte: a
   /// passive RTT sample (negative: no response).
   double first_response_ms = -1;
+  /// Passive throughput: bytes that crossed the channel while it was busy,
+  /// and the time they took (0: nothing long enough to tell).
+  uint64_t transfer_bytes = 0;
+  double transfer_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_use& x) {
   return f(caf::meta::type_name("service_use"), x.service, x.round_trips,
            x.bytes_out, x.bytes_in, x.aux_ms, x.connections,
-           x.first_response_ms);
+           x.first_response_ms, x.transfer_bytes, x.transfer_ms);
 }
 
 /// An instance reports what an execution really did: the ground truth that
@@ -214,9 +218,11 @@ struct service_likelihood {
   std::string service;
   /// Posterior mean probability that an execution uses the service.
   double likelihood = 0;
-  /// Mean round trips and bytes sent per execution that used it.
+  /// Mean round trips, bytes sent and bytes received per execution that
+  /// used it.
   double round_trips = 0;
   double bytes_out = 0;
+  double bytes_in = 0;
   /// Observations behind the estimate (after decay).
   double evidence = 0;
   bool hinted = false;
@@ -225,7 +231,7 @@ struct service_likelihood {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_likelihood& x) {
   return f(caf::meta::type_name("service_likelihood"), x.service, x.likelihood,
-           x.round_trips, x.bytes_out, x.evidence, x.hinted);
+           x.round_trips, x.bytes_out, x.bytes_in, x.evidence, x.hinted);
 }
 
 /// The frontend asks an instance for a bid on one invocation.
@@ -306,12 +312,15 @@ struct channel_sample {
   bool up = false;
   /// Number of probes behind the estimate.
   uint64_t probes = 0;
+  /// Throughput learned from what executions moved over the channel, in
+  /// Mbit/s (0: not measured yet).
+  double throughput_mbps = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_sample& x) {
   return f(caf::meta::type_name("channel_sample"), x.host, x.service, x.srtt_ms,
-           x.rttvar_ms, x.loss, x.age_ms, x.up, x.probes);
+           x.rttvar_ms, x.loss, x.age_ms, x.up, x.probes, x.throughput_mbps);
 }
 
 /// The emulated link from a host to a service (virtual and embedded modes).
@@ -321,12 +330,15 @@ struct link_spec {
   double rtt_ms = 0;
   double jitter_ms = 0;
   double loss = 0;
+  /// The link's throughput in Mbit/s: bytes take bytes / bandwidth to cross
+  /// it (0: unlimited).
+  double bandwidth_mbps = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_spec& x) {
   return f(caf::meta::type_name("link_spec"), x.host, x.service, x.rtt_ms,
-           x.jitter_ms, x.loss);
+           x.jitter_ms, x.loss, x.bandwidth_mbps);
 }
 
 /// How a process task's run ended, with what its gateways saw (from the

@@ -29,8 +29,10 @@ namespace augur::wire {
 
 /// The version of the encoding; a reader refuses any other. 2: bids carry
 /// every service and the task's homes, a placement reason is an enum, the
-/// frontend's status counts pre-warms and home placements.
-constexpr uint32_t version = 2;
+/// frontend's status counts pre-warms and home placements. 3: links have a
+/// bandwidth, channel samples a throughput, a service's use the bytes and
+/// time of its transfers, a profile the bytes received.
+constexpr uint32_t version = 3;
 
 /// A buffer that does not hold the message expected, or is damaged.
 class wire_error : public std::runtime_error {

@@ -38,6 +38,21 @@ std::optional<double> network_emulator::probe(const std::string& host,
   return draw_rtt(x);
 }
 
+double network_emulator::transfer_ms(const link_spec& x, double bytes) {
+  if (x.bandwidth_mbps <= 0 || bytes <= 0)
+    return 0;
+  // Mbit/s to bytes per millisecond.
+  return bytes / (x.bandwidth_mbps * 125);
+}
+
+double network_emulator::transfer_ms(const std::string& host,
+                                     const std::string& service,
+                                     double bytes) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = links_.find({host, service});
+  return i == links_.end() ? 0 : transfer_ms(i->second, bytes);
+}
+
 network_emulator::exchange network_emulator::round_trip(
   const std::string& host, const std::string& service, uint32_t max_attempts) {
   std::lock_guard<std::mutex> guard{mtx_};

@@ -15,7 +15,8 @@ namespace augur {
 
 /// The emulated network of the embedded and virtual modes: for every host
 /// and service, a link with an RTT, a jitter (standard deviation of a normal
-/// distribution around the RTT, cut at zero) and a loss probability. It is
+/// distribution around the RTT, cut at zero), a loss probability and a
+/// bandwidth. It is
 /// the physical world that probes measure and executions pay for, shared by
 /// all actors of one cluster, so it is safe to use from several threads.
 class network_emulator {
@@ -54,6 +55,14 @@ public:
   /// before the next try, at most `max_attempts` tries.
   exchange round_trip(const std::string& host, const std::string& service,
                       uint32_t max_attempts = 5);
+
+  /// Time to move `bytes` over the link at its bandwidth (0 when the link
+  /// is unlimited or absent).
+  double transfer_ms(const std::string& host, const std::string& service,
+                     double bytes) const;
+
+  /// The same for a given link.
+  static double transfer_ms(const link_spec& x, double bytes);
 
 private:
   double draw_rtt(const link_spec& x);

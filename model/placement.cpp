@@ -202,7 +202,7 @@ double expected_service_ms(const std::vector<service_term>& terms,
     if (t.likelihood <= 0)
       continue;
     if (std::isfinite(t.channel_ms)) {
-      total += t.likelihood * t.round_trips * t.channel_ms;
+      total += t.likelihood * (t.round_trips * t.channel_ms + t.transfer_ms);
     } else if (t.likelihood >= must_reach) {
       return std::numeric_limits<double>::infinity();
     } else {

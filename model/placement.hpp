@@ -128,13 +128,16 @@ struct service_term {
   /// Cost of one round trip to the service from the host (infinite:
   /// never measured, or down).
   double channel_ms = 0;
+  /// Time the bytes of an execution that uses it take over the channel
+  /// (bytes / throughput).
+  double transfer_ms = 0;
 };
 
 /// Expected time in services of one execution on a host: the sum over every
-/// service of likelihood x round trips x channel cost. A service used at or
-/// above `must_reach` likelihood over an unusable channel makes the host
-/// unusable (infinity); below it, an unusable channel costs what a round
-/// trip at `unknown_ms` would.
+/// service of likelihood x (round trips x channel cost + transfer time). A
+/// service used at or above `must_reach` likelihood over an unusable channel
+/// makes the host unusable (infinity); below it, an unusable channel costs what
+/// a round trip at `unknown_ms` would.
 double expected_service_ms(const std::vector<service_term>& terms,
                            double must_reach, double unknown_ms = 1e3);
 

@@ -53,6 +53,7 @@ bool profile_estimator::observe(const std::string& task,
                                 : 1.0 / std::min(est.successes, cfg_.half_life);
     est.round_trips += w * (u->round_trips - est.round_trips);
     est.bytes_out += w * (static_cast<double>(u->bytes_out) - est.bytes_out);
+    est.bytes_in += w * (static_cast<double>(u->bytes_in) - est.bytes_in);
   }
   ++st.observations;
   ++st.version;
@@ -82,6 +83,7 @@ task_profile profile_estimator::profile(const std::string& task) const {
     x.likelihood = mean(est);
     x.round_trips = est.round_trips > 0 ? est.round_trips : 1;
     x.bytes_out = est.bytes_out;
+    x.bytes_in = est.bytes_in;
     x.evidence = est.successes + est.failures;
     x.hinted = est.hinted;
     result.services.push_back(std::move(x));
@@ -98,6 +100,19 @@ double profile_estimator::likelihood(const std::string& task,
   return j == i->second.services.end() ? 0 : mean(j->second);
 }
 
+namespace {
+
+/// The bytes a service moves per execution changed by half (what they cost
+/// on a slow channel changed as much), counting from at least 16 KiB.
+bool bytes_moved(const service_likelihood& before,
+                 const service_likelihood& now) {
+  auto b = before.bytes_out + before.bytes_in;
+  auto n = now.bytes_out + now.bytes_in;
+  return std::fabs(n - b) > 0.5 * std::max(b, 16384.0);
+}
+
+} // namespace
+
 bool profile_moved(const task_profile& before, const task_profile& now,
                    double delta) {
   if (before.known != now.known
@@ -108,7 +123,7 @@ bool profile_moved(const task_profile& before, const task_profile& now,
                           [&](auto& y) { return y.service == x.service; });
     if (i == before.services.end()
         || std::fabs(i->likelihood - x.likelihood) >= delta
-        || i->hinted != x.hinted)
+        || i->hinted != x.hinted || bytes_moved(*i, x))
       return true;
   }
   return false;

@@ -68,6 +68,7 @@ private:
     double failures = 0;
     double round_trips = 0;
     double bytes_out = 0;
+    double bytes_in = 0;
   };
 
   struct task_state {
@@ -85,7 +86,8 @@ private:
 };
 
 /// True when some likelihood of `now` differs from `before` by at least
-/// `delta`, or a service appeared: worth pushing to the frontends.
+/// `delta`, a service appeared, or the bytes a service moves changed by
+/// half: worth pushing to the frontends.
 bool profile_moved(const task_profile& before, const task_profile& now,
                    double delta);
 

@@ -12,6 +12,39 @@ double channel_estimator::age_ms(double now_ms) const noexcept {
   return std::max(now_ms - last_success_ms_, 0.0);
 }
 
+void channel_estimator::add_rtt(double rtt_ms, double now_ms) {
+  if (rtt_.samples() >= min_samples_for_shift
+      && shift_.add(rtt_ms, rtt_.srtt())) {
+    restart(shift_.run());
+  } else {
+    rtt_.add(rtt_ms);
+  }
+  recent_.push_back(rtt_ms);
+  if (recent_.size() > recent_size)
+    recent_.pop_front();
+  last_success_ms_ = now_ms;
+  ever_succeeded_ = true;
+}
+
+void channel_estimator::passive(const service_use& x, double now_ms) {
+  if (std::isfinite(x.first_response_ms) && x.first_response_ms >= 0)
+    add_rtt(x.first_response_ms, now_ms);
+  if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0
+      && std::isfinite(x.transfer_ms)) {
+    throughputs_.push_back(static_cast<double>(x.transfer_bytes)
+                           / x.transfer_ms);
+    if (throughputs_.size() > throughput_window)
+      throughputs_.pop_front();
+  }
+}
+
+double channel_estimator::throughput() const noexcept {
+  double best = 0;
+  for (auto x : throughputs_)
+    best = std::max(best, x);
+  return best;
+}
+
 void channel_estimator::restart(const std::vector<double>& run) {
   // The new level is the mean of the samples that confirmed it; their mean
   // deviation (at least an eighth of the level) is the new variance.
@@ -50,6 +83,8 @@ channel_sample channel_estimator::sample(const std::string& host,
   x.age_ms = ever_succeeded_ ? age_ms(now_ms) : 0;
   x.up = up();
   x.probes = rtt_.samples();
+  // bytes/ms to Mbit/s.
+  x.throughput_mbps = throughput() * 8 / 1000;
   return x;
 }
 

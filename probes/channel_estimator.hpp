@@ -33,19 +33,25 @@ public:
 
   /// Records a probe that came back after `rtt_ms`, at time `now_ms`.
   void success(double rtt_ms, double now_ms) {
-    if (rtt_.samples() >= min_samples_for_shift
-        && shift_.add(rtt_ms, rtt_.srtt())) {
-      restart(shift_.run());
-    } else {
-      rtt_.add(rtt_ms);
-    }
-    recent_.push_back(rtt_ms);
-    if (recent_.size() > recent_size)
-      recent_.pop_front();
+    add_rtt(rtt_ms, now_ms);
     loss_.add(false);
-    last_success_ms_ = now_ms;
-    ever_succeeded_ = true;
   }
+
+  /// Records what one execution saw of the service (passively, through its
+  /// gateway or the emulator): its first response time as an RTT sample,
+  /// and its transfers as a throughput sample when they moved at least
+  /// `min_transfer_bytes`. Losses stay the active probes' to judge.
+  void passive(const service_use& x, double now_ms);
+
+  /// Throughput learned from transfers, in bytes per millisecond: the
+  /// largest of the last `throughput_window` samples (a windowed maximum, as
+  /// BBR estimates a bottleneck: a transfer can be slower than its path,
+  /// never faster), 0 before the first.
+  double throughput() const noexcept;
+
+  /// Throughput samples kept, and the least bytes that make one.
+  static constexpr size_t throughput_window = 8;
+  static constexpr uint64_t min_transfer_bytes = 16384;
 
   /// Records a probe that got no answer in time.
   void failure() {
@@ -88,7 +94,10 @@ public:
   static constexpr unsigned long min_samples_for_shift = 4;
 
 private:
+  void add_rtt(double rtt_ms, double now_ms);
   void restart(const std::vector<double>& run);
+
+  std::deque<double> throughputs_;
 
   level_shift shift_;
   std::deque<double> recent_;

@@ -17,4 +17,20 @@ double channel_quality::cost_ms(const channel_sample& x, double age_ms) const {
          + staleness * cfg_.stale_penalty_ms;
 }
 
+double channel_quality::transfer_ms(double bytes) const {
+  if (bytes <= 0)
+    return 0;
+  // Mbit/s to bytes per millisecond.
+  return bytes / (std::max(cfg_.assumed_mbps, 1e-9) * 125);
+}
+
+double channel_quality::transfer_ms(const channel_sample& x,
+                                    double bytes) const {
+  if (bytes <= 0)
+    return 0;
+  if (!(x.throughput_mbps > 0))
+    return transfer_ms(bytes);
+  return bytes / (x.throughput_mbps * 125);
+}
+
 } // namespace augur

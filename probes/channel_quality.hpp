@@ -16,6 +16,8 @@ namespace augur {
 ///                                               min_rto), TCP's timer)
 ///        + (1 - 2^(-age / stale_half_life)) * stale_penalty
 ///
+/// and moving `bytes` over it costs bytes / throughput on top (`transfer_ms`).
+///
 /// The last term is staleness: an estimate loses confidence as it ages, so an
 /// old good measurement does not beat a fresh one by much.
 class channel_quality {
@@ -32,6 +34,10 @@ public:
     /// TCP's minimum retransmission timeout (Linux: 200 ms): what a lost
     /// packet costs on a fast link.
     double min_rto_ms = 200;
+    /// Throughput assumed for a channel whose transfers were never measured
+    /// (Mbit/s): optimistic, so that an untried channel is tried rather
+    /// than ruled out by a guess.
+    double assumed_mbps = 10000;
   };
 
   channel_quality() = default;
@@ -45,6 +51,13 @@ public:
   /// Expected cost of one round trip, given the sample and how long ago (in
   /// milliseconds) the sample's measurement was taken.
   double cost_ms(const channel_sample& x, double age_ms) const;
+
+  /// Time to move `bytes` over the channel at its learned throughput (or
+  /// the assumed one before any transfer was measured).
+  double transfer_ms(const channel_sample& x, double bytes) const;
+
+  /// The same for a channel never sampled at all.
+  double transfer_ms(double bytes) const;
 
   const settings& config() const noexcept {
     return cfg_;

@@ -20,6 +20,15 @@ double channel_table::cost_ms(const std::string& host,
   return quality_.cost_ms(e.sample, e.sample.age_ms + now_ms - e.received_ms);
 }
 
+double channel_table::transfer_ms(const std::string& host,
+                                  const std::string& service,
+                                  double bytes) const {
+  if (auto i = channels_.find(service); i != channels_.end())
+    if (auto j = i->second.find(host); j != i->second.end())
+      return quality_.transfer_ms(j->second.sample, bytes);
+  return quality_.transfer_ms(bytes);
+}
+
 std::vector<channel_sample> channel_table::samples() const {
   std::vector<channel_sample> result;
   for (auto& [service, hosts] : channels_)

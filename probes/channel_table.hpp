@@ -31,6 +31,11 @@ public:
   double cost_ms(const std::string& host, const std::string& service,
                  double now_ms) const;
 
+  /// Time to move `bytes` from `host` to `service` and back, at the
+  /// channel's learned throughput (`channel_quality::transfer_ms`).
+  double transfer_ms(const std::string& host, const std::string& service,
+                     double bytes) const;
+
   /// The latest sample of every channel.
   std::vector<channel_sample> samples() const;
 

@@ -37,6 +37,7 @@ host = "b1"
 service = "db"
 rtt_ms = 7.5
 loss = 0.01
+bandwidth_mbps = 250
 )";
 
 /// The error a config gives, or "" when it loads.
@@ -62,6 +63,8 @@ TEST_CASE("config: a good file loads, with defaults for unlisted links") {
   REQUIRE(cfg.links.size() == 2);
   CHECK(cfg.links[0].host == "b1");
   CHECK(cfg.links[0].rtt_ms == 7.5);
+  CHECK(cfg.links[0].bandwidth_mbps == 250);
+  CHECK(cfg.links[1].bandwidth_mbps == 0); // unlimited
   CHECK(cfg.links[1].host == "a1");
   CHECK(cfg.links[1].rtt_ms == 0.3); // same zone default
 }
@@ -109,6 +112,11 @@ TEST_CASE("config: errors name the file, the line and the key") {
   CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
                  "[[link]]\nhost='a'\nservice='db'\nrtt_ms=1\nloss=2\n")
         == "test.toml:9: key 'link[0].loss': must be within [0, 1], got 2");
+  CHECK(error_of("[[host]]\nname='a'\n[[service]]\nname='db'\n"
+                 "[[link]]\nhost='a'\nservice='db'\nrtt_ms=1\n"
+                 "bandwidth_mbps=-5\n")
+        == "test.toml:9: key 'link[0].bandwidth_mbps': must be within [0, "
+           "1e+07], got -5");
   CHECK(error_of("host = 3\n")
         == "test.toml:1: key 'host': must be an array of tables ([[host]])");
   CHECK(error_of("[[host]]\nname='a'\n[extra]\n")

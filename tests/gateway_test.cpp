@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include <boost/asio/read.hpp>
+
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
@@ -45,6 +47,55 @@ TEST_CASE("gateway: an emulated RTT is paid on every round trip") {
     = std::chrono::steady_clock::now() - start;
   CHECK(took.count() >= 30);
   CHECK(gw->counts().aux_ms >= 30);
+  gw->close();
+}
+
+namespace {
+
+/// SETs a value of `size` bytes and GETs it back over one connection, as a
+/// real client would (RESP, not inline: inline commands are capped).
+void set_and_get(uint16_t port, size_t size) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s{io};
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  std::string value(size, 'v');
+  auto set = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(size) + "\r\n"
+             + value + "\r\n";
+  asio::write(s, asio::buffer(set));
+  asio::streambuf buf;
+  asio::read_until(s, buf, "\r\n");
+  buf.consume(buf.size());
+  asio::write(s, asio::buffer(std::string{"GET k\r\n"}));
+  // "$<size>\r\n", the value, "\r\n".
+  auto want = 1 + std::to_string(size).size() + 2 + size + 2;
+  asio::read(s, buf, asio::transfer_exactly(want));
+}
+
+} // namespace
+
+TEST_CASE("gateway: bytes are paced at the link's bandwidth and measured") {
+  test::redis_server redis;
+  io_runner io;
+  // 80 Mbit/s: 10,000 bytes per millisecond.
+  link_spec link{"h", "store", 0, 0, 0, 80};
+  auto gw = gateway::open(
+    io.context(), "store", "127.0.0.1", redis.port(), [&link] { return link; },
+    1);
+  constexpr size_t size = 400'000;
+  auto start = std::chrono::steady_clock::now();
+  set_and_get(gw->port(), size);
+  std::chrono::duration<double, std::milli> took
+    = std::chrono::steady_clock::now() - start;
+  // Up and down: 40 ms each at least, whatever the machine's load.
+  CHECK(took.count() >= 80);
+  auto c = gw->counts();
+  // Every chunk of the value but each burst's first is a sample...
+  CHECK(c.transfer_bytes >= 2 * (size - 16384));
+  // ... and the link never looks faster than it is.
+  REQUIRE(c.transfer_ms > 0);
+  CHECK(static_cast<double>(c.transfer_bytes) / c.transfer_ms
+        <= 10'000 * (1 + 1e-9));
   gw->close();
 }
 

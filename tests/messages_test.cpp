@@ -38,28 +38,35 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   CHECK(back.cold_start);
   CHECK(back.latency_ms == 12.5);
 
-  observation o{
-    7, "t", "h", "h/0", {service_use{"db", 3, 100, 200, 4.5, 2, 1.25}}};
+  observation o{7,
+                "t",
+                "h",
+                "h/0",
+                {service_use{"db", 3, 100, 200, 4.5, 2, 1.25, 65536, 8.5}}};
   auto o2 = wire::decode<observation>(wire::encode(o));
   REQUIRE(o2.used.size() == 1);
   CHECK(o2.used[0].round_trips == 3);
   CHECK(o2.used[0].bytes_in == 200);
   CHECK(o2.used[0].connections == 2);
   CHECK(o2.used[0].first_response_ms == 1.25);
+  CHECK(o2.used[0].transfer_bytes == 65536);
+  CHECK(o2.used[0].transfer_ms == 8.5);
 
   task_profile p;
   p.task = "t";
   p.known = true;
-  p.services = {service_likelihood{"db", 0.8, 2, 30, 5, true}};
+  p.services = {service_likelihood{"db", 0.8, 2, 30, 4096, 5, true}};
   auto p2 = wire::decode<task_profile>(wire::encode(p));
   CHECK(p2.known);
   CHECK(p2.services.at(0).likelihood == 0.8);
   CHECK(p2.services.at(0).hinted);
+  CHECK(p2.services.at(0).bytes_in == 4096);
 
-  channel_sample s{"h", "db", 1.5, 0.25, 0.1, 30, true, 12};
+  channel_sample s{"h", "db", 1.5, 0.25, 0.1, 30, true, 12, 940};
   auto s2 = wire::decode<channel_sample>(wire::encode(s));
   CHECK(s2.srtt_ms == 1.5);
   CHECK(s2.probes == 12);
+  CHECK(s2.throughput_mbps == 940);
 }
 
 TEST_CASE("wire: the wrong message, a damaged buffer, another version") {

@@ -202,6 +202,14 @@ TEST_CASE("expected latency and bid choice") {
         < placement::expected_service_ms(near_a, 0.5));
   CHECK(placement::expected_service_ms(near_b, 0.5)
         == doctest::Approx(0.95 * 30 + 0.7 * 20 * 0.1));
+  // Bytes count too: a near channel (1 ms) that moves an execution's bytes
+  // in 320 ms loses to a farther one (6 ms) that moves them in 3.2 ms.
+  std::vector<placement::service_term> thin{{0.9, 1, 1, 320}};
+  std::vector<placement::service_term> wide{{0.9, 1, 6, 3.2}};
+  CHECK(placement::expected_service_ms(thin, 0.5)
+        == doctest::Approx(0.9 * (1 + 320)));
+  CHECK(placement::expected_service_ms(wide, 0.5)
+        < placement::expected_service_ms(thin, 0.5));
   // An unmeasured channel: unusable for a likely service, a round trip at
   // the unknown cost for an unlikely one.
   auto inf = std::numeric_limits<double>::infinity();
@@ -239,6 +247,18 @@ TEST_CASE("placement policies: names parse back to the same policy") {
   CHECK(placement_route::negotiated == "negotiated");
   CHECK(parse_placement_route("hint-zone") == placement_route::hint_zone);
   CHECK(placement_route::negotiated != "fast-path");
+}
+
+TEST_CASE("network_emulator: bytes take bytes / bandwidth") {
+  network_emulator n;
+  n.set_link({"h", "s", 2, 0, 0, 100});
+  // 100 Mbit/s moves 12,500 bytes per millisecond.
+  CHECK(n.transfer_ms("h", "s", 1'250'000) == doctest::Approx(100));
+  CHECK(n.transfer_ms("h", "s", 0) == 0);
+  // Unlimited, or no link: nothing.
+  n.set_link({"h", "u", 2, 0, 0, 0});
+  CHECK(n.transfer_ms("h", "u", 1e9) == 0);
+  CHECK(n.transfer_ms("h", "none", 1e9) == 0);
 }
 
 TEST_CASE("network_emulator: deterministic draws, loss and retransmission") {

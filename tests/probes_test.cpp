@@ -131,6 +131,50 @@ TEST_CASE("channel_estimator follows a degradation within a few probes") {
   CHECK(e.rtt().srtt() == doctest::Approx(1));
 }
 
+TEST_CASE("channel_estimator learns passively from executions") {
+  channel_estimator e;
+  e.success(10, 0);
+  e.failure();
+  // An execution's first response is an RTT sample and keeps the estimate
+  // fresh; losses stay the probes' to judge.
+  service_use u;
+  u.first_response_ms = 10;
+  e.passive(u, 500);
+  CHECK(e.rtt().samples() == 2);
+  CHECK(e.age_ms(500) == 0);
+  CHECK(e.losses().loss() == doctest::Approx(0.5));
+  // Throughput: no sample until a transfer is long enough to tell.
+  CHECK(e.throughput() == 0);
+  CHECK(e.sample("h", "s", 500).throughput_mbps == 0);
+  u.first_response_ms = -1;
+  u.transfer_bytes = 1000;
+  u.transfer_ms = 1;
+  e.passive(u, 600);
+  CHECK(e.throughput() == 0);
+  // 1,250,000 bytes in 100 ms: 12,500 bytes/ms, 100 Mbit/s.
+  u.transfer_bytes = 1'250'000;
+  u.transfer_ms = 100;
+  e.passive(u, 700);
+  CHECK(e.throughput() == doctest::Approx(12'500));
+  CHECK(e.sample("h", "s", 700).throughput_mbps == doctest::Approx(100));
+  // A slower transfer (the sender paused) does not lower the estimate: a
+  // transfer can be slower than its path, never faster...
+  u.transfer_ms = 400;
+  e.passive(u, 800);
+  CHECK(e.sample("h", "s", 800).throughput_mbps == doctest::Approx(100));
+  // ... but once the window holds only slower ones, the path is slower.
+  for (size_t i = 0; i < channel_estimator::throughput_window; ++i)
+    e.passive(u, 900 + i);
+  CHECK(e.sample("h", "s", 1000).throughput_mbps == doctest::Approx(25));
+  // What it costs to move bytes: learned, or assumed before any transfer.
+  channel_quality q;
+  auto s = e.sample("h", "s", 1000);
+  CHECK(q.transfer_ms(s, 3'125'000) == doctest::Approx(1000));
+  s.throughput_mbps = 0;
+  CHECK(q.transfer_ms(s, 1'250'000)
+        == doctest::Approx(1'250'000 / (q.config().assumed_mbps * 125)));
+}
+
 TEST_CASE("channel_estimator: noise and single spikes are no shift") {
   channel_estimator e;
   std::mt19937_64 rng{7};

@@ -352,3 +352,75 @@ TEST_CASE("scenarios: links not listed jitter as measured networks do") {
   CHECK(asked.links.at(0).jitter_ms
         == doctest::Approx(0.5 * asked.same_zone_rtt_ms));
 }
+
+TEST_CASE("simulate: bytes cost transfer time, and throughput is learned") {
+  // Host `a` is 1 ms from the store over 100 Mbit/s, `b` 6 ms over
+  // 10 Gbit/s; nothing is declared and no throughput is known at first.
+  // Moving 4 MB costs 320 ms from a, 3.2 ms from b: b is the place for
+  // `upload`. `lookup` moves a few bytes in 10 round trips: a is its place.
+  std::string text = R"(
+[cluster]
+threshold = 0.5
+probe_interval_ms = 100
+cold_start_ms = 10
+
+[[host]]
+name = "a"
+zone = "za"
+instances = 2
+slots = 2
+
+[[host]]
+name = "b"
+zone = "zb"
+instances = 2
+slots = 2
+
+[[service]]
+name = "store"
+zone = "za"
+
+[[link]]
+host = "a"
+service = "store"
+rtt_ms = 1
+bandwidth_mbps = 100
+[[link]]
+host = "b"
+service = "store"
+rtt_ms = 6
+bandwidth_mbps = 10000
+
+[[task]]
+name = "upload"
+duration_ms = 5
+[[task.call]]
+service = "store"
+bytes = 4000000
+
+[[task]]
+name = "lookup"
+duration_ms = 5
+[[task.call]]
+service = "store"
+round_trips = 10
+bytes = 100
+
+[workload]
+requests = 2000
+rate_per_s = 20
+)";
+  auto only = [&](const std::string& task) {
+    return text + "mix = { " + task + " = 1 }\n";
+  };
+  auto up = run(only("upload"), "predictive");
+  // A few runs may go to `a` before its throughput is measured.
+  CHECK(placements(up, "b") >= 1950);
+  CHECK(up["after_first_minute"]["aux_latency_ms"]["mean"].get<double>() < 20);
+  // Least-loaded pays the transfer whenever it picks `a`.
+  auto ll = run(only("upload"), "least-loaded");
+  CHECK(ll["aux_latency_ms"]["mean"].get<double>()
+        > 3 * up["aux_latency_ms"]["mean"].get<double>());
+  auto lookup = run(only("lookup"), "predictive");
+  CHECK(placements(lookup, "a") >= 1950);
+}

@@ -46,7 +46,8 @@ public:
 
 private:
   /// One way through the relay: chunks read, each released after the
-  /// link's one-way delay (never before the previous one), written in order.
+  /// link's one-way delay and the time its bytes take at the link's
+  /// bandwidth (never before the previous one), written in order.
   struct direction {
     explicit direction(asio::io_context& io) : timer(io) {
       // nop
@@ -56,6 +57,9 @@ private:
     std::deque<std::pair<clock_type::time_point, std::string>> queue;
     clock_type::time_point last_release{};
     bool writing = false;
+    /// True from this direction's first chunk until the other direction
+    /// speaks: the chunks of one request or one response.
+    bool in_burst = false;
   };
 
   void read(bool upstream);
@@ -135,9 +139,21 @@ public:
     return upstream_;
   }
 
-  /// The one-way delay of the next chunk, as the link now is.
-  clock_type::duration delay() {
+  /// When a chunk of `bytes` that arrived `now` leaves the link, as the link
+  /// now is: after its one-way delay, and after the previous chunk
+  /// (`previous`) plus the time its bytes take at the link's bandwidth.
+  clock_type::time_point release(clock_type::time_point now,
+                                 clock_type::time_point previous,
+                                 size_t bytes) {
     auto l = link_ ? link_() : link_spec{};
+    auto serialize = std::chrono::duration<double, std::milli>{
+      network_emulator::transfer_ms(l, static_cast<double>(bytes))};
+    return std::max(previous, now + delay(l))
+           + std::chrono::duration_cast<clock_type::duration>(serialize);
+  }
+
+  /// The one-way delay of a chunk over link `l`.
+  clock_type::duration delay(const link_spec& l) {
     double ms = l.rtt_ms / 2;
     if (l.jitter_ms > 0)
       ms = std::max(
@@ -158,6 +174,14 @@ public:
   void add_response(size_t bytes) {
     std::lock_guard<std::mutex> guard{mtx_};
     counts_.bytes_in += bytes;
+  }
+
+  /// `bytes` left the link `ms` after the chunk before them of the same
+  /// request or response: a passive throughput sample.
+  void add_transfer(size_t bytes, double ms) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    counts_.transfer_bytes += bytes;
+    counts_.transfer_ms += ms;
   }
 
   void add_wait(double ms) {
@@ -272,8 +296,18 @@ void connection::read(bool upstream) {
       self->gw_->add_response(n);
     }
     auto& dir = upstream ? self->up_ : self->down_;
-    dir.last_release = std::max(dir.last_release, now + self->gw_->delay());
-    dir.queue.emplace_back(dir.last_release, std::string{dir.buf.data(), n});
+    (upstream ? self->down_ : self->up_).in_burst = false;
+    auto release = self->gw_->release(now, dir.last_release, n);
+    // Within a burst, the spacing of the chunks leaving the link is what
+    // its throughput allows: a passive sample (on the schedule, so that a
+    // late timer cannot make the link look faster than it is).
+    if (dir.in_burst && release > dir.last_release)
+      self->gw_->add_transfer(
+        n, std::chrono::duration<double, std::milli>(release - dir.last_release)
+             .count());
+    dir.in_burst = true;
+    dir.last_release = release;
+    dir.queue.emplace_back(release, std::string{dir.buf.data(), n});
     if (!dir.writing)
       self->write_next(upstream);
     self->read(upstream);

@@ -39,6 +39,15 @@ std::string task_context::call(const std::string& service,
                      + "' after " + std::to_string(x.attempts) + " attempts");
   auto response = svc->second ? svc->second(request) : request;
   i->bytes_in += response.size();
+  // The bytes cross the link at its bandwidth; what they took is what a
+  // passive monitor sees of its throughput.
+  auto bytes = static_cast<double>(request.size() + response.size());
+  if (auto t = network_.transfer_ms(host_, service, bytes); t > 0) {
+    i->aux_ms += t;
+    aux_ms_ += t;
+    i->transfer_bytes += request.size() + response.size();
+    i->transfer_ms += t;
+  }
   return response;
 }
 

@@ -44,7 +44,8 @@ public:
 
   /// Sends `request` to `service` and returns its response. Costs one round
   /// trip over this host's link to the service (with retransmissions when
-  /// the link loses packets). Throws `task_error` for an unknown service or
+  /// the link loses packets) and the time the bytes take at the link's
+  /// bandwidth. Throws `task_error` for an unknown service or
   /// when every attempt was lost.
   std::string call(const std::string& service, const std::string& request);
 

@@ -112,6 +112,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                       cfg.stale_half_life_ms, 0.001, 3.6e6);
     cfg.stale_penalty_ms = r.number("stale_penalty_ms", cfg.stale_penalty_ms, 0,
                                     3.6e6);
+    cfg.assumed_bandwidth_mbps = r.number(
+      "assumed_bandwidth_mbps", cfg.assumed_bandwidth_mbps, 0.001, 1e7);
     cfg.homes = static_cast<uint32_t>(r.integer("homes", cfg.homes, 0, 64));
     cfg.control_rtt_ms = r.number("control_rtt_ms", cfg.control_rtt_ms, 0,
                                   60000);
@@ -221,6 +223,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       l.rtt_ms = r.number("rtt_ms", 0, 0, 60000, true);
       l.jitter_ms = r.number("jitter_ms", 0, 0, 60000);
       l.loss = r.number("loss", 0, 0, 1);
+      l.bandwidth_mbps = r.number("bandwidth_mbps", 0, 0, 1e7);
       r.no_other_keys();
       if (!listed.emplace(l.host, l.service).second)
         r.fail(r.node("host"), "host",

@@ -108,6 +108,9 @@ struct cluster_config {
   double load_weight_ms = 1;
   double stale_half_life_ms = 1000;
   double stale_penalty_ms = 10;
+  /// Throughput assumed for a channel before any transfer over it was
+  /// measured (Mbit/s).
+  double assumed_bandwidth_mbps = 10000;
   /// Home instances per task, the time a task is expected to stay warm on
   /// one (weighs a cold start against the runs it serves), and whether a
   /// home warms a task up when its profile trips the threshold.

@@ -180,6 +180,7 @@ struct node_runtime::impl {
     channel_quality::settings quality;
     quality.stale_half_life_ms = cfg.stale_half_life_ms;
     quality.stale_penalty_ms = cfg.stale_penalty_ms;
+    quality.assumed_mbps = cfg.assumed_bandwidth_mbps;
     profile_registry_settings rs;
     rs.estimator.half_life = cfg.profile_half_life;
     rs.services = service_names;
@@ -210,6 +211,17 @@ struct node_runtime::impl {
         ++h_index;
         continue;
       }
+      // The probe first: the host's instances tell it what their
+      // executions saw (passive samples).
+      channel_probe_settings ps;
+      ps.host = h.name;
+      ps.services = service_names;
+      ps.interval_ms = cfg.probe_interval_ms;
+      ps.seed = cfg.seed * 1000003 + h_index++;
+      ps.io = io;
+      ps.real = real;
+      channel_probe_actor probe = sys.spawn(channel_probe, ps, network,
+                                            service_actors);
       std::vector<channel_listener_actor> listeners;
       if (front)
         listeners.push_back(front);
@@ -228,6 +240,7 @@ struct node_runtime::impl {
         is.quality = quality;
         is.io = io;
         is.endpoints = endpoints;
+        is.probe = probe;
         if (!workdir.empty())
           is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
         instance_actor inst = sys.spawn(augur::instance, is, catalog, network,
@@ -238,15 +251,6 @@ struct node_runtime::impl {
         listeners.push_back(inst);
         instances.emplace_back(is.info.name, inst);
       }
-      channel_probe_settings ps;
-      ps.host = h.name;
-      ps.services = service_names;
-      ps.interval_ms = cfg.probe_interval_ms;
-      ps.seed = cfg.seed * 1000003 + h_index++;
-      ps.io = io;
-      ps.real = real;
-      channel_probe_actor probe = sys.spawn(channel_probe, ps, network,
-                                            service_actors);
       for (auto& l : listeners)
         caf::anon_send(probe, caf::subscribe_atom::value, l);
       probes.push_back(probe);

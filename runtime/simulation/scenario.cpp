@@ -195,6 +195,7 @@ scenario parse_scenario(std::string_view text, const std::string& source,
         e.rtt_ms = r.number("rtt_ms", -1, 0, 60000);
         e.jitter_ms = r.number("jitter_ms", -1, 0, 60000);
         e.loss = r.number("loss", -1, 0, 1);
+        e.bandwidth_mbps = r.number("bandwidth_mbps", -1, 0, 1e7);
       } else if (kind == "task") {
         e.kind = sim_event_kind::task;
         e.task = r.reference("task", task_names, "task");

@@ -53,7 +53,7 @@ constexpr double scenario_control_rtt_ms = 0.2;
 
 /// What a scenario event changes.
 enum class sim_event_kind : uint8_t {
-  /// A link's RTT, jitter or loss.
+  /// A link's RTT, jitter, loss or bandwidth.
   link,
   /// A task's true probability of calling a service (behaviour drift).
   task,
@@ -72,6 +72,7 @@ struct sim_event {
   double rtt_ms = -1;
   double jitter_ms = -1;
   double loss = -1;
+  double bandwidth_mbps = -1;
   /// New probability of the task's calls to `service`.
   double probability = -1;
   /// Instances that fail.

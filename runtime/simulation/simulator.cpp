@@ -60,7 +60,10 @@ struct world {
     double total = 0;
     for (auto& c : calls[task])
       if (c.probability > 0)
-        total += c.probability * c.round_trips * link_ms(host, c.service);
+        total += c.probability * c.round_trips
+                 * (link_ms(host, c.service)
+                    + network->transfer_ms(host, c.service,
+                                           static_cast<double>(c.bytes)));
     return total;
   }
 
@@ -201,6 +204,8 @@ void apply(const sim_event& e, world& w, node_runtime& c) {
       l.jitter_ms = e.jitter_ms;
     if (e.loss >= 0)
       l.loss = e.loss;
+    if (e.bandwidth_mbps >= 0)
+      l.bandwidth_mbps = e.bandwidth_mbps;
     w.network->set_link(l);
   } else if (e.kind == sim_event_kind::task) {
     auto& calls = w.calls[w.task_index.at(e.task)];
