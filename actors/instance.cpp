@@ -1,8 +1,14 @@
 #include "augur/actors/instance.hpp"
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <filesystem>
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
 
 #include <caf/actor_proxy.hpp>
 
@@ -15,6 +21,8 @@
 namespace augur {
 
 namespace {
+
+namespace asio = boost::asio;
 
 using instance_ptr = traced_pointer<instance_private_actor, instance_state>;
 
@@ -81,96 +89,147 @@ run(instance_ptr self, const execute_request& req,
   return {std::move(r), std::move(seen), duration};
 }
 
-/// Starts a process task: a gateway per service with a real endpoint (its
-/// address in the child's environment), the cold start's setup, the run; the
-/// outcome comes back to the instance as a message.
-void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
-                   const command_spec& cmd, bool cold) {
-  auto& st = self->state;
-  auto handle = caf::actor_cast<instance_private_actor>(self);
-  auto fail = [&](const std::string& why) {
+/// Prepares a process task's execution on the launcher thread (everything
+/// that blocks: name lookups, directories, fork): a gateway per service with
+/// a real endpoint (its address in the child's environment), the working
+/// directory, the cold start's setup, the run. The outcome comes back to the
+/// instance as a message.
+struct launch {
+  instance_private_actor instance;
+  uint64_t seq = 0;
+  std::shared_ptr<io_runner> io;
+  std::shared_ptr<network_emulator> network;
+  std::string host;
+  std::map<std::string, std::string> endpoints;
+  process_spec spec;
+  std::vector<std::string> setup;
+  bool cold = false;
+
+  void fail(const std::string& why) const {
     process_outcome o;
     o.seq = seq;
     o.error = why;
-    self->send(handle, done_atom::value, std::move(o));
-  };
+    caf::anon_send(instance, done_atom::value, std::move(o));
+  }
+
+  /// The execution's own directory: only its user may enter it; the
+  /// directories above it may be crossed, not listed.
+  void make_workdir() {
+    namespace fs = std::filesystem;
+    fs::create_directories(spec.workdir);
+    auto& sb = spec.sandbox;
+    if (sb.bwrap.empty() || !sb.drop)
+      return;
+    // The instance's directory and the node's work root, both the server's.
+    auto instance_dir = fs::path{spec.workdir}.parent_path();
+    for (auto& p : {instance_dir, instance_dir.parent_path()})
+      fs::permissions(p, fs::perms::owner_all | fs::perms::group_exec
+                           | fs::perms::others_exec);
+    if (::chown(spec.workdir.c_str(), sb.uid, sb.gid) != 0)
+      throw std::runtime_error("cannot hand " + spec.workdir + " to uid "
+                               + std::to_string(sb.uid) + ": "
+                               + std::strerror(errno));
+    fs::permissions(spec.workdir, fs::perms::owner_all);
+  }
+
+  void operator()() {
+    std::vector<std::shared_ptr<gateway>> gateways;
+    auto& ctx = io->context();
+    try {
+      for (auto& [service, endpoint] : endpoints) {
+        auto [to_host, port] = parse_endpoint(endpoint);
+        link_source link = [net = network, h = host, service = service] {
+          return net->link(h, service).value_or(link_spec{});
+        };
+        auto gw = gateway::open(ctx, service, to_host, port, link, seq);
+        spec.env[service_env_name(service)] = "127.0.0.1:"
+                                              + std::to_string(gw->port());
+        gateways.push_back(std::move(gw));
+      }
+      make_workdir();
+    } catch (const std::exception& e) {
+      for (auto& gw : gateways)
+        gw->close();
+      fail(std::string{"cannot prepare the execution: "} + e.what());
+      return;
+    }
+    // Runs on the I/O thread: collects the gateways' counts and reports.
+    auto finish = [handle = instance, seq = seq,
+                   gateways](process_result r, const std::string& phase) {
+      process_outcome o;
+      o.seq = seq;
+      o.ok = r.ok();
+      o.output = std::move(r.output);
+      o.errors = std::move(r.errors);
+      if (!o.ok)
+        o.error = phase + r.describe();
+      o.wall_ms = r.wall_ms;
+      for (auto& gw : gateways) {
+        auto c = gw->counts();
+        c.connections = gw->connections();
+        c.first_response_ms = gw->first_response_ms();
+        if (c.connections > 0 || c.bytes_out > 0)
+          o.used.push_back(std::move(c));
+        gw->close();
+      }
+      caf::anon_send(handle, done_atom::value, std::move(o));
+    };
+    auto runner = io;
+    auto main = spec;
+    // Forks on the launcher, never on the I/O thread.
+    auto run_main = [runner, main, finish] {
+      asio::post(runner->launcher(), [runner, main, finish] {
+        run_process(runner->context(), main, [finish](process_result r) {
+          finish(std::move(r), "process ");
+        });
+      });
+    };
+    if (cold && !setup.empty()) {
+      auto first = spec;
+      first.argv = setup;
+      first.input.clear();
+      run_process(ctx, first, [run_main, finish](process_result r) {
+        if (r.ok())
+          run_main();
+        else
+          finish(std::move(r), "setup (cold start) ");
+      });
+    } else {
+      run_process(ctx, main, [finish](process_result r) {
+        finish(std::move(r), "process ");
+      });
+    }
+  }
+};
+
+void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
+                   const command_spec& cmd, bool cold) {
+  auto& st = self->state;
+  launch x;
+  x.instance = caf::actor_cast<instance_private_actor>(self);
+  x.seq = seq;
   if (!st.cfg.io) {
-    fail("this instance cannot run processes (no I/O runner)");
+    x.fail("this instance cannot run processes (no I/O runner)");
     return;
   }
-  auto& io = st.cfg.io->context();
-  std::vector<std::shared_ptr<gateway>> gateways;
-  process_spec spec;
-  spec.argv = cmd.argv;
-  spec.env = cmd.env;
-  spec.input = req.payload;
-  spec.timeout
+  x.io = st.cfg.io;
+  x.network = st.network;
+  x.host = st.cfg.info.host;
+  x.endpoints = st.cfg.endpoints;
+  x.spec.argv = cmd.argv;
+  x.spec.env = cmd.env;
+  x.spec.input = req.payload;
+  x.spec.timeout
     = std::chrono::milliseconds(static_cast<int64_t>(cmd.timeout_ms));
-  spec.memory_mb = cmd.memory_mb;
-  try {
-    for (auto& [service, endpoint] : st.cfg.endpoints) {
-      auto [host, port] = parse_endpoint(endpoint);
-      auto net = st.network;
-      auto my_host = st.cfg.info.host;
-      link_source link = [net, my_host, service = service] {
-        return net->link(my_host, service).value_or(link_spec{});
-      };
-      auto gw = gateway::open(io, service, host, port, link, seq);
-      spec.env[service_env_name(service)] = "127.0.0.1:"
-                                            + std::to_string(gw->port());
-      gateways.push_back(std::move(gw));
-    }
-    std::string dir;
-    for (unsigned char c : req.task)
-      dir += std::isalnum(c) ? static_cast<char>(c) : '_';
-    spec.workdir = st.cfg.workdir + "/" + dir;
-    std::filesystem::create_directories(spec.workdir);
-  } catch (const std::exception& e) {
-    for (auto& gw : gateways)
-      gw->close();
-    fail(std::string{"cannot prepare the execution: "} + e.what());
-    return;
-  }
-  // Runs on the I/O thread: collects the gateways' counts and reports.
-  auto finish = [handle, seq, gateways](process_result r,
-                                        const std::string& phase) {
-    process_outcome o;
-    o.seq = seq;
-    o.ok = r.ok();
-    o.output = std::move(r.output);
-    o.errors = std::move(r.errors);
-    if (!o.ok)
-      o.error = phase + r.describe();
-    o.wall_ms = r.wall_ms;
-    for (auto& gw : gateways) {
-      auto c = gw->counts();
-      c.connections = gw->connections();
-      c.first_response_ms = gw->first_response_ms();
-      if (c.connections > 0 || c.bytes_out > 0)
-        o.used.push_back(std::move(c));
-      gw->close();
-    }
-    caf::anon_send(handle, done_atom::value, std::move(o));
-  };
-  auto runner = st.cfg.io;
-  auto run_main = [runner, spec, finish] {
-    run_process(runner->context(), spec, [finish](process_result r) {
-      finish(std::move(r), "process ");
-    });
-  };
-  if (cold && !cmd.setup.empty()) {
-    auto setup = spec;
-    setup.argv = cmd.setup;
-    setup.input.clear();
-    run_process(io, setup, [run_main, finish](process_result r) {
-      if (r.ok())
-        run_main();
-      else
-        finish(std::move(r), "setup (cold start) ");
-    });
-  } else {
-    run_main();
-  }
+  x.spec.memory_mb = cmd.memory_mb;
+  x.spec.sandbox = st.cfg.sandbox;
+  std::string dir;
+  for (unsigned char c : req.task)
+    dir += std::isalnum(c) ? static_cast<char>(c) : '_';
+  x.spec.workdir = st.cfg.workdir + "/" + dir;
+  x.setup = cmd.setup;
+  x.cold = cold;
+  asio::post(st.cfg.io->launcher(), std::move(x));
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_table.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
+#include "augur/runtime/execution/process.hpp"
 #include "augur/runtime/execution/task.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
 
@@ -36,6 +37,8 @@ struct instance_settings {
   std::shared_ptr<io_runner> io;
   std::map<std::string, std::string> endpoints;
   std::string workdir;
+  /// How executions of process tasks are confined.
+  sandbox_spec sandbox;
   channel_quality::settings quality;
   /// The probe of this host's channels: it learns passively from what the
   /// executions here saw (none: no passive samples).

@@ -61,3 +61,30 @@ set -e
 [ "$status" -eq 1 ] || fail "a damaged trace exits $status, not 1"
 echo "$msg" | grep -q "damaged from byte" || fail "the damage is located: $msg"
 echo "cli: all checks passed"
+
+# The sandbox: without bwrap a server with process tasks does not start,
+# and says what to install; `mode = "none"` is said in so many words.
+cat > "$work/boxed.toml" <<'TOML'
+[api]
+listen = "127.0.0.1:0"
+
+[[host]]
+name = "a"
+
+[[task]]
+name = "hello"
+command = ["/bin/echo", "hi"]
+TOML
+set +e
+msg=$(PATH=/nonexistent "$augur" serve --config "$work/boxed.toml" 2>&1 </dev/null); status=$?
+set -e
+[ "$status" -eq 2 ] || fail "serve without bwrap exits $status, not 2: $msg"
+echo "$msg" | grep -q "boxed.toml:.*key 'sandbox.mode'.*bubblewrap" \
+  || fail "the refusal names the file, the key and the package: $msg"
+printf '[sandbox]\nmode = "chroot"\n' >> "$work/boxed.toml"
+set +e
+msg=$("$augur" check "$work/boxed.toml" 2>&1); status=$?
+set -e
+[ "$status" -eq 2 ] || fail "an unknown sandbox mode exits $status, not 2"
+echo "$msg" | grep -q "key 'sandbox.mode': unknown sandbox mode 'chroot'" \
+  || fail "an unknown sandbox mode is named: $msg"

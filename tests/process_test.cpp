@@ -2,7 +2,15 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "temp_dir.hpp"
 
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/execution/process.hpp"
@@ -103,5 +111,101 @@ TEST_CASE("process: failures are results, with their reason") {
     s.input = std::string(1 << 20, 'x');
     auto r = run(s);
     CHECK(r.ok());
+  }
+}
+
+namespace {
+
+/// A server's world in miniature: a secret file, the executions' work root
+/// with this execution's directory and another's.
+struct sandbox_world {
+  test::temp_dir t;
+  std::string secret = t.file("cluster.toml");
+  std::string root = t.file("work");
+  std::string mine = t.file("work/mine");
+  std::string other = t.file("work/other");
+  sandbox_spec sandbox;
+
+  sandbox_world() {
+    std::filesystem::create_directories(mine);
+    std::filesystem::create_directories(other);
+    std::ofstream{secret} << "token = \"s3cret\"\n";
+    std::ofstream{other + "/theirs.txt"} << "private\n";
+    auto path = std::getenv("PATH");
+    sandbox.bwrap = find_program("bwrap", path ? path : "/usr/bin:/bin");
+    REQUIRE_MESSAGE(!sandbox.bwrap.empty(), "bwrap (bubblewrap) is missing");
+    sandbox.drop = ::geteuid() == 0;
+    if (sandbox.drop)
+      REQUIRE(::chown(mine.c_str(), sandbox.uid, sandbox.gid) == 0);
+    sandbox.hidden = {secret, root};
+  }
+
+  process_spec spec(const std::string& script) const {
+    auto s = sh(script);
+    s.workdir = mine;
+    s.sandbox = sandbox;
+    return s;
+  }
+};
+
+} // namespace
+
+TEST_CASE("process: only stdin, stdout and stderr are inherited") {
+  // A descriptor the server opened without close-on-exec (as Asio's and
+  // CAF's sockets are).
+  int leak = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leak > 2);
+  auto r = run(sh("ls /proc/$$/fd | tr '\\n' ' '"));
+  CHECK(r.output == "0 1 2 ");
+  sandbox_world w;
+  auto boxed = run(w.spec("ls /proc/$$/fd | tr '\\n' ' '"));
+  CHECK(boxed.output == "0 1 2 ");
+  ::close(leak);
+}
+
+TEST_CASE("process: the sandbox hides the server and other executions") {
+  sandbox_world w;
+  SUBCASE("the server's secrets read as nothing") {
+    auto r = run(w.spec("cat " + w.secret));
+    CHECK(r.output.find("s3cret") == std::string::npos);
+  }
+  SUBCASE("another execution's directory is not there") {
+    auto r = run(w.spec("cat " + w.other + "/theirs.txt"));
+    CHECK_FALSE(r.ok());
+    CHECK(r.output.empty());
+  }
+  SUBCASE("the server cannot be signalled") {
+    auto r = run(w.spec("kill -TERM " + std::to_string(::getpid())));
+    CHECK_FALSE(r.ok());
+  }
+  SUBCASE("only its directory and /tmp are writable, /tmp its own") {
+    auto outside = w.t.file("outside.txt");
+    auto name = "augur-sandbox-" + std::to_string(::getpid());
+    auto r = run(w.spec("echo x > " + outside
+                        + "; echo y > mine.txt && echo z > /tmp/" + name
+                        + " && cat /tmp/" + name));
+    CHECK(r.output == "z\n");
+    CHECK_FALSE(std::filesystem::exists(outside));
+    CHECK(std::filesystem::exists(w.mine + "/mine.txt"));
+    CHECK_FALSE(std::filesystem::exists("/tmp/" + name));
+  }
+  SUBCASE("its own PID namespace, and no root") {
+    auto r = run(w.spec("echo $$; id -u"));
+    auto expected_uid = w.sandbox.drop ? std::to_string(w.sandbox.uid)
+                                       : std::to_string(::geteuid());
+    CHECK(r.output == "2\n" + expected_uid + "\n");
+  }
+  SUBCASE("a crash is still a crash") {
+    auto r = run(w.spec("kill -SEGV $$"));
+    CHECK(r.how == end::signaled);
+    CHECK(r.signal == SIGSEGV);
+  }
+  SUBCASE("no sandbox to be had: a clear failure, never a run") {
+    auto s = w.spec("echo ran");
+    s.sandbox.unavailable = "the sandbox needs bwrap";
+    auto r = run(s);
+    CHECK(r.how == end::spawn_failed);
+    CHECK(r.error == "the sandbox needs bwrap");
+    CHECK(r.output.empty());
   }
 }

@@ -56,7 +56,7 @@ max_body_bytes = 1024
 [[tenant]]
 name = "alice"
 token = "alice-token"
-tasks = ["counter", "shout", "slow"]
+tasks = ["counter", "shout", "slow", "fds", "peek", "signal"]
 
 [[tenant]]
 name = "bob"
@@ -110,6 +110,20 @@ command = ["sh", "-c", "sleep 1; echo done"]
 [[task]]
 name = "other"
 command = ["true"]
+
+# What user code must not reach: the server's descriptors, its cluster
+# file (tokens), the server itself.
+[[task]]
+name = "fds"
+command = ["sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '"]
+
+[[task]]
+name = "peek"
+command = ["cat", "{config}"]
+
+[[task]]
+name = "signal"
+command = ["sh", "-c", "read pid; kill -KILL $pid && echo killed"]
 """
 
 
@@ -117,7 +131,7 @@ def start_serve(workdir, redis_port, queue=100, instances=2):
     path = os.path.join(workdir, "serve.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(redis=redis_port, queue=queue,
-                              instances=instances))
+                              instances=instances, config=path))
     proc = subprocess.Popen([AUGUR, "serve", "--config", path],
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -156,6 +170,23 @@ def run_api_checks(workdir, redis_port):
             chans = json.loads(b)["channels"]
             return len(chans) == 2 and all(c["probes"] > 2 for c in chans)
         check(wait_for(measured), "channels measured")
+        # The sandbox: only stdin, stdout and stderr; the cluster file reads
+        # as nothing; the server cannot be killed; it keeps serving.
+        status, body, _ = request(port, "POST", "/v1/tasks/fds/invoke")
+        check(status == 200 and json.loads(body)["output"] == "0 1 2 ",
+              "a task sees only descriptors 0-2: %s" % body)
+        status, body, _ = request(port, "POST", "/v1/tasks/peek/invoke")
+        check("alice-token" not in body and json.loads(body)["task"] == "peek",
+              "a task cannot read the cluster file: %s" % body)
+        status, body, _ = request(port, "POST", "/v1/tasks/signal/invoke",
+                                  body=str(proc.pid))
+        check(json.loads(body)["output"] == "",
+              "a task cannot signal the server: %s" % body)
+        check(proc.poll() is None, "the server survives the attempt")
+        status, body, _ = request(port, "POST", "/v1/tasks/shout/invoke",
+                                  body="still here")
+        check(status == 200 and json.loads(body)["output"] == "STILL HERE",
+              "and keeps serving")
         def far_srtt():
             _, b, _ = request(port, "GET", "/v1/channels")
             return [c for c in json.loads(b)["channels"]

@@ -4,13 +4,17 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 namespace augur {
 
 /// One thread running an Asio `io_context`, kept alive by a work guard until
-/// destruction. Actors post work into it and get results back as messages;
-/// nothing on this thread touches actor state. Declare it after the actor
-/// system that uses it, so that it stops first.
+/// destruction, and a launcher: threads for the work that blocks (fork and
+/// exec, name lookups, the file system), so that neither the actors' threads
+/// nor the I/O thread (whose timers pace every gateway) wait on it. Actors
+/// post work into them and get results back as messages; nothing on these
+/// threads touches actor state. Declare it after the actor system that uses
+/// it, so that it stops first.
 class io_runner {
 public:
   io_runner() : guard_(boost::asio::make_work_guard(ctx_)) {
@@ -23,9 +27,11 @@ public:
     stop();
   }
 
-  /// Stops the thread (idempotent); pending work is dropped. Safe from any
-  /// thread, the I/O thread included.
+  /// Stops the threads (idempotent); pending work is dropped. Safe from any
+  /// thread but the launcher's, the I/O thread included.
   void stop() {
+    launcher_.stop();
+    launcher_.join();
     guard_.reset();
     ctx_.stop();
     if (thread_.joinable()) {
@@ -43,7 +49,13 @@ public:
     return ctx_;
   }
 
+  /// Where blocking work goes (two threads).
+  boost::asio::thread_pool& launcher() noexcept {
+    return launcher_;
+  }
+
 private:
+  boost::asio::thread_pool launcher_{2};
   boost::asio::io_context ctx_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
     guard_;

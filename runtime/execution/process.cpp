@@ -3,10 +3,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,7 +148,13 @@ struct child_run : std::enable_shared_from_this<child_run> {
                        std::chrono::steady_clock::now() - started)
                        .count();
     if (!killed) {
-      if (r > 0 && WIFEXITED(status)) {
+      if (r > 0 && WIFEXITED(status) && !spec.sandbox.bwrap.empty()
+          && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) <= 128 + 64) {
+        // bwrap reports a program killed by signal n as status 128 + n,
+        // as shells do.
+        result.how = process_result::end::signaled;
+        result.signal = WEXITSTATUS(status) - 128;
+      } else if (r > 0 && WIFEXITED(status)) {
         result.how = process_result::end::exited;
         result.exit_code = WEXITSTATUS(status);
       } else if (r > 0 && WIFSIGNALED(status)) {
@@ -161,6 +169,17 @@ struct child_run : std::enable_shared_from_this<child_run> {
   }
 };
 
+/// In the child: closes every descriptor from 3 up but `keep`.
+void close_from_3_but(int keep, int max_fd) {
+  if (::close_range(3, static_cast<unsigned>(keep) - 1, 0) == 0
+      && ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0) == 0)
+    return;
+  // Kernels before 5.9: one by one.
+  for (int fd = 3; fd < max_fd; ++fd)
+    if (fd != keep)
+      ::close(fd);
+}
+
 void close_pair(int fds[2]) {
   for (int i = 0; i < 2; ++i)
     if (fds[i] >= 0)
@@ -168,6 +187,61 @@ void close_pair(int fds[2]) {
 }
 
 } // namespace
+
+std::string find_program(const std::string& name, const std::string& path) {
+  size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find(':', start);
+    auto dir = path.substr(start, end == std::string::npos ? std::string::npos
+                                                           : end - start);
+    auto candidate = (dir.empty() ? std::string{"."} : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (end == std::string::npos)
+      break;
+    start = end + 1;
+  }
+  return "";
+}
+
+std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
+                                        const std::string& workdir,
+                                        const std::vector<std::string>& argv) {
+  std::vector<std::string> r{sandbox.bwrap,
+                             "--die-with-parent",
+                             "--unshare-user",
+                             "--unshare-pid",
+                             "--unshare-ipc",
+                             "--unshare-uts",
+                             "--unshare-cgroup-try",
+                             "--ro-bind",
+                             "/",
+                             "/",
+                             "--dev",
+                             "/dev",
+                             "--proc",
+                             "/proc",
+                             "--tmpfs",
+                             "/tmp"};
+  if (sandbox.drop) {
+    for (auto* x : {"--uid", "--gid"}) {
+      r.emplace_back(x);
+      r.push_back(
+        std::to_string(std::string{x} == "--uid" ? sandbox.uid : sandbox.gid));
+    }
+  }
+  for (auto& path : sandbox.hidden) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      r.insert(r.end(), {"--tmpfs", path});
+    } else if (std::filesystem::exists(path, ec)) {
+      r.insert(r.end(), {"--ro-bind", "/dev/null", path});
+    }
+  }
+  r.insert(r.end(), {"--bind", workdir, workdir, "--chdir", workdir, "--"});
+  r.insert(r.end(), argv.begin(), argv.end());
+  return r;
+}
 
 void run_process(asio::io_context& io, process_spec spec,
                  std::function<void(process_result)> done) {
@@ -191,38 +265,39 @@ void run_process(asio::io_context& io, process_spec spec,
   std::vector<std::string> env_strings;
   for (auto& [k, v] : spec.env)
     env_strings.push_back(k + "=" + v);
-  std::vector<char*> argv;
-  for (auto& a : spec.argv)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   std::vector<char*> envp;
   for (auto& e : env_strings)
     envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  if (!spec.sandbox.unavailable.empty()) {
+    fail(spec.sandbox.unavailable);
+    return;
+  }
   std::string program = spec.argv[0];
   if (program.find('/') == std::string::npos) {
-    std::string path = spec.env["PATH"];
-    std::string found;
-    size_t start = 0;
-    while (start <= path.size()) {
-      auto end = path.find(':', start);
-      auto dir = path.substr(start, end == std::string::npos ? std::string::npos
-                                                             : end - start);
-      auto candidate = dir + "/" + program;
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        found = candidate;
-        break;
-      }
-      if (end == std::string::npos)
-        break;
-      start = end + 1;
-    }
+    auto found = find_program(program, spec.env["PATH"]);
     if (found.empty()) {
       fail("'" + program + "' not found in PATH");
       return;
     }
     program = found;
   }
+  std::vector<std::string> args = spec.argv;
+  args[0] = program;
+  auto& sandbox = spec.sandbox;
+  if (!sandbox.bwrap.empty()) {
+    args = sandboxed_argv(sandbox, spec.workdir, args);
+    program = sandbox.bwrap;
+  }
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  struct rlimit files;
+  auto max_fd = ::getrlimit(RLIMIT_NOFILE, &files) == 0
+                    && files.rlim_cur != RLIM_INFINITY
+                  ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
+                  : 1 << 16;
   int in_pipe[2] = {-1, -1};
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
@@ -248,10 +323,19 @@ void run_process(asio::io_context& io, process_spec spec,
     ::dup2(in_pipe[0], STDIN_FILENO);
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
+    // Nothing of the server's goes along: not Asio's or CAF's sockets, not
+    // other executions' pipes; only the pipe that reports a failed exec
+    // (close-on-exec).
+    close_from_3_but(exec_pipe[1], max_fd);
     int code = 0;
     if (::chdir(workdir.c_str()) != 0)
       code = errno;
     else if (spec.memory_mb > 0 && ::setrlimit(RLIMIT_AS, &mem) != 0)
+      code = errno;
+    else if (sandbox.drop
+             && (::setgroups(0, nullptr) != 0
+                 || ::setresgid(sandbox.gid, sandbox.gid, sandbox.gid) != 0
+                 || ::setresuid(sandbox.uid, sandbox.uid, sandbox.uid) != 0))
       code = errno;
     if (code == 0) {
       ::execve(program.c_str(), argv.data(), envp.data());

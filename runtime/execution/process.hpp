@@ -11,6 +11,37 @@
 
 namespace augur {
 
+/// Where a user's program runs: under bubblewrap, in its own PID, IPC, UTS,
+/// user and mount namespaces, the root file system read-only, only its
+/// working directory and a private `/tmp` writable, the given paths hidden;
+/// the network is shared so that it reaches its gateways.
+struct sandbox_spec {
+  /// The `bwrap` executable; empty: no sandbox (the program runs as the
+  /// server's user, seeing what the server sees).
+  std::string bwrap;
+  /// Switch to `uid`/`gid` (no supplementary groups) before entering: what
+  /// a server running as root does, so that user code owns nothing of it.
+  bool drop = false;
+  uint32_t uid = 65534;
+  uint32_t gid = 65534;
+  /// Paths the program must not see: a directory shows empty, a file as
+  /// an empty file. The working directory is bound back inside them.
+  std::vector<std::string> hidden;
+  /// Why a sandbox was asked for and cannot be had (then every run fails
+  /// with this, never runs unconfined).
+  std::string unavailable;
+};
+
+/// The first executable `name` in the directories of `path` (a PATH value),
+/// or "" when there is none.
+std::string find_program(const std::string& name, const std::string& path);
+
+/// The bwrap command line that runs `argv` (resolved) in `workdir` as
+/// `sandbox` says.
+std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
+                                        const std::string& workdir,
+                                        const std::vector<std::string>& argv);
+
 /// A user's program to run once.
 struct process_spec {
   /// argv[0] is looked up in PATH when it has no slash.
@@ -28,6 +59,7 @@ struct process_spec {
   size_t max_output = 1u << 20;
   /// stderr beyond this is dropped (the rest is kept for the caller).
   size_t max_stderr = 16u << 10;
+  sandbox_spec sandbox;
 };
 
 /// How a run ended.
@@ -62,8 +94,11 @@ struct process_result {
 
 /// Runs `spec` as a child process in its own process group, with the
 /// payload on stdin, the result from stdout, a time limit and resource
-/// limits; calls `done` on the io_context's thread when it has ended and
-/// been reaped. Never blocks.
+/// limits, and no descriptor open but stdin, stdout and stderr (whatever the
+/// server opened without close-on-exec); calls `done` on the io_context's
+/// thread when it has ended and been reaped. Forks on the calling thread
+/// (call it from a launcher thread, never an actor's); never waits for the
+/// child.
 void run_process(boost::asio::io_context& io, process_spec spec,
                  std::function<void(process_result)> done);
 

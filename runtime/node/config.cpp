@@ -63,9 +63,9 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
 cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections,
                             cluster_config cfg) {
-  std::set<std::string> top_keys{"cluster", "defaults", "host",
-                                 "service", "link",     "trace",
-                                 "api",     "tenant",   "node"};
+  std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
+                                 "link",    "trace",    "api",  "tenant",
+                                 "node",    "sandbox"};
   // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
   bool command_tasks = extra_sections.count("task") == 0;
   if (command_tasks)
@@ -266,6 +266,26 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       }
     }
   }
+  if (auto node = root.get("sandbox")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "sandbox", "must be a table");
+    table_reader r{source, *tbl, "sandbox."};
+    auto mode = r.string("mode", "bwrap");
+    if (mode != "bwrap" && mode != "none")
+      r.fail(r.node("mode"), "mode",
+             "unknown sandbox mode '" + mode + "' (known: bwrap, none)");
+    cfg.sandbox.bwrap = mode == "bwrap";
+    if (auto n = r.node("mode"))
+      cfg.sandbox.line = static_cast<uint32_t>(n->source().begin.line);
+    cfg.sandbox.uid
+      = static_cast<uint32_t>(r.integer("uid", cfg.sandbox.uid, 1, 4294967294));
+    cfg.sandbox.gid
+      = static_cast<uint32_t>(r.integer("gid", cfg.sandbox.gid, 1, 4294967294));
+    r.no_other_keys();
+  }
   if (auto node = root.get("api")) {
     auto tbl = node->as_table();
     if (!tbl)
@@ -361,13 +381,17 @@ std::string read_file(const std::string& path) {
 } // namespace detail
 
 cluster_config parse_config(std::string_view text, const std::string& source) {
-  return detail::read_cluster(detail::parse_toml(text, source), source, {});
+  auto cfg = detail::read_cluster(detail::parse_toml(text, source), source, {});
+  cfg.source = source;
+  return cfg;
 }
 
 cluster_config load_config(const std::string& path) {
   auto cfg = parse_config(detail::read_file(path), path);
   // Command arguments that start with ./ or ../ are relative to the file.
   auto dir = std::filesystem::absolute(path).parent_path();
+  cfg.private_paths.push_back(
+    std::filesystem::absolute(path).lexically_normal().string());
   for (auto& t : cfg.tasks)
     for (auto* args : {&t.command, &t.setup})
       for (auto& a : *args)

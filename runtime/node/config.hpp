@@ -83,6 +83,18 @@ struct api_config {
   uint64_t max_body_bytes = 1u << 20;
 };
 
+/// `[sandbox]`: how executions of process tasks are confined.
+struct sandbox_config {
+  /// Under bubblewrap (`true`, the default), or as the server itself
+  /// (`mode = "none"`: only when asked in so many words).
+  bool bwrap = true;
+  /// Where `mode` was set (for messages about it).
+  uint32_t line = 0;
+  /// The user and group executions run as when the server runs as root.
+  uint32_t uid = 65534;
+  uint32_t gid = 65534;
+};
+
 /// `[[tenant]]`: who may call the API, with which token, for which tasks.
 struct tenant_config {
   std::string name;
@@ -144,6 +156,13 @@ struct cluster_config {
   std::vector<command_task_config> tasks;
   api_config api;
   std::vector<tenant_config> tenants;
+  // [sandbox]
+  sandbox_config sandbox;
+  /// Files and directories holding the server's secrets (the cluster file
+  /// itself when loaded from one): executions never see them.
+  std::vector<std::string> private_paths;
+  /// The file this configuration came from ("<string>" when parsed).
+  std::string source = "<string>";
   // [[node]]
   std::vector<node_config> nodes;
 

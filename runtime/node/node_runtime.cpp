@@ -105,6 +105,7 @@ struct node_runtime::impl {
   /// after the actor system: it stops first), and the working directories.
   std::shared_ptr<io_runner> io;
   std::string workdir;
+  sandbox_spec sandbox;
   /// Control node: the published gate. Worker node: the thread that joins
   /// the control node and joins again after losing it.
   gate_actor gate;
@@ -129,6 +130,37 @@ struct node_runtime::impl {
   }
 
   // -- construction ----------------------------------------------------------
+
+  /// How this node confines executions: bubblewrap unless the file says
+  /// `mode = "none"`; a missing bwrap is a start-up error when the file
+  /// defines process tasks (tasks defined later fail, never run unconfined).
+  static sandbox_spec sandbox_of(const cluster_config& cfg,
+                                 const std::string& workdir) {
+    sandbox_spec sb;
+    if (!cfg.sandbox.bwrap) {
+      if (!cfg.tasks.empty())
+        std::cerr << "augur: " << cfg.source
+                  << ": [sandbox] mode = \"none\": task processes run as "
+                     "this server's user and see everything it sees\n";
+      return sb;
+    }
+    auto path = std::getenv("PATH");
+    sb.bwrap = find_program("bwrap", path != nullptr ? path : "/usr/bin:/bin");
+    if (sb.bwrap.empty()) {
+      sb.unavailable = "the sandbox needs bwrap, which is not in PATH: install "
+                       "Debian's package 'bubblewrap', or set [sandbox] mode "
+                       "= \"none\" to run tasks unconfined";
+      if (!cfg.tasks.empty())
+        throw config_error(cfg.source, cfg.sandbox.line, "sandbox.mode",
+                           sb.unavailable);
+    }
+    sb.drop = ::geteuid() == 0;
+    sb.uid = cfg.sandbox.uid;
+    sb.gid = cfg.sandbox.gid;
+    sb.hidden = cfg.private_paths;
+    sb.hidden.push_back(workdir);
+    return sb;
+  }
 
   impl(cluster_config config, clock_mode m, oracle_view oracle,
        std::string node)
@@ -164,6 +196,7 @@ struct node_runtime::impl {
                  / ("augur-" + std::to_string(::getpid()) + "-"
                     + std::to_string(++clusters)))
                   .string();
+      sandbox = sandbox_of(cfg, workdir);
     }
     std::vector<std::string> service_names;
     std::map<std::string, aux_service_actor> service_actors;
@@ -241,6 +274,7 @@ struct node_runtime::impl {
         is.io = io;
         is.endpoints = endpoints;
         is.probe = probe;
+        is.sandbox = sandbox;
         if (!workdir.empty())
           is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
         instance_actor inst = sys.spawn(augur::instance, is, catalog, network,
