@@ -14,6 +14,7 @@
 
 #include "augur/actors/clock.hpp"
 #include "augur/model/placement.hpp"
+#include "augur/probes/channel_estimator.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/execution/process.hpp"
@@ -40,9 +41,19 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
 /// samples), and the registry what it did (a worker node that has not joined
 /// yet has no registry: the observation is dropped there).
 void report(instance_ptr self, observation seen) {
-  if (auto& p = self->state.cfg.probe; p && !seen.used.empty())
-    self->send(p, seen);
-  if (auto& r = self->state.registry)
+  auto& st = self->state;
+  if (auto& p = st.cfg.probe; p && !seen.used.empty()) {
+    // Only what is news to the channel estimates: one message per
+    // execution would cost more than it tells.
+    observation news{seen.invocation, seen.task, seen.host, seen.instance, {}};
+    for (auto& u : seen.used)
+      if (st.channels.news(st.cfg.info.host, u,
+                           channel_estimator::min_transfer_bytes))
+        news.used.push_back(u);
+    if (!news.used.empty())
+      self->send(p, std::move(news));
+  }
+  if (auto& r = st.registry)
     self->send(r, std::move(seen));
 }
 

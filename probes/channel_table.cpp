@@ -1,5 +1,8 @@
 #include "augur/probes/channel_table.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace augur {
 
 void channel_table::update(channel_sample x, double now_ms) {
@@ -27,6 +30,27 @@ double channel_table::transfer_ms(const std::string& host,
     if (auto j = i->second.find(host); j != i->second.end())
       return quality_.transfer_ms(j->second.sample, bytes);
   return quality_.transfer_ms(bytes);
+}
+
+const channel_sample* channel_table::find(const std::string& host,
+                                          const std::string& service) const {
+  if (auto i = channels_.find(service); i != channels_.end())
+    if (auto j = i->second.find(host); j != i->second.end())
+      return &j->second.sample;
+  return nullptr;
+}
+
+bool channel_table::news(const std::string& host, const service_use& x,
+                         uint64_t min_transfer_bytes) const {
+  if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0)
+    return true;
+  if (!(x.first_response_ms >= 0))
+    return false;
+  auto s = find(host, x.service);
+  if (s == nullptr || s->probes == 0)
+    return true;
+  auto band = std::max(4 * s->rttvar_ms, s->srtt_ms / 10);
+  return std::fabs(x.first_response_ms - s->srtt_ms) > band;
 }
 
 std::vector<channel_sample> channel_table::samples() const {

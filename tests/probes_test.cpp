@@ -175,6 +175,39 @@ TEST_CASE("channel_estimator learns passively from executions") {
         == doctest::Approx(1'250'000 / (q.config().assumed_mbps * 125)));
 }
 
+TEST_CASE("channel_table: only news from executions goes to the probe") {
+  channel_table t;
+  service_use u;
+  u.service = "db";
+  u.first_response_ms = 5;
+  // A channel not sampled yet: anything is news.
+  CHECK(t.news("h", u, 16384));
+  channel_sample s;
+  s.host = "h";
+  s.service = "db";
+  s.srtt_ms = 5;
+  s.rttvar_ms = 0.25;
+  s.up = true;
+  s.probes = 10;
+  t.update(s, 0);
+  // Within SRTT +- max(4 RTTVAR, SRTT / 10): nothing new.
+  u.first_response_ms = 5.9;
+  CHECK_FALSE(t.news("h", u, 16384));
+  // Beyond it: maybe a change.
+  u.first_response_ms = 6.5;
+  CHECK(t.news("h", u, 16384));
+  u.first_response_ms = 3;
+  CHECK(t.news("h", u, 16384));
+  // No response: nothing to tell; a transfer long enough: news.
+  u.first_response_ms = -1;
+  CHECK_FALSE(t.news("h", u, 16384));
+  u.transfer_bytes = 20000;
+  u.transfer_ms = 2;
+  CHECK(t.news("h", u, 16384));
+  u.transfer_bytes = 1000;
+  CHECK_FALSE(t.news("h", u, 16384));
+}
+
 TEST_CASE("channel_estimator: noise and single spikes are no shift") {
   channel_estimator e;
   std::mt19937_64 rng{7};
