@@ -43,8 +43,7 @@ double run_once(io_runner& io, const process_spec& spec) {
 
 nlohmann::json summary(std::vector<double> xs) {
   std::sort(xs.begin(), xs.end());
-  return {{"median_ms", xs[xs.size() / 2]},
-          {"p90_ms", xs[xs.size() * 9 / 10]}};
+  return {{"median_ms", xs[xs.size() / 2]}, {"p90_ms", xs[xs.size() * 9 / 10]}};
 }
 
 } // namespace

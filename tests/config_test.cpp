@@ -1,8 +1,15 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
+#include "temp_dir.hpp"
+
 #include "augur/runtime/node/config.hpp"
+#include "augur/runtime/node/secrets.hpp"
 
 using namespace augur;
 
@@ -218,4 +225,62 @@ idempotent = true
   CHECK(error_of("[[host]]\nname='h'\n[[service]]\nname='s'\nkind='ftp'\n")
         == "test.toml:5: key 'service[0].kind': unknown service kind 'ftp' "
            "(known: tcp, redis)");
+}
+
+TEST_CASE("secrets: compared whole, whatever their length") {
+  CHECK(same_secret("alice-token", "alice-token"));
+  CHECK_FALSE(same_secret("alice-token", "alice-tokem"));
+  CHECK_FALSE(same_secret("alice", "alice-token"));
+  CHECK_FALSE(same_secret("", "alice-token"));
+  CHECK(same_secret("", ""));
+}
+
+TEST_CASE("config: tokens and the secret from a file or the environment") {
+  test::temp_dir t;
+  std::ofstream{t.file("alice.token")} << "from-a-file\n";
+  ::setenv("AUGUR_TEST_BOB_TOKEN", "from-the-env", 1);
+  ::setenv("AUGUR_TEST_SECRET", "s3cret", 1);
+  std::ofstream{t.file("cluster.toml")} << R"(
+[cluster]
+secret_env = "AUGUR_TEST_SECRET"
+
+[[host]]
+name = "a"
+
+[[tenant]]
+name = "alice"
+token_file = "alice.token"
+
+[[tenant]]
+name = "bob"
+token_env = "AUGUR_TEST_BOB_TOKEN"
+)";
+  auto cfg = load_config(t.file("cluster.toml"));
+  CHECK(cfg.secret == "s3cret");
+  REQUIRE(cfg.tenants.size() == 2);
+  CHECK(cfg.tenants[0].token == "from-a-file");
+  CHECK(cfg.tenants[1].token == "from-the-env");
+  // The token file joins the cluster file among what executions never see.
+  auto abs = [](const std::string& p) {
+    return std::filesystem::absolute(p).lexically_normal().string();
+  };
+  CHECK(std::find(cfg.private_paths.begin(), cfg.private_paths.end(),
+                  abs(t.file("alice.token")))
+        != cfg.private_paths.end());
+  CHECK(std::find(cfg.private_paths.begin(), cfg.private_paths.end(),
+                  abs(t.file("cluster.toml")))
+        != cfg.private_paths.end());
+  const std::string head = "[[host]]\nname='a'\n[[tenant]]\nname='x'\n";
+  CHECK(error_of(head + "token_env='AUGUR_TEST_NO_SUCH_VARIABLE'\n")
+        == "test.toml:5: key 'tenant[0].token_env': the environment has no "
+           "variable 'AUGUR_TEST_NO_SUCH_VARIABLE'");
+  CHECK(error_of(head + "token='a'\ntoken_env='AUGUR_TEST_SECRET'\n")
+        == "test.toml:6: key 'tenant[0].token': give one of token, "
+           "token_file and token_env");
+  CHECK(error_of(head)
+        == "test.toml:3: key 'tenant[0].token': missing (or token_file, "
+           "token_env)");
+  CHECK(error_of(head + "token_file='/nonexistent/token'\n")
+        == "test.toml:5: key 'tenant[0].token_file': cannot read "
+           "'/nonexistent/token'");
 }

@@ -19,6 +19,7 @@
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/node/request.hpp"
+#include "augur/runtime/node/secrets.hpp"
 
 namespace augur {
 
@@ -330,12 +331,14 @@ private:
     auto auth = std::string{request_[http::field::authorization]};
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0) {
-      auto token = auth.substr(prefix.size());
+      auto token = std::string_view{auth}.substr(prefix.size());
+      // Every tenant's token is compared, each in constant time: how long
+      // a refusal takes tells nothing of any token.
       for (auto& t : st_->cfg.tenants)
-        if (t.token == token) {
+        if (same_secret(token, t.token) && tenant == nullptr)
           tenant = &t;
-          return true;
-        }
+      if (tenant != nullptr)
+        return true;
     }
     auto res = error(401, "a valid bearer token is required");
     res.set(http::field::www_authenticate, "Bearer");

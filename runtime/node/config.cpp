@@ -122,7 +122,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     cfg.prewarm = r.boolean("prewarm", cfg.prewarm);
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());
-    cfg.secret = r.string("secret", "");
+    cfg.secret = r.secret("secret", false, cfg.private_paths);
     cfg.heartbeat_ms = r.number("heartbeat_ms", cfg.heartbeat_ms, 1, 60000);
     cfg.node_timeout_ms = r.number("node_timeout_ms", cfg.node_timeout_ms, 1,
                                    600000);
@@ -309,7 +309,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       table_reader r{source, tbl, "tenant[" + std::to_string(i) + "]."};
       tenant_config t;
       t.name = r.string("name", "", true);
-      t.token = r.string("token", "", true);
+      t.token = r.secret("token", true, cfg.private_paths);
       t.tasks = r.strings("tasks");
       r.no_other_keys();
       cfg.tenants.push_back(std::move(t));

@@ -30,6 +30,7 @@
 #include "augur/messages/errors.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/node/request.hpp"
+#include "augur/runtime/node/secrets.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
 
 #include <unistd.h>
@@ -324,7 +325,7 @@ struct node_runtime::impl {
         return {
           [=](caf::join_atom, const std::string& given, const std::string&)
             -> caf::result<frontend_actor, profile_registry_actor> {
-            if (given != secret)
+            if (!same_secret(given, secret))
               return make_error(ec::wrong_secret,
                                 "the cluster's secret was not given");
             return {f, r};

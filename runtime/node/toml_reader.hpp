@@ -4,6 +4,9 @@
 // the cluster and scenario parsers; not part of the public API.
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -87,6 +90,50 @@ public:
     if (required && v.empty())
       fail(node, key, "must not be empty");
     return v;
+  }
+
+  /// A secret given in one of three ways: `KEY` (in the file), `KEY_file`
+  /// (a file holding it, relative to the cluster file; its path joins
+  /// `private_paths`, which executions never see) or `KEY_env` (an
+  /// environment variable holding it). Trailing newlines are dropped. Empty
+  /// when none is given and not `required`.
+  std::string secret(const std::string& key, bool required,
+                     std::vector<std::string>& private_paths) {
+    auto in_file = string(key, "");
+    auto file = string(key + "_file", "");
+    auto env = string(key + "_env", "");
+    auto given = !in_file.empty() + !file.empty() + !env.empty();
+    if (given > 1)
+      fail(node(key + "_file") ? node(key + "_file") : node(key + "_env"), key,
+           "give one of " + key + ", " + key + "_file and " + key + "_env");
+    std::string value = in_file;
+    if (!file.empty()) {
+      auto path = std::filesystem::path{file};
+      if (path.is_relative())
+        path = std::filesystem::path{file_}.parent_path() / path;
+      std::ifstream in{path};
+      if (!in)
+        fail(node(key + "_file"), key + "_file",
+             "cannot read '" + path.string() + "'");
+      std::ostringstream os;
+      os << in.rdbuf();
+      value = os.str();
+      private_paths.push_back(
+        std::filesystem::absolute(path).lexically_normal().string());
+    } else if (!env.empty()) {
+      auto v = std::getenv(env.c_str());
+      if (v == nullptr)
+        fail(node(key + "_env"), key + "_env",
+             "the environment has no variable '" + env + "'");
+      value = v;
+    }
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r'))
+      value.pop_back();
+    if (required && value.empty())
+      fail(node(key), key,
+           given == 0 ? "missing (or " + key + "_file, " + key + "_env)"
+                      : "must not be empty");
+    return value;
   }
 
   bool boolean(const std::string& key, bool fallback) {
