@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <iostream>
 #include <random>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,6 +31,7 @@
 #include "augur/model/latency_stats.hpp"
 #include "augur/model/placement.hpp"
 #include "augur/probes/channel_quality.hpp"
+#include "augur/runtime/node/certs.hpp"
 #include "augur/runtime/node/node_runtime.hpp"
 
 using namespace augur;
@@ -140,15 +144,28 @@ nlohmann::json decision_latency(size_t instances, size_t per_host,
 } // namespace
 
 /// The cluster of the distributed comparison: a control node and two
-/// workers of 500 instances each, or the same hosts in one process.
-cluster_config distributed_cluster(uint16_t port, bool nodes) {
+/// workers of 500 instances each, or the same hosts in one process; with
+/// mutual TLS when `tls_dir` holds what `augur certs` makes.
+cluster_config distributed_cluster(uint16_t port, bool nodes,
+                                   const std::string& tls_dir = "") {
   auto cfg = bench_cluster(2, 500);
   cfg.secret = "bench";
   if (nodes) {
-    cfg.nodes.push_back(
-      node_config{"control", "127.0.0.1", port, node_role::control});
-    cfg.nodes.push_back(node_config{"w1", "127.0.0.1", 0, node_role::worker});
-    cfg.nodes.push_back(node_config{"w2", "127.0.0.1", 0, node_role::worker});
+    for (auto [name, role] : {std::pair{"control", node_role::control},
+                              std::pair{"w1", node_role::worker},
+                              std::pair{"w2", node_role::worker}}) {
+      node_config n;
+      n.name = name;
+      n.role = role;
+      n.port = role == node_role::control ? port : 0;
+      if (!tls_dir.empty()) {
+        n.cert = tls_dir + "/" + name + ".pem";
+        n.key = tls_dir + "/" + name + ".key";
+      }
+      cfg.nodes.push_back(n);
+    }
+    if (!tls_dir.empty())
+      cfg.tls.ca = tls_dir + "/ca.pem";
     cfg.hosts[0].node = "w1";
     cfg.hosts[1].node = "w2";
   }
@@ -161,9 +178,10 @@ void define_noop(node_runtime& c) {
   });
 }
 
-/// `--worker NAME PORT`: runs a worker node until stdin closes.
-int run_worker(const std::string& name, uint16_t port) {
-  node_runtime c{distributed_cluster(port, true),
+/// `--worker NAME PORT [TLS_DIR]`: runs a worker node until stdin closes.
+int run_worker(const std::string& name, uint16_t port,
+               const std::string& tls_dir) {
+  node_runtime c{distributed_cluster(port, true, tls_dir),
                  node_runtime::clock_mode::real_time,
                  {},
                  name};
@@ -174,7 +192,44 @@ int run_worker(const std::string& name, uint16_t port) {
 }
 
 /// Placements per second through a control node whose instances live in two
-/// worker processes, against the same hosts in one process.
+/// worker processes (over TLS when `tls_dir` is given); the instances that
+/// joined go to `joined`.
+double across_nodes(const char* self_path, size_t requests, size_t window,
+                    const std::string& tls_dir, size_t& joined) {
+  uint16_t port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a{
+      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    port = a.local_endpoint().port();
+  }
+  node_runtime control{distributed_cluster(port, true, tls_dir),
+                       node_runtime::clock_mode::real_time,
+                       {},
+                       "control"};
+  define_noop(control);
+  std::vector<FILE*> workers;
+  for (auto name : {"w1", "w2"})
+    workers.push_back(::popen((std::string{self_path} + " --worker " + name
+                               + " " + std::to_string(port) + " " + tls_dir)
+                                .c_str(),
+                              "w"));
+  // Wait (bounded) until both workers' 1,000 instances joined.
+  for (int i = 0; i < 3000 && control.status().live_instances < 1000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  joined = control.status().live_instances;
+  control.invoke("noop");
+  auto remote = closed_loop<invoke_result>(control.system(), control.frontend(),
+                                           requests, window, [](size_t) {
+                                             return invoke_request{"noop", ""};
+                                           });
+  for (auto* w : workers)
+    ::pclose(w);
+  return remote;
+}
+
+/// Placements per second across nodes, plain and with mutual TLS, against
+/// the same hosts in one process.
 nlohmann::json distributed(const char* self_path, size_t requests,
                            size_t window) {
   double local = 0;
@@ -188,47 +243,31 @@ nlohmann::json distributed(const char* self_path, size_t requests,
                                          return invoke_request{"noop", ""};
                                        });
   }
-  uint16_t port = 0;
-  {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a{
-      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
-    port = a.local_endpoint().port();
-  }
-  node_runtime control{distributed_cluster(port, true),
-                       node_runtime::clock_mode::real_time,
-                       {},
-                       "control"};
-  define_noop(control);
-  std::vector<FILE*> workers;
-  for (auto name : {"w1", "w2"})
-    workers.push_back(::popen((std::string{self_path} + " --worker " + name
-                               + " " + std::to_string(port))
-                                .c_str(),
-                              "w"));
-  // Wait (bounded) until both workers' 1,000 instances joined.
-  for (int i = 0; i < 3000 && control.status().live_instances < 1000; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto tls_dir = (std::filesystem::temp_directory_path()
+                  / ("augur-bench-certs-" + std::to_string(::getpid())))
+                   .string();
+  make_cluster_certs(tls_dir, {"control", "w1", "w2"});
   nlohmann::json out;
-  out["instances_joined"] = control.status().live_instances;
-  control.invoke("noop");
-  auto remote = closed_loop<invoke_result>(control.system(), control.frontend(),
-                                           requests, window, [](size_t) {
-                                             return invoke_request{"noop", ""};
-                                           });
-  for (auto* w : workers)
-    ::pclose(w);
+  size_t joined_plain = 0;
+  size_t joined_tls = 0;
+  auto plain = across_nodes(self_path, requests, window, "", joined_plain);
+  auto tls = across_nodes(self_path, requests, window, tls_dir, joined_tls);
+  std::filesystem::remove_all(tls_dir);
+  out["instances_joined"] = {{"plain", joined_plain}, {"tls", joined_tls}};
   out["one_process_per_s"] = local;
-  out["three_processes_per_s"] = remote;
-  out["ratio"] = remote / local;
+  out["three_processes_per_s"] = plain;
+  out["three_processes_tls_per_s"] = tls;
+  out["ratio"] = plain / local;
+  out["tls_ratio_to_plain"] = tls / plain;
   return out;
 }
 
 int main(int argc, char** argv) {
   size_t requests = 200000;
   size_t window = 64;
-  if (argc == 4 && std::strcmp(argv[1], "--worker") == 0)
-    return run_worker(argv[2], static_cast<uint16_t>(std::atoi(argv[3])));
+  if (argc >= 4 && std::strcmp(argv[1], "--worker") == 0)
+    return run_worker(argv[2], static_cast<uint16_t>(std::atoi(argv[3])),
+                      argc >= 5 ? argv[4] : "");
   bool only_distributed = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--requests") == 0 && i + 1 < argc)

@@ -3,11 +3,15 @@
 node's HTTP API while a worker is killed with SIGKILL; every invocation gets
 a result or a clear error, placements then avoid the lost host, the worker
 joins again when it comes back, and a stranger gets nothing from the
-cluster port. Usage: node_test.py AUGUR"""
+cluster port (plain CAF on loopback). Then the commands in the header of
+configs/cluster/three-nodes.toml, exactly as written there: certificates
+from `augur certs`, three nodes over mutual TLS, a worker killed and
+restarted joins again and serves, a stranger gets nothing. Usage: node_test.py AUGUR SOURCE_DIR"""
 
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, failures, free_port, wait_for  # noqa: E402
 
 AUGUR = sys.argv[1]
+SOURCE = sys.argv[2]
 
 
 def request(port, method, path, body=None):
@@ -107,6 +112,7 @@ def main():
     config = os.path.join(work, "cluster.toml")
     with open(config, "w") as f:
         f.write(CONFIG.format(api=api, cluster=cluster))
+
     procs = {"control": start(config, "control")}
     try:
         check(wait_for(lambda: health(api).get("status") == "ok"),
@@ -169,12 +175,13 @@ def main():
             else:
                 check(status == 500 and "was lost" in r["error"],
                       "a clear error for work lost with its node: %s" % body)
-                check(i < 4, "idempotent work is retried, not failed")
+                check(i < 4, "idempotent work is retried, not failed: %s"
+                      % body)
         check(answered >= 4, "every idempotent invocation answered 200")
         for i in range(6):
             status, body = request(api, "POST", "/v1/tasks/shout/invoke", "y")
             check(status == 200 and json.loads(body)["host"] == "h1",
-                  "placements avoid the lost host")
+                  "placements avoid the lost host: %s" % body)
 
         # The worker comes back and joins again.
         procs["w2"] = start(config, "w2")
@@ -187,7 +194,7 @@ def main():
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             try:
                 data = s.recv(100)
-            except socket.timeout:
+            except (socket.timeout, ConnectionResetError):
                 data = b""
             check(b"HTTP" not in data, "no answer to a stranger's bytes")
         check(health(api).get("status") == "ok", "still serving")
@@ -214,10 +221,94 @@ def main():
           "a worker consumed an execute sent from the control node")
     check(any("remote@" in l and "invoke_result" in l for l in lines),
           "the control node consumed a result sent from a worker")
+    run_documented_commands()
     if failures:
         print("%d failed" % len(failures))
         sys.exit(1)
     print("node: all checks passed")
+
+
+def port_free(port):
+    with socket.socket() as s:
+        # As the servers bind: connections of earlier runs in TIME_WAIT do
+        # not make a port busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def run_documented_commands():
+    """The header of configs/cluster/three-nodes.toml, line by line, from a
+    copy of the repository's layout in a temporary directory (the files the
+    commands write stay out of the source tree)."""
+    source = os.path.join(SOURCE, "configs", "cluster", "three-nodes.toml")
+    commands = [l[1:].strip() for l in open(source)
+                if l.startswith("#   augur ")]
+    check(len(commands) == 4 and commands[0].startswith("augur certs"),
+          "the header lists the certs step and three nodes: %s" % commands)
+    root = tempfile.mkdtemp()
+    os.makedirs(os.path.join(root, "configs", "cluster"))
+    shutil.copy(source, os.path.join(root, "configs", "cluster"))
+    # The example's ports are fixed (7400, 8080): say so if they are taken.
+    if not (port_free(7400) and port_free(8080)):
+        check(False, "ports 7400 and 8080 must be free for the example")
+        return
+    procs = []
+    try:
+        for c in commands:
+            argv = [AUGUR] + c.split()[1:]
+            if argv[1] == "certs":
+                r = subprocess.run(argv, cwd=root, capture_output=True,
+                                   text=True)
+                check(r.returncode == 0, "%s: %s" % (c, r.stderr))
+                certs = os.path.join(root, "configs", "cluster", "certs")
+                for name in sorted(os.listdir(certs)):
+                    mode = os.stat(os.path.join(certs, name)).st_mode & 0o777
+                    check(mode == 0o600, "%s is 0600, not %o" % (name, mode))
+            else:
+                procs.append(subprocess.Popen(argv, cwd=root,
+                                              stdout=subprocess.DEVNULL))
+        check(wait_for(lambda: health(8080).get("instances") == 4),
+              "the documented cluster joins over TLS: %s" % health(8080))
+        status, body = request(8080, "POST", "/v1/tasks/shout/invoke", "hi")
+        check(status == 200 and json.loads(body)["output"] == "HI",
+              "and serves: %s" % body)
+        # A stranger's bytes on the cluster port get nothing back.
+        with socket.create_connection(("127.0.0.1", 7400)) as s:
+            s.settimeout(2)
+            s.sendall(b"\x00" * 64)
+            try:
+                data = s.recv(100)
+            except (socket.timeout, ConnectionResetError):
+                data = b""
+            check(data == b"" or not data.startswith(b"\x00"),
+                  "no BASP for a stranger")
+        # The last worker is killed, then started again: it joins again.
+        procs[-1].send_signal(signal.SIGKILL)
+        procs[-1].wait()
+        check(wait_for(lambda: health(8080).get("instances") == 2, 10),
+              "the killed worker leaves: %s" % health(8080))
+        procs[-1] = subprocess.Popen([AUGUR] + commands[-1].split()[1:],
+                                     cwd=root, stdout=subprocess.DEVNULL)
+        check(wait_for(lambda: health(8080).get("instances") == 4),
+              "the restarted worker joins again over TLS: %s" % health(8080))
+        for i in range(4):
+            status, body = request(8080, "POST", "/v1/tasks/shout/invoke",
+                                   "z%d" % i)
+            check(status == 200 and json.loads(body)["output"] == "Z%d" % i,
+                  "and the cluster serves: %s" % body)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 
 #include "augur/runtime/api/serve.hpp"
 #include "augur/runtime/cli/demo.hpp"
+#include "augur/runtime/node/certs.hpp"
 #include "augur/runtime/node/config.hpp"
 #include "augur/runtime/simulation/report.hpp"
 #include "augur/runtime/simulation/scenario.hpp"
@@ -102,6 +103,19 @@ int main(int argc, char** argv) {
   demo_cmd->add_flag("--json", demo.json, "Print one JSON document");
   demo_cmd->add_option("--trace", demo.trace_file,
                        "Trace every message of augur's run to this file");
+
+  std::string certs_dir;
+  std::vector<std::string> certs_nodes;
+  auto* certs_cmd = app.add_subcommand(
+    "certs", "Make a cluster's TLS authority (once) and a certificate and key "
+             "per node, files 0600");
+  certs_cmd->add_option("--dir", certs_dir, "Where the files go")->required();
+  certs_cmd->add_option("nodes", certs_nodes, "Node names")->required();
+  certs_cmd->footer(
+    "Example:\n  augur certs --dir configs/cluster/certs control w1 w2\n"
+    "makes ca.pem and ca.key (kept when they exist), and control.pem,\n"
+    "control.key, w1.pem, ... for the [tls] and [[node]] keys of a cluster "
+    "file.");
 
   std::string check_file;
   auto* check_cmd = app.add_subcommand(
@@ -212,6 +226,13 @@ int main(int argc, char** argv) {
         cfg.trace.node = node_name;
       }
       return augur::serve_node(cfg, node_name, std::cout);
+    } else if (*certs_cmd) {
+      auto made = augur::make_cluster_certs(certs_dir, certs_nodes);
+      std::cout << "authority: " << made.ca_cert << "\n";
+      for (size_t i = 0; i < made.nodes.size(); ++i)
+        std::cout << certs_nodes[i] << ": " << made.nodes[i].first << ", "
+                  << made.nodes[i].second << "\n";
+      return 0;
     } else if (*trace_cmd) {
       return run_trace_command(dump_cmd->parsed(), chrome_cmd->parsed(),
                                trace_files, only_invocation, only_actor,

@@ -65,7 +65,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                             cluster_config cfg) {
   std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
                                  "link",    "trace",    "api",  "tenant",
-                                 "node",    "sandbox"};
+                                 "node",    "sandbox",  "tls"};
   // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
   bool command_tasks = extra_sections.count("task") == 0;
   if (command_tasks)
@@ -315,6 +315,42 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       cfg.tenants.push_back(std::move(t));
     }
   }
+  // Paths in the file are relative to it.
+  auto path_of = [&](const std::string& p) {
+    if (p.empty())
+      return p;
+    auto x = std::filesystem::path{p};
+    if (x.is_relative())
+      x = std::filesystem::path{source}.parent_path() / x;
+    return std::filesystem::absolute(x).lexically_normal().string();
+  };
+  if (auto node = root.get("tls")) {
+    auto tbl = node->as_table();
+    if (!tbl)
+      throw config_error(source,
+                         static_cast<uint32_t>(node->source().begin.line),
+                         "tls", "must be a table");
+    table_reader r{source, *tbl, "tls."};
+    cfg.tls.line = static_cast<uint32_t>(tbl->source().begin.line);
+    cfg.tls.ca = path_of(r.string("ca", ""));
+    cfg.tls.cert = path_of(r.string("cert", ""));
+    cfg.tls.key = path_of(r.string("key", ""));
+    cfg.tls.insecure = r.boolean("insecure", false);
+    if (cfg.tls.insecure && cfg.tls.enabled())
+      r.fail(r.node("insecure"), "insecure",
+             "insecure = true and a ca: choose one");
+    if (!cfg.tls.enabled() && (!cfg.tls.cert.empty() || !cfg.tls.key.empty()))
+      r.fail(r.node("ca"), "ca",
+             "missing: a certificate needs the cluster's authority");
+    if (cfg.tls.cert.empty() != cfg.tls.key.empty())
+      r.fail(r.node(cfg.tls.cert.empty() ? "key" : "cert"),
+             cfg.tls.cert.empty() ? "cert" : "key",
+             "missing: a certificate and its key go together");
+    r.no_other_keys();
+    for (auto* p : {&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key})
+      if (!p->empty())
+        cfg.private_paths.push_back(*p);
+  }
   if (auto arr = array_of_tables(source, root, "node")) {
     std::set<std::string> names;
     size_t controls = 0;
@@ -325,6 +361,23 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       n.name = r.string("name", "", true);
       n.address = r.string("address", "127.0.0.1");
       n.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
+      n.line = static_cast<uint32_t>(tbl.source().begin.line);
+      n.cert = path_of(r.string("cert", ""));
+      n.key = path_of(r.string("key", ""));
+      if (n.cert.empty() != n.key.empty())
+        r.fail(r.node(n.cert.empty() ? "key" : "cert"),
+               n.cert.empty() ? "cert" : "key",
+               "missing: a certificate and its key go together");
+      if (!n.cert.empty() && !cfg.tls.enabled())
+        r.fail(r.node("cert"), "cert",
+               "a node's certificate needs [tls] ca, the cluster's authority");
+      if (cfg.tls.enabled() && n.cert.empty() && cfg.tls.cert.empty())
+        r.fail(nullptr, "cert",
+               "missing: with [tls], every node presents a certificate "
+               "(here or in [tls])");
+      for (auto* p : {&n.cert, &n.key})
+        if (!p->empty())
+          cfg.private_paths.push_back(*p);
       auto role = r.string("role", "worker");
       if (role == "control")
         n.role = node_role::control;

@@ -50,6 +50,28 @@ struct node_config {
   uint16_t port = 0;
   /// `control` or `worker`.
   node_role role = node_role::worker;
+  /// This node's certificate and key (absolute; empty: `[tls]`'s).
+  std::string cert;
+  std::string key;
+  /// Where the entry starts in the file (for messages about it).
+  uint32_t line = 0;
+};
+
+/// `[tls]`: mutual TLS between nodes (CAF's OpenSSL module).
+struct tls_config {
+  /// The cluster's authority, and the certificate and key nodes present
+  /// unless their `[[node]]` names their own (absolute paths).
+  std::string ca;
+  std::string cert;
+  std::string key;
+  /// Allows a node whose cluster address is not loopback to run without
+  /// TLS: only when the file says so in so many words.
+  bool insecure = false;
+  uint32_t line = 0;
+
+  bool enabled() const noexcept {
+    return !ca.empty();
+  }
 };
 
 /// An auxiliary service.
@@ -163,8 +185,9 @@ struct cluster_config {
   std::vector<std::string> private_paths;
   /// The file this configuration came from ("<string>" when parsed).
   std::string source = "<string>";
-  // [[node]]
+  // [[node]], [tls]
   std::vector<node_config> nodes;
+  tls_config tls;
 
   /// The node named `name`, or nullptr.
   const node_config* node(const std::string& name) const;

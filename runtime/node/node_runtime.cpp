@@ -18,6 +18,9 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/io/network/test_multiplexer.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -39,9 +42,55 @@ namespace augur {
 
 namespace {
 
-caf::actor_system_config&
-prepare(caf::actor_system_config& cfg, node_runtime::clock_mode mode,
-        const cluster_config& cluster, bool distributed) {
+/// True for an address that never leaves the machine.
+bool loopback(const std::string& address) {
+  if (address == "localhost")
+    return true;
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(address, ec);
+  return !ec && a.is_loopback();
+}
+
+/// Mutual TLS for node `name` (CAF's OpenSSL module): its certificate and
+/// key, and the cluster's authority, the only one whose certificates it
+/// accepts. A node whose cluster address is not loopback refuses to run
+/// without TLS unless the file says `insecure = true`.
+void prepare_tls(caf::actor_system_config& cfg, const cluster_config& cluster,
+                 const std::string& name) {
+  auto& tls = cluster.tls;
+  if (!tls.enabled()) {
+    auto control
+      = std::find_if(cluster.nodes.begin(), cluster.nodes.end(),
+                     [](auto& n) { return n.role == node_role::control; });
+    if (control != cluster.nodes.end() && !loopback(control->address)
+        && !tls.insecure)
+      throw config_error(
+        cluster.source, tls.line != 0 ? tls.line : control->line, "tls",
+        "the cluster address " + control->address
+          + " is not loopback: give [tls] ca, cert and key (see `augur "
+            "certs`), or say [tls] insecure = true to run without TLS");
+    return;
+  }
+  auto me = cluster.node(name);
+  cfg.load<caf::openssl::manager>();
+  cfg.openssl_cafile = tls.ca;
+  cfg.openssl_certificate = me != nullptr && !me->cert.empty() ? me->cert
+                                                               : tls.cert;
+  cfg.openssl_key = me != nullptr && !me->key.empty() ? me->key : tls.key;
+  // CAF reads them per connection: a file missing now is a start-up error.
+  for (auto& [key, path] :
+       {std::pair<std::string, std::string>{"tls.ca", cfg.openssl_cafile},
+        {"tls.cert", cfg.openssl_certificate},
+        {"tls.key", cfg.openssl_key}})
+    if (::access(path.c_str(), R_OK) != 0)
+      throw config_error(cluster.source, tls.line, key,
+                         "cannot read '" + path + "'");
+}
+
+caf::actor_system_config& prepare(caf::actor_system_config& cfg,
+                                  node_runtime::clock_mode mode,
+                                  const cluster_config& cluster,
+                                  bool distributed, const std::string& name) {
   register_messages(cfg);
   if (distributed && mode == node_runtime::clock_mode::virtual_time) {
     // Deterministic nodes: CAF's test multiplexer instead of sockets, run by
@@ -58,6 +107,7 @@ prepare(caf::actor_system_config& cfg, node_runtime::clock_mode mode,
             caf::timespan{static_cast<int64_t>(cluster.heartbeat_ms * 1e6)});
     cfg.set("middleman.connection-timeout",
             caf::timespan{static_cast<int64_t>(cluster.node_timeout_ms * 1e6)});
+    prepare_tls(cfg, cluster, name);
   }
   if (mode == node_runtime::clock_mode::virtual_time) {
     cfg.set("scheduler.policy", caf::atom("testing"));
@@ -169,7 +219,7 @@ struct node_runtime::impl {
       mode(m),
       node_name(std::move(node)),
       role(role_of(cfg, node_name)),
-      sys(prepare(sys_cfg, m, cfg, role != node_role::all)) {
+      sys(prepare(sys_cfg, m, cfg, role != node_role::all, node_name)) {
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
     if (cfg.trace.enabled) {
@@ -337,8 +387,12 @@ struct node_runtime::impl {
 
   void publish_gate_now() {
     auto me = cfg.node(node_name);
-    auto port = sys.middleman().publish(gate, me->port, me->address.c_str(),
-                                        true);
+    // With TLS, only through the OpenSSL module: a plain publish would
+    // open the door TLS closes.
+    auto port
+      = cfg.tls.enabled()
+          ? caf::openssl::publish(gate, me->port, me->address.c_str(), true)
+          : sys.middleman().publish(gate, me->port, me->address.c_str(), true);
     if (!port) {
       caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
       throw std::runtime_error("cannot listen on " + me->address + ":"
@@ -479,8 +533,11 @@ struct node_runtime::impl {
     while (!stopping) {
       if (reachable(control->address, control->port,
                     std::chrono::milliseconds(500))) {
-        auto g = sys.middleman().remote_actor<gate_actor>(control->address,
-                                                          control->port);
+        auto g = cfg.tls.enabled()
+                   ? caf::openssl::remote_actor<gate_actor>(
+                     sys, control->address, control->port)
+                   : sys.middleman().remote_actor<gate_actor>(control->address,
+                                                              control->port);
         if (g) {
           caf::scoped_actor self{sys};
           frontend_actor f;
