@@ -1,10 +1,12 @@
 #include "augur/actors/instance.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <iterator>
 
 #include <unistd.h>
 
@@ -45,13 +47,17 @@ void report(instance_ptr self, observation seen) {
   if (auto& p = st.cfg.probe; p && !seen.used.empty()) {
     // Only what is news to the channel estimates: one message per
     // execution would cost more than it tells.
-    observation news{seen.invocation, seen.task, seen.host, seen.instance, {}};
-    for (auto& u : seen.used)
-      if (st.channels.news(st.cfg.info.host, u,
-                           channel_estimator::min_transfer_bytes))
-        news.used.push_back(u);
-    if (!news.used.empty())
+    auto is_news = [&](const service_use& u) {
+      return st.channels.news(st.cfg.info.host, u,
+                              channel_estimator::min_transfer_bytes);
+    };
+    if (std::any_of(seen.used.begin(), seen.used.end(), is_news)) {
+      observation news{
+        seen.invocation, seen.task, seen.host, seen.instance, {}};
+      std::copy_if(seen.used.begin(), seen.used.end(),
+                   std::back_inserter(news.used), is_news);
       self->send(p, std::move(news));
+    }
   }
   if (auto& r = st.registry)
     self->send(r, std::move(seen));

@@ -26,6 +26,8 @@ double channel_table::cost_ms(const std::string& host,
 double channel_table::transfer_ms(const std::string& host,
                                   const std::string& service,
                                   double bytes) const {
+  if (bytes <= 0)
+    return 0;
   if (auto i = channels_.find(service); i != channels_.end())
     if (auto j = i->second.find(host); j != i->second.end())
       return quality_.transfer_ms(j->second.sample, bytes);

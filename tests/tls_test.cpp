@@ -45,20 +45,25 @@ secret = "s3cret"
 cold_start_ms = 0
 
 [tls]
-ca = ")" + dir + R"(/ca.pem"
+ca = ")" + dir
+         + R"(/ca.pem"
 
 [[node]]
 name = "control"
 role = "control"
 port = )" + std::to_string(port)
          + R"(
-cert = ")" + dir + R"(/control.pem"
-key = ")" + dir + R"(/control.key"
+cert = ")"
+         + dir + R"(/control.pem"
+key = ")" + dir
+         + R"(/control.key"
 
 [[node]]
 name = "w1"
-cert = ")" + dir + R"(/w1.pem"
-key = ")" + dir + R"(/w1.key"
+cert = ")"
+         + dir + R"(/w1.pem"
+key = ")" + dir
+         + R"(/w1.key"
 
 [[host]]
 name = "h1"
@@ -108,9 +113,8 @@ TEST_CASE("tls: strangers are refused, the cluster's own node joins") {
     n->define_task("hello", {}, [](task_context&, const std::string& in) {
       return "hello " + in;
     });
-  REQUIRE(within(std::chrono::seconds(30), [&] {
-    return control.status().live_instances == 1;
-  }));
+  REQUIRE(within(std::chrono::seconds(30),
+                 [&] { return control.status().live_instances == 1; }));
   auto r = control.invoke("hello", "tls");
   CHECK(r.status == outcome::ok);
   CHECK(r.output == "hello tls");

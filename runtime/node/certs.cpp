@@ -73,8 +73,8 @@ cert_ptr new_cert(const std::string& cn, EVP_PKEY* key, X509* issuer,
   X509_set_version(x.get(), 2);
   // A random 127-bit serial, as RFC 5280 wants them unique.
   std::unique_ptr<BIGNUM, deleter<BIGNUM, BN_free>> serial{BN_new()};
-  if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)
-                   != 1
+  if (!serial
+      || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1
       || BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x.get()))
            == nullptr)
     fail("cannot make a serial number");
@@ -89,8 +89,8 @@ cert_ptr new_cert(const std::string& cn, EVP_PKEY* key, X509* issuer,
                              reinterpret_cast<const unsigned char*>(cn.c_str()),
                              -1, -1, 0);
   auto self_signed = issuer == nullptr;
-  X509_set_issuer_name(x.get(), self_signed ? name
-                                            : X509_get_subject_name(issuer));
+  X509_set_issuer_name(x.get(),
+                       self_signed ? name : X509_get_subject_name(issuer));
   auto signer = self_signed ? x.get() : issuer;
   add_ext(x.get(), signer, NID_subject_key_identifier, "hash");
   if (self_signed) {
@@ -156,7 +156,7 @@ void write_private(const std::string& path, const std::string& text) {
 template <class T, class Read>
 T read_pem(const std::string& path, Read read) {
   std::unique_ptr<FILE, int (*)(FILE*)> f{std::fopen(path.c_str(), "r"),
-                                         &std::fclose};
+                                          &std::fclose};
   if (!f)
     throw std::runtime_error("cannot read " + path + ": "
                              + std::strerror(errno));
