@@ -3,7 +3,8 @@
 node's HTTP API while a worker is killed with SIGKILL; every invocation gets
 a result or a clear error, placements then avoid the lost host, the worker
 joins again when it comes back, and a stranger gets nothing from the
-cluster port (plain CAF on loopback). Then the commands in the header of
+cluster port; all over mutual TLS (a worker killed under load must not
+take the others' connections with it). Then the commands in the header of
 configs/cluster/three-nodes.toml, exactly as written there: certificates
 from `augur certs`, three nodes over mutual TLS, a worker killed and
 restarted joins again and serves, a stranger gets nothing. Usage: node_test.py AUGUR SOURCE_DIR"""
@@ -52,17 +53,26 @@ cold_start_ms = 0
 [api]
 listen = "127.0.0.1:{api}"
 
+[tls]
+ca = "certs/ca.pem"
+
 [[node]]
 name = "control"
 role = "control"
 address = "127.0.0.1"
 port = {cluster}
+cert = "certs/control.pem"
+key = "certs/control.key"
 
 [[node]]
 name = "w1"
+cert = "certs/w1.pem"
+key = "certs/w1.key"
 
 [[node]]
 name = "w2"
+cert = "certs/w2.pem"
+key = "certs/w2.key"
 
 [[host]]
 name = "h1"
@@ -112,6 +122,10 @@ def main():
     config = os.path.join(work, "cluster.toml")
     with open(config, "w") as f:
         f.write(CONFIG.format(api=api, cluster=cluster))
+    made = subprocess.run([AUGUR, "certs", "--dir",
+                           os.path.join(work, "certs"), "control", "w1", "w2"],
+                          capture_output=True, text=True)
+    check(made.returncode == 0, "certs made: %s" % made.stderr)
 
     procs = {"control": start(config, "control")}
     try:

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -36,7 +38,63 @@
 #include "augur/runtime/node/secrets.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
 
+#include <dlfcn.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace {
+
+/// The real OpenSSL function `name`, of type `F`.
+template <class F>
+F real_openssl(const char* name) {
+  auto f = reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
+  if (f == nullptr) {
+    std::fprintf(stderr, "augur: OpenSSL has no %s\n", name);
+    std::abort();
+  }
+  return f;
+}
+
+} // namespace
+
+// CAF 0.17.6's TLS sessions call SSL_read, SSL_write, SSL_accept and
+// SSL_connect without clearing the thread's OpenSSL error queue first, which
+// OpenSSL requires for SSL_get_error to be right: an error left behind by
+// one connection that failed (a worker killed) turns the next harmless
+// SSL_ERROR_WANT_READ of another connection on the same multiplexer thread
+// into a fatal error, and CAF drops that healthy connection too. These
+// definitions take the place of OpenSSL's for CAF (a program's symbols come
+// first) and clear the queue before each call, as OpenSSL asks; nothing
+// else in augur calls them.
+extern "C" {
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto f = real_openssl<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return f(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto f = real_openssl<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return f(ssl, buf, num);
+}
+
+int SSL_accept(SSL* ssl) {
+  static auto f = real_openssl<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return f(ssl);
+}
+
+int SSL_connect(SSL* ssl) {
+  static auto f = real_openssl<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return f(ssl);
+}
+
+} // extern "C"
 
 namespace augur {
 
