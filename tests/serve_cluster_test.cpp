@@ -108,12 +108,17 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   // The probes measure through their gateways, with the emulated RTT.
   REQUIRE(eventually(
     [&] { return srtt_of(c, "near") > 0 && srtt_of(c, "far") > 0; }));
-  // Within 10% of the emulated RTT once smoothed.
+  // Never below the emulated RTT (less 10% for the smoothing), and not far
+  // above it: a loaded machine (sanitizers, parallel tests) only adds delay,
+  // so the upper bound is wide; the order of the channels must hold.
   auto within = [&](const std::string& host, double d) {
     auto x = srtt_of(c, host);
-    return x >= 0.9 * d && x <= 1.1 * d;
+    return x >= 0.9 * d && x <= 2 * d + 5;
   };
-  CHECK(eventually([&] { return within("far", 30) && within("near", 10); }));
+  CHECK(eventually([&] {
+    return within("far", 30) && within("near", 10)
+           && srtt_of(c, "far") > srtt_of(c, "near") + 10;
+  }));
 
   // No hint: the gateways' traffic alone teaches the registry.
   auto first = c.invoke("counter");

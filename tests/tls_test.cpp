@@ -89,23 +89,43 @@ TEST_CASE("tls: strangers are refused, the cluster's own node joins") {
   node_runtime control{cfg, node_runtime::clock_mode::real_time, {}, "control"};
   REQUIRE(control.cluster_port() == port);
 
-  SUBCASE("plain CAF") {
+  // A small CAF client that asks for the gate as a member would (its typed
+  // interface, augur's message types known): plain, or over TLS with the
+  // given certificate and key, trusting the cluster's authority.
+  auto reach_gate = [&](const std::string& cert,
+                        const std::string& key) -> caf::expected<gate_actor> {
     caf::actor_system_config c;
+    register_messages(c);
     c.load<caf::io::middleman>();
+    if (!cert.empty()) {
+      c.load<caf::openssl::manager>();
+      c.openssl_certificate = cert;
+      c.openssl_key = key;
+      c.openssl_cafile = ours.file("ca.pem");
+    }
     caf::actor_system sys{c};
-    auto x = sys.middleman().remote_actor("127.0.0.1", port);
-    CHECK_FALSE(x);
+    return cert.empty()
+             ? sys.middleman().remote_actor<gate_actor>("127.0.0.1", port)
+             : caf::openssl::remote_actor<gate_actor>(sys, "127.0.0.1", port);
+  };
+  // The refusal is the transport's, not a mismatch of interfaces: the same
+  // client with a certificate of the cluster gets the gate.
+  auto refused = [](const caf::expected<gate_actor>& x) {
+    return !x
+           && x.error()
+                != caf::make_error(
+                  caf::sec::unexpected_actor_messaging_interface);
+  };
+  SUBCASE("a member's certificate reaches the gate") {
+    auto x = reach_gate(ours.file("w1.pem"), ours.file("w1.key"));
+    CHECK(x);
+  }
+  SUBCASE("plain CAF") {
+    CHECK(refused(reach_gate("", "")));
   }
   SUBCASE("TLS with a certificate of another authority") {
-    caf::actor_system_config c;
-    c.load<caf::io::middleman>();
-    c.load<caf::openssl::manager>();
-    c.openssl_certificate = theirs.file("stranger.pem");
-    c.openssl_key = theirs.file("stranger.key");
-    c.openssl_cafile = ours.file("ca.pem");
-    caf::actor_system sys{c};
-    auto x = caf::openssl::remote_actor(sys, "127.0.0.1", port);
-    CHECK_FALSE(x);
+    CHECK(refused(
+      reach_gate(theirs.file("stranger.pem"), theirs.file("stranger.key"))));
   }
   // Afterwards the cluster's own worker joins and serves.
   node_runtime worker{cfg, node_runtime::clock_mode::real_time, {}, "w1"};
@@ -157,4 +177,28 @@ node = "w1"
   CHECK(error_of(both)
         == "c.toml:3: key 'tls.insecure': insecure = true and a ca: choose "
            "one");
+}
+
+TEST_CASE("tls: bad files are start-up errors, and the authority is kept") {
+  test::temp_dir d;
+  make_cluster_certs(d.path().string(), {"control", "w1"});
+  auto text = cluster_file(d.path().string(), test::free_port());
+  // w1 presents control's key: refused at start, naming file and key.
+  auto swapped = text;
+  swapped.replace(swapped.find("/w1.key"), 7, "/control.key");
+  try {
+    node_runtime n{parse_config(swapped, "c.toml"),
+                   node_runtime::clock_mode::real_time,
+                   {},
+                   "w1"};
+    FAIL("started with a key that is not its certificate's");
+  } catch (const config_error& e) {
+    CHECK(std::string{e.what()}.find("key 'tls.key'") != std::string::npos);
+    CHECK(std::string{e.what()}.find("not the key of") != std::string::npos);
+  }
+  // One half of the authority gone: never silently a new authority.
+  std::filesystem::remove(d.file("ca.key"));
+  CHECK_THROWS_WITH_AS(make_cluster_certs(d.path().string(), {"w2"}),
+                       doctest::Contains("refusing to replace"),
+                       std::runtime_error);
 }

@@ -194,8 +194,10 @@ std::string find_program(const std::string& name, const std::string& path) {
     auto end = path.find(':', start);
     auto dir = path.substr(start, end == std::string::npos ? std::string::npos
                                                            : end - start);
-    auto candidate = (dir.empty() ? std::string{"."} : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0)
+    // Only absolute directories: a relative one would be looked up from
+    // wherever the program later runs.
+    auto candidate = dir + "/" + name;
+    if (!dir.empty() && dir[0] == '/' && ::access(candidate.c_str(), X_OK) == 0)
       return candidate;
     if (end == std::string::npos)
       break;
@@ -209,6 +211,7 @@ std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
                                         const std::vector<std::string>& argv) {
   std::vector<std::string> r{sandbox.bwrap,
                              "--die-with-parent",
+                             "--new-session",
                              "--unshare-user",
                              "--unshare-pid",
                              "--unshare-ipc",

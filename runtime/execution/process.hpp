@@ -32,8 +32,9 @@ struct sandbox_spec {
   std::string unavailable;
 };
 
-/// The first executable `name` in the directories of `path` (a PATH value),
-/// or "" when there is none.
+/// The first executable `name` in the absolute directories of `path` (a
+/// PATH value; empty and relative entries are skipped), or "" when there is
+/// none.
 std::string find_program(const std::string& name, const std::string& path);
 
 /// The bwrap command line that runs `argv` (resolved) in `workdir` as

@@ -130,8 +130,9 @@ std::string pem_of(X509* x) {
 
 /// Writes `text` to `path`, readable and writable by its owner only.
 void write_private(const std::string& path, const std::string& text) {
-  auto fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0600);
+  // Never through a link someone left in the directory.
+  auto fd = ::open(path.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     throw std::runtime_error("cannot write " + path + ": "
                              + std::strerror(errno));
@@ -181,13 +182,22 @@ cluster_certs make_cluster_certs(const std::string& dir,
   out.ca_key = (fs::path{dir} / "ca.key").string();
   key_ptr ca_key;
   cert_ptr ca;
-  if (fs::exists(out.ca_cert) && fs::exists(out.ca_key)) {
+  auto has_cert = fs::exists(out.ca_cert);
+  auto has_key = fs::exists(out.ca_key);
+  if (has_cert != has_key)
+    throw std::runtime_error(
+      (has_cert ? out.ca_key : out.ca_cert)
+      + " is missing while its pair is there: refusing to replace the "
+        "cluster's authority (move both away to make a new one)");
+  if (has_cert) {
     ca_key = read_pem<key_ptr>(out.ca_key, [](FILE* f) {
       return PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
     });
     ca = read_pem<cert_ptr>(out.ca_cert, [](FILE* f) {
       return PEM_read_X509(f, nullptr, nullptr, nullptr);
     });
+    if (X509_check_private_key(ca.get(), ca_key.get()) != 1)
+      fail(out.ca_key + " is not the key of " + out.ca_cert);
   } else {
     ca_key = new_key();
     ca = new_cert("augur cluster authority", ca_key.get(), nullptr, nullptr,

@@ -17,7 +17,8 @@ struct cluster_certs {
   std::vector<std::pair<std::string, std::string>> nodes;
 };
 
-/// Makes (or reuses, when `dir/ca.pem` and `dir/ca.key` exist) the
+/// Makes (or reuses, when `dir/ca.pem` and `dir/ca.key` both exist and
+/// match; one without the other is an error, never a new authority) the
 /// authority in `dir`, and `dir/NAME.pem` and `dir/NAME.key` for every name
 /// in `nodes` (replacing what was there). EC P-256 keys, SHA-256
 /// signatures, valid for `days`; every file is written 0600. Uses OpenSSL's

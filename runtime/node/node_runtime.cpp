@@ -1,12 +1,15 @@
 #include "augur/runtime/node/node_runtime.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +42,7 @@
 #include "augur/runtime/tracing/tracing.hpp"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -135,14 +139,36 @@ void prepare_tls(caf::actor_system_config& cfg, const cluster_config& cluster,
   cfg.openssl_certificate = me != nullptr && !me->cert.empty() ? me->cert
                                                                : tls.cert;
   cfg.openssl_key = me != nullptr && !me->key.empty() ? me->key : tls.key;
-  // CAF reads them per connection: a file missing now is a start-up error.
-  for (auto& [key, path] :
-       {std::pair<std::string, std::string>{"tls.ca", cfg.openssl_cafile},
-        {"tls.cert", cfg.openssl_certificate},
-        {"tls.key", cfg.openssl_key}})
-    if (::access(path.c_str(), R_OK) != 0)
-      throw config_error(cluster.source, tls.line, key,
-                         "cannot read '" + path + "'");
+  // CAF loads them per connection, on its network thread, and throws there
+  // when one is bad: load them once now, so that a bad file is a start-up
+  // error naming it.
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_method()),
+                                                   &SSL_CTX_free};
+  auto bad = [&](const std::string& key, const std::string& path,
+                 const std::string& what) {
+    ERR_clear_error();
+    throw config_error(cluster.source, tls.line, key,
+                       "'" + path + "': " + what);
+  };
+  if (!ctx)
+    bad("tls", "", "OpenSSL cannot make a context");
+  if (SSL_CTX_load_verify_locations(ctx.get(), cfg.openssl_cafile.c_str(),
+                                    nullptr)
+      != 1)
+    bad("tls.ca", cfg.openssl_cafile, "not a readable PEM certificate");
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(),
+                                         cfg.openssl_certificate.c_str())
+      != 1)
+    bad("tls.cert", cfg.openssl_certificate, "not a readable PEM certificate");
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1)
+    bad("tls.key", cfg.openssl_key,
+        "not a readable PEM key, or not the key of '" + cfg.openssl_certificate
+          + "'");
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    bad("tls.key", cfg.openssl_key,
+        "not the key of '" + cfg.openssl_certificate + "'");
 }
 
 caf::actor_system_config& prepare(caf::actor_system_config& cfg,
@@ -240,6 +266,35 @@ struct node_runtime::impl {
 
   // -- construction ----------------------------------------------------------
 
+  /// The root of the executions' directories: made fresh and exclusive
+  /// (mkdtemp: nobody can have planted it or links in it), crossable but
+  /// not listable by others, so that a dropped uid reaches its own
+  /// directory and nothing else.
+  static std::string make_work_root() {
+    auto pattern
+      = (std::filesystem::temp_directory_path() / "augur-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("cannot make a working directory under "
+                               + std::filesystem::temp_directory_path().string()
+                               + ": " + std::strerror(errno));
+    ::chmod(pattern.c_str(), 0711);
+    return pattern;
+  }
+
+  /// True when every directory above `path` may be crossed by others.
+  static bool reachable_by_others(const std::string& path) {
+    namespace fs = std::filesystem;
+    for (auto p = fs::path{path}.parent_path(); !p.empty();
+         p = p.parent_path()) {
+      struct stat st;
+      if (::stat(p.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0)
+        return false;
+      if (p == p.root_path())
+        break;
+    }
+    return true;
+  }
+
   /// How this node confines executions: bubblewrap unless the file says
   /// `mode = "none"`; a missing bwrap is a start-up error when the file
   /// defines process tasks (tasks defined later fail, never run unconfined).
@@ -266,7 +321,11 @@ struct node_runtime::impl {
     sb.drop = ::geteuid() == 0;
     sb.uid = cfg.sandbox.uid;
     sb.gid = cfg.sandbox.gid;
-    sb.hidden = cfg.private_paths;
+    // What a dropped uid cannot reach needs no hiding (and bwrap, running
+    // as that uid, could not cover it).
+    for (auto& p : cfg.private_paths)
+      if (!sb.drop || reachable_by_others(p))
+        sb.hidden.push_back(p);
     sb.hidden.push_back(workdir);
     return sb;
   }
@@ -300,11 +359,7 @@ struct node_runtime::impl {
     if (mode == clock_mode::real_time) {
       // Processes, gateways and real probes run on one I/O thread.
       io = std::make_shared<io_runner>();
-      static std::atomic<int> clusters{0};
-      workdir = (std::filesystem::temp_directory_path()
-                 / ("augur-" + std::to_string(::getpid()) + "-"
-                    + std::to_string(++clusters)))
-                  .string();
+      workdir = make_work_root();
       sandbox = sandbox_of(cfg, workdir);
     }
     std::vector<std::string> service_names;

@@ -129,7 +129,7 @@ public:
     }
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r'))
       value.pop_back();
-    if (required && value.empty())
+    if ((required || given > 0) && value.empty())
       fail(node(key), key,
            given == 0 ? "missing (or " + key + "_file, " + key + "_env)"
                       : "must not be empty");
