@@ -45,11 +45,11 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
 void report(instance_ptr self, observation seen) {
   auto& st = self->state;
   if (auto& p = st.cfg.probe; p && !seen.used.empty()) {
-    // Only what is news to the channel estimates: one message per
-    // execution would cost more than it tells.
+    // A sample, not every execution: one message per execution would cost
+    // more than it tells.
+    auto now = now_ms(self);
     auto is_news = [&](const service_use& u) {
-      return st.channels.news(st.cfg.info.host, u,
-                              channel_estimator::min_transfer_bytes);
+      return st.passive.take(u, now);
     };
     if (std::any_of(seen.used.begin(), seen.used.end(), is_news)) {
       observation news{
@@ -259,6 +259,8 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
   auto& st = self->state;
   st.warm = warm_set{cfg.warm_capacity};
   st.channels = channel_table{channel_quality{cfg.quality}};
+  st.passive = passive_sampler{cfg.passive_interval_ms,
+                               channel_estimator::min_transfer_bytes};
   st.cfg = std::move(cfg);
   st.catalog = std::move(catalog);
   st.network = std::move(network);

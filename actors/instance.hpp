@@ -9,6 +9,7 @@
 #include "augur/model/network_emulator.hpp"
 #include "augur/model/warm_set.hpp"
 #include "augur/probes/channel_table.hpp"
+#include "augur/probes/passive_sampler.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/execution/process.hpp"
 #include "augur/runtime/execution/task.hpp"
@@ -41,8 +42,10 @@ struct instance_settings {
   sandbox_spec sandbox;
   channel_quality::settings quality;
   /// The probe of this host's channels: it learns passively from what the
-  /// executions here saw (none: no passive samples).
+  /// executions here saw (none: no passive samples), an RTT sample per
+  /// service at most every `passive_interval_ms`.
   channel_probe_actor probe;
+  double passive_interval_ms = 100;
 };
 
 struct instance_state {
@@ -56,6 +59,8 @@ struct instance_state {
   uint64_t cold_starts = 0;
   /// What this host's probe measured to every service.
   channel_table channels;
+  /// Which executions' observations go to the probe.
+  passive_sampler passive;
   struct running {
     caf::typed_response_promise<invoke_result> promise;
     invoke_result result;

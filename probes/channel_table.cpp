@@ -1,8 +1,5 @@
 #include "augur/probes/channel_table.hpp"
 
-#include <algorithm>
-#include <cmath>
-
 namespace augur {
 
 void channel_table::update(channel_sample x, double now_ms) {
@@ -40,19 +37,6 @@ const channel_sample* channel_table::find(const std::string& host,
     if (auto j = i->second.find(host); j != i->second.end())
       return &j->second.sample;
   return nullptr;
-}
-
-bool channel_table::news(const std::string& host, const service_use& x,
-                         uint64_t min_transfer_bytes) const {
-  if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0)
-    return true;
-  if (!(x.first_response_ms >= 0))
-    return false;
-  auto s = find(host, x.service);
-  if (s == nullptr || s->probes == 0)
-    return true;
-  auto band = std::max(4 * s->rttvar_ms, s->srtt_ms / 10);
-  return std::fabs(x.first_response_ms - s->srtt_ms) > band;
 }
 
 std::vector<channel_sample> channel_table::samples() const {

@@ -40,14 +40,6 @@ public:
   const channel_sample* find(const std::string& host,
                              const std::string& service) const;
 
-  /// True when what an execution on `host` saw of a service is news to the
-  /// channel's estimate: a throughput sample (`min_transfer_bytes` or
-  /// more), or a first response outside SRTT ± max(4 RTTVAR, SRTT / 10), or
-  /// a channel not sampled yet. What falls inside adds little to what the
-  /// probes measure; what falls outside may be a change.
-  bool news(const std::string& host, const service_use& x,
-            uint64_t min_transfer_bytes) const;
-
   /// The latest sample of every channel.
   std::vector<channel_sample> samples() const;
 

@@ -10,6 +10,7 @@
 #include "augur/probes/channel_table.hpp"
 #include "augur/probes/level_shift.hpp"
 #include "augur/probes/loss_window.hpp"
+#include "augur/probes/passive_sampler.hpp"
 #include "augur/probes/rtt_estimator.hpp"
 
 using namespace augur;
@@ -175,37 +176,30 @@ TEST_CASE("channel_estimator learns passively from executions") {
         == doctest::Approx(1'250'000 / (q.config().assumed_mbps * 125)));
 }
 
-TEST_CASE("channel_table: only news from executions goes to the probe") {
-  channel_table t;
+TEST_CASE("passive_sampler: transfers always, an RTT per interval") {
+  passive_sampler p{100, 16384};
   service_use u;
   u.service = "db";
   u.first_response_ms = 5;
-  // A channel not sampled yet: anything is news.
-  CHECK(t.news("h", u, 16384));
-  channel_sample s;
-  s.host = "h";
-  s.service = "db";
-  s.srtt_ms = 5;
-  s.rttvar_ms = 0.25;
-  s.up = true;
-  s.probes = 10;
-  t.update(s, 0);
-  // Within SRTT +- max(4 RTTVAR, SRTT / 10): nothing new.
-  u.first_response_ms = 5.9;
-  CHECK_FALSE(t.news("h", u, 16384));
-  // Beyond it: maybe a change.
-  u.first_response_ms = 6.5;
-  CHECK(t.news("h", u, 16384));
-  u.first_response_ms = 3;
-  CHECK(t.news("h", u, 16384));
-  // No response: nothing to tell; a transfer long enough: news.
+  // The first RTT of a service goes, then one per interval, whatever it is.
+  CHECK(p.take(u, 0));
+  CHECK_FALSE(p.take(u, 50));
+  u.first_response_ms = 500;
+  CHECK_FALSE(p.take(u, 99));
+  CHECK(p.take(u, 100));
+  CHECK_FALSE(p.take(u, 150));
+  // Each service has its own interval.
+  u.service = "cache";
+  CHECK(p.take(u, 150));
+  // No response: nothing to tell; a transfer long enough: always.
   u.first_response_ms = -1;
-  CHECK_FALSE(t.news("h", u, 16384));
+  CHECK_FALSE(p.take(u, 400));
   u.transfer_bytes = 20000;
   u.transfer_ms = 2;
-  CHECK(t.news("h", u, 16384));
+  CHECK(p.take(u, 401));
+  CHECK(p.take(u, 402));
   u.transfer_bytes = 1000;
-  CHECK_FALSE(t.news("h", u, 16384));
+  CHECK_FALSE(p.take(u, 403));
 }
 
 TEST_CASE("channel_estimator: noise and single spikes are no shift") {

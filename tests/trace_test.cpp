@@ -61,8 +61,9 @@ TEST_CASE("trace: the whole chain of one invocation, in order") {
   REQUIRE(r.ok());
   auto records = c.trace_records();
   // The profile was pushed when the task was defined: a cache hit, no
-  // lookup. The call's RTT is what the probe measured: no news for it. The
-  // observation moves the estimate: the registry pushes again.
+  // lookup. The host's probe gets the call's RTT (the first sample of the
+  // service there); the observation moves the estimate: the registry pushes
+  // again.
   std::vector<std::string> expected{
     "frontend:invoke_request",
     "instance:bid_request",
@@ -72,6 +73,7 @@ TEST_CASE("trace: the whole chain of one invocation, in order") {
     "instance:execute_request",
     "instance:done,@u64", // the execution's time (a cold start) elapsed
     "frontend:invoke_result (response)",
+    "channel_probe:observation",
     "profile_registry:observation",
     "frontend:task_profile",
   };

@@ -142,13 +142,17 @@ public:
   /// When a chunk of `bytes` that arrived `now` leaves the link, as the link
   /// now is: after its one-way delay, and after the previous chunk
   /// (`previous`) plus the time its bytes take at the link's bandwidth.
+  /// `queued` tells whether it had to wait for the previous one (the link
+  /// was busy: its spacing then shows the link's throughput).
   clock_type::time_point release(clock_type::time_point now,
-                                 clock_type::time_point previous,
-                                 size_t bytes) {
+                                 clock_type::time_point previous, size_t bytes,
+                                 bool& queued) {
     auto l = link_ ? link_() : link_spec{};
     auto serialize = std::chrono::duration<double, std::milli>{
       network_emulator::transfer_ms(l, static_cast<double>(bytes))};
-    return std::max(previous, now + delay(l))
+    auto earliest = now + delay(l);
+    queued = previous > earliest;
+    return std::max(previous, earliest)
            + std::chrono::duration_cast<clock_type::duration>(serialize);
   }
 
@@ -297,11 +301,13 @@ void connection::read(bool upstream) {
     }
     auto& dir = upstream ? self->up_ : self->down_;
     (upstream ? self->down_ : self->up_).in_burst = false;
-    auto release = self->gw_->release(now, dir.last_release, n);
-    // Within a burst, the spacing of the chunks leaving the link is what
-    // its throughput allows: a passive sample (on the schedule, so that a
-    // late timer cannot make the link look faster than it is).
-    if (dir.in_burst && release > dir.last_release)
+    bool queued = false;
+    auto release = self->gw_->release(now, dir.last_release, n, queued);
+    // Within a burst, a chunk that waited for the previous one leaves as
+    // fast as the link allows: its spacing is a passive throughput sample
+    // (on the schedule, so that a late timer cannot make the link look
+    // faster than it is; a pause of the sender is no sample at all).
+    if (dir.in_burst && queued && release > dir.last_release)
       self->gw_->add_transfer(
         n, std::chrono::duration<double, std::milli>(release - dir.last_release)
              .count());

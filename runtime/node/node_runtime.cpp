@@ -438,6 +438,7 @@ struct node_runtime::impl {
         is.io = io;
         is.endpoints = endpoints;
         is.probe = probe;
+        is.passive_interval_ms = cfg.probe_interval_ms;
         is.sandbox = sandbox;
         if (!workdir.empty())
           is.workdir = workdir + "/" + h.name + "-" + std::to_string(k);
