@@ -1,6 +1,7 @@
 #include "augur/runtime/cli/demo.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <map>
@@ -204,15 +205,15 @@ void print_comparison(
       << " cold starts (" << augur.status.prewarms << " of them pre-warms), "
       << augur.all.failed << " failed; least-loaded: " << base.all.cold
       << " cold starts, " << base.all.failed << " failed.\n";
+  auto gain
+    = 100.0
+      * (1
+         - augur.all.latency.mean() / std::max(base.all.latency.mean(), 1e-9));
   out << "mean latency " << fixed(augur.all.latency.mean(), 2) << " ms vs "
       << fixed(base.all.latency.mean(), 2) << " ms ("
-      << fixed(100.0
-                 * (1
-                    - augur.all.latency.mean()
-                        / std::max(base.all.latency.mean(), 1e-9)),
-               0)
-      << "% lower); time in services " << fixed(augur.all.aux.mean(), 2)
-      << " ms vs " << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
+      << fixed(std::fabs(gain), 0) << (gain >= 0 ? "% lower" : "% higher")
+      << "); time in services " << fixed(augur.all.aux.mean(), 2) << " ms vs "
+      << fixed(base.all.aux.mean(), 2) << " ms per run.\n\n";
   out << "What augur learned (likelihood of using each service):\n";
   for (auto& [name, description] : tasks) {
     out << "  " << std::left << std::setw(10) << name << std::right;
