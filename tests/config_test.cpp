@@ -284,3 +284,24 @@ token_env = "AUGUR_TEST_BOB_TOKEN"
         == "test.toml:5: key 'tenant[0].token_file': cannot read "
            "'/nonexistent/token'");
 }
+
+TEST_CASE("config: TLS files and their directory are private") {
+  auto cfg = parse_config(R"(
+[tls]
+ca = "/srv/augur/certs/ca.pem"
+cert = "/srv/augur/certs/node.pem"
+key = "/srv/augur/certs/node.key"
+
+[[host]]
+name = "a"
+)",
+                          "c.toml");
+  auto has = [&](const std::string& p) {
+    return std::find(cfg.private_paths.begin(), cfg.private_paths.end(), p)
+           != cfg.private_paths.end();
+  };
+  CHECK(has("/srv/augur/certs/node.key"));
+  // The authority's key sits there too, unnamed: the directory is hidden.
+  CHECK(has("/srv/augur/certs"));
+  CHECK(cfg.tls.enabled());
+}

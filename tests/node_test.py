@@ -98,6 +98,11 @@ command = ["tr", "a-z", "A-Z"]
 name = "slow"
 command = ["sh", "-c", "sleep 1; echo done"]
 
+# User code must not read a node's key.
+[[task]]
+name = "peek-key"
+command = ["cat", "{work}/certs/w1.key", "{work}/certs/ca.key"]
+
 [[task]]
 name = "slow-idempotent"
 command = ["sh", "-c", "sleep 1; echo again"]
@@ -121,7 +126,7 @@ def main():
     api, cluster = free_port(), free_port()
     config = os.path.join(work, "cluster.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(api=api, cluster=cluster))
+        f.write(CONFIG.format(api=api, cluster=cluster, work=work))
     made = subprocess.run([AUGUR, "certs", "--dir",
                            os.path.join(work, "certs"), "control", "w1", "w2"],
                           capture_output=True, text=True)
@@ -135,6 +140,9 @@ def main():
         procs["w2"] = start(config, "w2")
         check(wait_for(lambda: health(api).get("instances") == 4),
               "both workers joined: %s" % health(api))
+        status, body = request(api, "POST", "/v1/tasks/peek-key/invoke")
+        check("PRIVATE KEY" not in body and json.loads(body)["task"]
+              == "peek-key", "a task cannot read the nodes' keys: %s" % body)
         for i in range(4):
             status, body = request(api, "POST", "/v1/tasks/shout/invoke",
                                    "x%d" % i)

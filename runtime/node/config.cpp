@@ -60,6 +60,21 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
   }
 }
 
+/// TLS files and the directories that hold them are private: the
+/// authority's key sits beside the certificates `augur certs` makes, unnamed
+/// in the file (keep certificates in a directory of their own).
+void add_tls_paths(cluster_config& cfg,
+                   std::initializer_list<std::string> paths) {
+  for (auto& p : paths) {
+    if (p.empty())
+      continue;
+    for (auto& x : {p, std::filesystem::path{p}.parent_path().string()})
+      if (std::find(cfg.private_paths.begin(), cfg.private_paths.end(), x)
+          == cfg.private_paths.end())
+        cfg.private_paths.push_back(x);
+  }
+}
+
 cluster_config read_cluster(const toml::table& root, const std::string& source,
                             const std::set<std::string>& extra_sections,
                             cluster_config cfg) {
@@ -347,9 +362,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
              cfg.tls.cert.empty() ? "cert" : "key",
              "missing: a certificate and its key go together");
     r.no_other_keys();
-    for (auto* p : {&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key})
-      if (!p->empty())
-        cfg.private_paths.push_back(*p);
+    add_tls_paths(cfg, {cfg.tls.ca, cfg.tls.cert, cfg.tls.key});
   }
   if (auto arr = array_of_tables(source, root, "node")) {
     std::set<std::string> names;
@@ -375,9 +388,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
         r.fail(nullptr, "cert",
                "missing: with [tls], every node presents a certificate "
                "(here or in [tls])");
-      for (auto* p : {&n.cert, &n.key})
-        if (!p->empty())
-          cfg.private_paths.push_back(*p);
+      add_tls_paths(cfg, {n.cert, n.key});
       auto role = r.string("role", "worker");
       if (role == "control")
         n.role = node_role::control;
