@@ -124,6 +124,12 @@ TEST_CASE("config: errors name the file, the line and the key") {
                  "bandwidth_mbps=-5\n")
         == "test.toml:9: key 'link[0].bandwidth_mbps': must be within [0, "
            "1e+07], got -5");
+  // nan passes every range check unless refused first.
+  CHECK(error_of("[cluster]\nthreshold = nan\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.threshold': must be a finite number");
+  CHECK(error_of("[cluster]\nload_weight_ms = inf\n[[host]]\nname='x'")
+        == "test.toml:2: key 'cluster.load_weight_ms': must be a finite "
+           "number");
   CHECK(error_of("host = 3\n")
         == "test.toml:1: key 'host': must be an array of tables ([[host]])");
   CHECK(error_of("[[host]]\nname='a'\n[extra]\n")

@@ -77,6 +77,11 @@ TEST_CASE("wire: the wrong message, a damaged buffer, another version") {
   CHECK_THROWS_AS(wire::decode<bid_request>(cut), wire::wire_error);
   CHECK_THROWS_AS(wire::decode<bid_request>(std::string{"\xc1"}),
                   wire::wire_error);
+  // Five bytes that ask for an array of ~4 billion elements (~96 GB to
+  // unpack): refused, not allocated.
+  CHECK_THROWS_AS(
+    wire::decode<bid_request>(std::string{"\xdd\xff\x00\x00\x00", 5}),
+    wire::wire_error);
   // Same envelope, another version.
   auto other = bytes;
   REQUIRE(static_cast<unsigned char>(other[0]) == 0x93); // fixarray of 3

@@ -3,6 +3,7 @@
 // Reading TOML with errors that name the file, the line and the key. Used by
 // the cluster and scenario parsers; not part of the public API.
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -48,6 +49,9 @@ public:
     auto v = node->value<double>();
     if (!v || !(node->is_number()))
       fail(node, key, "must be a number");
+    // nan passes every comparison: refuse it (and infinities) first.
+    if (!std::isfinite(*v))
+      fail(node, key, "must be a finite number");
     if (*v < lo || *v > hi) {
       std::ostringstream os;
       os << "must be within [" << lo << ", " << hi << "], got " << *v;
