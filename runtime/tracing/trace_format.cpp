@@ -135,8 +135,13 @@ trace_file parse_trace(const std::string& bytes, const std::string& name) {
   while (offset < bytes.size()) {
     auto start = offset;
     msgpack::object_handle oh;
+    // No count may exceed what is left of the file: a damaged length must
+    // not reserve gigabytes.
+    auto left = bytes.size() - offset;
+    msgpack::unpack_limit limit{left, left, left, left, left, 64};
     try {
-      oh = msgpack::unpack(bytes.data(), bytes.size(), offset);
+      oh = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
+                           limit);
     } catch (const msgpack::insufficient_bytes&) {
       result.damage = "truncated record";
       result.damage_offset = start;
