@@ -31,17 +31,18 @@ void channel_estimator::passive(const service_use& x, double now_ms) {
     add_rtt(x.first_response_ms, now_ms);
   if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0
       && std::isfinite(x.transfer_ms)) {
-    throughputs_.push_back(static_cast<double>(x.transfer_bytes)
-                           / x.transfer_ms);
+    throughputs_.emplace_back(
+      static_cast<double>(x.transfer_bytes) / x.transfer_ms, now_ms);
     if (throughputs_.size() > throughput_window)
       throughputs_.pop_front();
   }
 }
 
-double channel_estimator::throughput() const noexcept {
+double channel_estimator::throughput(double now_ms) const noexcept {
   double best = 0;
-  for (auto x : throughputs_)
-    best = std::max(best, x);
+  for (auto [x, at] : throughputs_)
+    if (now_ms - at <= throughput_max_age_ms)
+      best = std::max(best, x);
   return best;
 }
 
@@ -84,7 +85,7 @@ channel_sample channel_estimator::sample(const std::string& host,
   x.up = up();
   x.probes = rtt_.samples();
   // bytes/ms to Mbit/s.
-  x.throughput_mbps = throughput() * 8 / 1000;
+  x.throughput_mbps = throughput(now_ms) * 8 / 1000;
   return x;
 }
 

@@ -44,13 +44,18 @@ public:
   void passive(const service_use& x, double now_ms);
 
   /// Throughput learned from transfers, in bytes per millisecond: the
-  /// largest of the last `throughput_window` samples (a windowed maximum, as
-  /// BBR estimates a bottleneck: a transfer can be slower than its path,
-  /// never faster), 0 before the first.
-  double throughput() const noexcept;
+  /// largest of the last `throughput_window` samples not older than
+  /// `throughput_max_age_ms` at `now_ms` (a windowed maximum, as BBR
+  /// estimates a bottleneck: a transfer can be slower than its path, never
+  /// faster), 0 when there is none.
+  double throughput(double now_ms) const noexcept;
 
   /// Throughput samples kept, and the least bytes that make one.
   static constexpr size_t throughput_window = 8;
+  /// Throughput samples older than this are forgotten: a channel nobody
+  /// moves bytes over any more (it measured slow, so it is avoided) goes
+  /// back to the assumed throughput and gets tried again.
+  static constexpr double throughput_max_age_ms = 300000;
   static constexpr uint64_t min_transfer_bytes = 16384;
 
   /// Records a probe that got no answer in time.
@@ -97,7 +102,8 @@ private:
   void add_rtt(double rtt_ms, double now_ms);
   void restart(const std::vector<double>& run);
 
-  std::deque<double> throughputs_;
+  /// Throughput samples (bytes/ms) and when they were taken.
+  std::deque<std::pair<double, double>> throughputs_;
 
   level_shift shift_;
   std::deque<double> recent_;

@@ -145,18 +145,18 @@ TEST_CASE("channel_estimator learns passively from executions") {
   CHECK(e.age_ms(500) == 0);
   CHECK(e.losses().loss() == doctest::Approx(0.5));
   // Throughput: no sample until a transfer is long enough to tell.
-  CHECK(e.throughput() == 0);
+  CHECK(e.throughput(500) == 0);
   CHECK(e.sample("h", "s", 500).throughput_mbps == 0);
   u.first_response_ms = -1;
   u.transfer_bytes = 1000;
   u.transfer_ms = 1;
   e.passive(u, 600);
-  CHECK(e.throughput() == 0);
+  CHECK(e.throughput(600) == 0);
   // 1,250,000 bytes in 100 ms: 12,500 bytes/ms, 100 Mbit/s.
   u.transfer_bytes = 1'250'000;
   u.transfer_ms = 100;
   e.passive(u, 700);
-  CHECK(e.throughput() == doctest::Approx(12'500));
+  CHECK(e.throughput(700) == doctest::Approx(12'500));
   CHECK(e.sample("h", "s", 700).throughput_mbps == doctest::Approx(100));
   // A slower transfer (the sender paused) does not lower the estimate: a
   // transfer can be slower than its path, never faster...
@@ -167,6 +167,14 @@ TEST_CASE("channel_estimator learns passively from executions") {
   for (size_t i = 0; i < channel_estimator::throughput_window; ++i)
     e.passive(u, 900 + i);
   CHECK(e.sample("h", "s", 1000).throughput_mbps == doctest::Approx(25));
+  // Five minutes without a transfer: forgotten, the channel is assumed
+  // fast again and gets tried.
+  CHECK(e.sample("h", "s", 900 + channel_estimator::throughput_max_age_ms)
+          .throughput_mbps
+        == doctest::Approx(25));
+  CHECK(e.sample("h", "s", 1000 + 2 * channel_estimator::throughput_max_age_ms)
+          .throughput_mbps
+        == 0);
   // What it costs to move bytes: learned, or assumed before any transfer.
   channel_quality q;
   auto s = e.sample("h", "s", 1000);
