@@ -40,6 +40,22 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The last value of each enum carried on the wire: a decoded value beyond
+/// it is damage, never a value the code does not know. A new enum in a
+/// message does not compile until it is listed here.
+template <class T>
+struct enum_last;
+
+template <>
+struct enum_last<outcome> {
+  static constexpr auto value = outcome::refused;
+};
+
+template <>
+struct enum_last<placement_route> {
+  static constexpr auto value = placement_route::hint_zone;
+};
+
 namespace detail {
 
 template <class T>
@@ -126,6 +142,8 @@ private:
     if constexpr (std::is_enum_v<T>) {
       std::underlying_type_t<T> tmp;
       read(o, tmp);
+      if (tmp > static_cast<std::underlying_type_t<T>>(enum_last<T>::value))
+        throw wire_error("enum value " + std::to_string(tmp) + " out of range");
       x = static_cast<T>(tmp);
     } else if constexpr (
       std::is_same_v<

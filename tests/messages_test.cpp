@@ -77,6 +77,14 @@ TEST_CASE("wire: the wrong message, a damaged buffer, another version") {
   CHECK_THROWS_AS(wire::decode<bid_request>(cut), wire::wire_error);
   CHECK_THROWS_AS(wire::decode<bid_request>(std::string{"\xc1"}),
                   wire::wire_error);
+  // An enum value the code does not know is damage.
+  invoke_result odd;
+  odd.status = static_cast<outcome>(9);
+  CHECK_THROWS_WITH_AS(wire::decode<invoke_result>(wire::encode(odd)),
+                       "enum value 9 out of range", wire::wire_error);
+  odd.status = outcome::refused;
+  CHECK(wire::decode<invoke_result>(wire::encode(odd)).status
+        == outcome::refused);
   // Five bytes that ask for an array of ~4 billion elements (~96 GB to
   // unpack): refused, not allocated.
   CHECK_THROWS_AS(
