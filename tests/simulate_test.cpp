@@ -309,8 +309,28 @@ TEST_CASE("azure trace: counts per minute and durations from percentiles") {
     bad << "HashOwner,HashApp,HashFunction,Trigger,480\no,a,f,http,x\n";
   }
   CHECK_THROWS_WITH_AS(load_azure_trace(dir + "_bad.csv", dir + "_dur.csv"),
-                       (dir + "_bad.csv:2: not a number: 'x'").c_str(),
+                       (dir + "_bad.csv:2: not a finite number: 'x'").c_str(),
                        trace_error);
+  // nan and huge values are refused with their line, not cast.
+  {
+    std::ofstream bad{dir + "_nan.csv"};
+    bad << "HashOwner,HashApp,HashFunction,Trigger,480\no,a,f,http,nan\n";
+    std::ofstream huge{dir + "_huge.csv"};
+    huge << "HashOwner,HashApp,HashFunction,Trigger,480\no,a,f,http,1e30\n";
+  }
+  CHECK_THROWS_WITH_AS(load_azure_trace(dir + "_nan.csv", dir + "_dur.csv"),
+                       (dir + "_nan.csv:2: not a finite number: 'nan'").c_str(),
+                       trace_error);
+  CHECK_THROWS_AS(load_azure_trace(dir + "_huge.csv", dir + "_dur.csv"),
+                  trace_error);
+  // Keys do not collide: "o1"+"a1f"+"1" is not "o1"+"a1"+"f1".
+  {
+    std::ofstream inv{dir + "_keys.csv"};
+    inv << "HashOwner,HashApp,HashFunction,Trigger,480\no1,a1f,1,http,1\n";
+  }
+  auto k = load_azure_trace(dir + "_keys.csv", dir + "_dur.csv");
+  REQUIRE(k.functions.size() == 1);
+  CHECK(k.functions[0].duration_percentiles.empty());
 }
 
 TEST_CASE("simulate: hint-zone runs hinted tasks in their service's zone") {

@@ -1,6 +1,7 @@
 #include "augur/runtime/simulation/azure_trace.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -26,11 +27,25 @@ double to_number(const std::string& x, const std::string& where) {
     auto v = std::stod(x, &used);
     if (used != x.size() && !(used + 1 == x.size() && x.back() == '\r'))
       throw std::invalid_argument(x);
+    if (!std::isfinite(v))
+      throw std::out_of_range(x);
     return v;
   } catch (const std::exception&) {
-    throw trace_error(where + ": not a number: '" + x + "'");
+    throw trace_error(where + ": not a finite number: '" + x + "'");
   }
 }
+
+/// The key of a function: owner, app and function, with a separator that
+/// no hash contains (concatenated, "ab"+"c" and "a"+"bc" would collide).
+std::string key_of(const std::string& owner, const std::string& app,
+                   const std::string& function) {
+  return owner + '\x1f' + app + '\x1f' + function;
+}
+
+/// The most invocations a function may have in one minute (the real trace
+/// peaks far below), and the longest duration (a day), in ms.
+constexpr double max_per_minute = 1e8;
+constexpr double max_duration_ms = 86400e3;
 
 /// Calls `f(cells, where)` for every non-empty data row of `in` (after the
 /// header), refusing rows whose column count differs from the header's.
@@ -120,6 +135,9 @@ azure_trace load_azure_trace(const std::string& invocations_path,
                      auto v = to_number(cells[i], where);
                      if (v < 0)
                        throw trace_error(where + ": negative count");
+                     if (v > max_per_minute)
+                       throw trace_error(where + ": count " + std::to_string(v)
+                                         + " beyond the most in a minute");
                      f.per_minute.push_back(static_cast<uint32_t>(v));
                    }
                    trace.functions.push_back(std::move(f));
@@ -128,7 +146,7 @@ azure_trace load_azure_trace(const std::string& invocations_path,
   std::map<std::string, size_t> by_key;
   for (size_t i = 0; i < trace.functions.size(); ++i) {
     auto& f = trace.functions[i];
-    by_key[f.owner + f.app + f.function] = i;
+    by_key[key_of(f.owner, f.app, f.function)] = i;
   }
   auto in = open(durations_path);
   std::string line;
@@ -155,16 +173,23 @@ azure_trace load_azure_trace(const std::string& invocations_path,
       throw trace_error(durations_path + ":1: no column " + key);
   for_each_row(
     in, durations_path, header.size(), [&](auto& cells, auto& where) {
-      auto i = by_key.find(cells[column["HashOwner"]] + cells[column["HashApp"]]
-                           + cells[column["HashFunction"]]);
+      auto i = by_key.find(key_of(cells[column["HashOwner"]],
+                                  cells[column["HashApp"]],
+                                  cells[column["HashFunction"]]));
       if (i == by_key.end())
         return;
       auto& f = trace.functions[i->second];
-      f.duration_avg_ms = to_number(cells[column["Average"]], where);
+      auto duration = [&](const std::string& key) {
+        auto v = to_number(cells[column[key]], where);
+        if (v < 0 || v > max_duration_ms)
+          throw trace_error(where + ": duration " + cells[column[key]]
+                            + " ms out of range (0 to a day)");
+        return v;
+      };
+      f.duration_avg_ms = duration("Average");
       f.duration_percentiles.clear();
       for (auto& [p, key] : pcts)
-        f.duration_percentiles.emplace_back(p, to_number(cells[column[key]],
-                                                         where));
+        f.duration_percentiles.emplace_back(p, duration(key));
     });
   return trace;
 }
