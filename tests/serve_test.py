@@ -52,6 +52,7 @@ queue_capacity = {queue}
 [api]
 listen = "127.0.0.1:0"
 max_body_bytes = 1024
+{api_extra}
 
 [[tenant]]
 name = "alice"
@@ -127,11 +128,12 @@ command = ["sh", "-c", "read pid; kill -KILL $pid && echo killed"]
 """
 
 
-def start_serve(workdir, redis_port, queue=100, instances=2):
+def start_serve(workdir, redis_port, queue=100, instances=2, api_extra=""):
     path = os.path.join(workdir, "serve.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(redis=redis_port, queue=queue,
-                              instances=instances, config=path))
+                              instances=instances, config=path,
+                              api_extra=api_extra))
     proc = subprocess.Popen([AUGUR, "serve", "--config", path],
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -150,6 +152,7 @@ def main():
         check(wait_for(lambda: redis_ping(redis_port)), "redis starts")
         run_api_checks(workdir, redis_port)
         run_queue_and_drain_checks(workdir, redis_port)
+        run_connection_limit_checks(workdir, redis_port)
     finally:
         redis.kill()
         redis.wait()
@@ -264,6 +267,56 @@ def run_api_checks(workdir, redis_port):
     finally:
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=30) == 0, "exit 0 after SIGTERM")
+
+
+def closed_by_server(sock):
+    """True once the server closed `sock` (bounded wait, wide margin)."""
+    sock.settimeout(30)
+    try:
+        return sock.recv(100) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+
+def run_connection_limit_checks(workdir, redis_port):
+    # A connection cap of 2: a third connection is answered 503 and closed.
+    proc, port = start_serve(workdir, redis_port,
+                             api_extra="max_connections = 2\n"
+                                       "idle_timeout_ms = 60000")
+    try:
+        held = [socket.create_connection(("127.0.0.1", port))
+                for _ in range(2)]
+        # Both are accepted before the third (the server takes them in
+        # order): the third is over the cap.
+        with socket.create_connection(("127.0.0.1", port)) as third:
+            third.settimeout(30)
+            data = third.recv(200)
+            check(b"503" in data and b"too many connections" in data,
+                  "503 over the connection cap: %r" % data)
+        for s in held:
+            s.close()
+        check(wait_for(lambda: request(port, "GET", "/healthz",
+                                       token=None)[0] == 200),
+              "serves again once connections close")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    # An idle timeout of 300 ms: a client that sends nothing is closed (the
+    # wait for it is bounded by 30 s, not timed).
+    proc, port = start_serve(workdir, redis_port,
+                             api_extra="idle_timeout_ms = 300")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as idle:
+            check(closed_by_server(idle), "an idle connection is closed")
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            check(closed_by_server(slow),
+                  "a request that never ends is closed")
+        status, _, _ = request(port, "GET", "/healthz", token=None)
+        check(status == 200, "and the server keeps serving")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def run_queue_and_drain_checks(workdir, redis_port):

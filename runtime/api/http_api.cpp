@@ -230,14 +230,33 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> in_flight{0};
   std::function<void()> drained;
+  /// Open client connections (I/O thread only).
+  size_t sessions = 0;
+
+  /// How long an invocation of `task` may take before the API gives up on
+  /// it: its own time limit (process tasks) plus a minute for queueing and
+  /// placement, at least a minute.
+  std::chrono::milliseconds deadline_of(const std::string& task) const {
+    double ms = 0;
+    for (auto& t : cfg.tasks)
+      if (t.name == task)
+        ms = t.timeout_ms;
+    return std::chrono::milliseconds(static_cast<int64_t>(ms) + 60000);
+  }
 
   /// Sends a request from a short-lived actor; `k` runs on the I/O thread
-  /// with the reply, or with an error text.
+  /// with the reply, or with an error text (also when `timeout` passes).
   template <class T, class Handle, class... Ts>
   void ask(Handle dest, std::function<void(T*, std::string)> k, Ts... xs) {
+    ask_within<T>(std::chrono::seconds(60), dest, std::move(k), xs...);
+  }
+
+  template <class T, class Handle, class... Ts>
+  void ask_within(std::chrono::milliseconds timeout, Handle dest,
+                  std::function<void(T*, std::string)> k, Ts... xs) {
     auto self = shared_from_this();
     request_from_outside<T>(
-      cluster.system(), dest, std::chrono::seconds(60),
+      cluster.system(), dest, timeout,
       [self, k](T& x) {
         asio::post(self->io, [k, x]() mutable { k(&x, ""); });
       },
@@ -279,15 +298,31 @@ response error(unsigned status, const std::string& message) {
 class session : public std::enable_shared_from_this<session> {
 public:
   session(std::shared_ptr<http_api::state> st, tcp::socket s)
-    : st_(std::move(st)), socket_(std::move(s)) {
-    // nop
+    : st_(std::move(st)), stream_(std::move(s)) {
+    ++st_->sessions;
+  }
+
+  ~session() {
+    --st_->sessions;
+  }
+
+  /// Answers 503 and closes: the connection cap is reached.
+  void refuse() {
+    reply(error(503, "too many connections (the limit is "
+                       + std::to_string(st_->cfg.api.max_connections) + ")"),
+          false);
   }
 
   void read() {
     parser_.emplace();
     parser_->body_limit(st_->cfg.api.max_body_bytes);
+    // A request must arrive, whole, within the idle timeout (also between
+    // requests on a kept-alive connection): a silent or slow client does
+    // not hold a connection for ever.
+    stream_.expires_after(idle_timeout());
     auto self = shared_from_this();
-    http::async_read(socket_, buffer_, *parser_, [self](auto ec, size_t) {
+    http::async_read(stream_, buffer_, *parser_, [self](auto ec, size_t) {
+      self->stream_.expires_never();
       if (ec == http::error::body_limit) {
         self->reply(error(413,
                           "request body over the limit of "
@@ -298,7 +333,8 @@ public:
       }
       if (ec) {
         if (ec != http::error::end_of_stream && ec != asio::error::eof
-            && ec != asio::error::connection_reset)
+            && ec != asio::error::connection_reset
+            && ec != beast::error::timeout)
           self->reply(error(400, "malformed request: " + ec.message()), false);
         return;
       }
@@ -313,10 +349,13 @@ private:
     res.keep_alive(keep_alive);
     auto self = shared_from_this();
     auto msg = std::make_shared<response>(std::move(res));
-    http::async_write(socket_, *msg, [self, msg, keep_alive](auto ec, size_t) {
+    // A client that does not read its answer does not hold the connection.
+    stream_.expires_after(idle_timeout());
+    http::async_write(stream_, *msg, [self, msg, keep_alive](auto ec, size_t) {
+      self->stream_.expires_never();
       if (ec || !keep_alive) {
         boost::system::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
         return;
       }
       self->read();
@@ -454,11 +493,11 @@ private:
     }
     ++st_->in_flight;
     auto self = shared_from_this();
-    st_->ask<invoke_result>(
-      st_->cluster.frontend(),
+    st_->ask_within<invoke_result>(
+      st_->deadline_of(task), st_->cluster.frontend(),
       [self, keep](invoke_result* r, std::string err) {
         if (r == nullptr) {
-          self->reply(error(500, "frontend unavailable: " + err), keep);
+          self->reply(error(503, "no answer from the frontend: " + err), keep);
         } else {
           self->st_->stats.invocation(*r);
           unsigned status = 200;
@@ -573,8 +612,13 @@ private:
       caf::get_atom::value, channels_atom::value);
   }
 
+  std::chrono::milliseconds idle_timeout() const {
+    return std::chrono::milliseconds(
+      static_cast<int64_t>(st_->cfg.api.idle_timeout_ms));
+  }
+
   std::shared_ptr<http_api::state> st_;
-  tcp::socket socket_;
+  beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
@@ -584,7 +628,12 @@ void do_accept(std::shared_ptr<http_api::state> st) {
   st->acceptor.async_accept([st](auto ec, tcp::socket s) {
     if (ec)
       return; // closed
-    std::make_shared<session>(st, std::move(s))->read();
+    auto over = st->sessions >= st->cfg.api.max_connections;
+    auto x = std::make_shared<session>(st, std::move(s));
+    if (over)
+      x->refuse();
+    else
+      x->read();
     do_accept(st);
   });
 }

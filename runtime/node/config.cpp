@@ -316,6 +316,10 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     }
     cfg.api.max_body_bytes = r.integer("max_body_bytes", cfg.api.max_body_bytes,
                                        1, 1ull << 32);
+    cfg.api.idle_timeout_ms = r.number("idle_timeout_ms",
+                                       cfg.api.idle_timeout_ms, 1, 3.6e6);
+    cfg.api.max_connections = r.integer("max_connections",
+                                        cfg.api.max_connections, 1, 1u << 20);
     r.no_other_keys();
   }
   if (auto arr = array_of_tables(source, root, "tenant")) {

@@ -103,6 +103,11 @@ struct command_task_config {
 struct api_config {
   std::string listen = "127.0.0.1:8080";
   uint64_t max_body_bytes = 1u << 20;
+  /// A request must arrive whole, and an answer be taken, within this; a
+  /// kept-alive connection idle this long is closed.
+  double idle_timeout_ms = 30000;
+  /// Open connections beyond this are answered 503 and closed.
+  uint64_t max_connections = 512;
 };
 
 /// `[sandbox]`: how executions of process tasks are confined.
