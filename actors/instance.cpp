@@ -6,7 +6,6 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <iterator>
 
 #include <unistd.h>
 
@@ -46,18 +45,15 @@ void report(instance_ptr self, observation seen) {
   auto& st = self->state;
   if (auto& p = st.cfg.probe; p && !seen.used.empty()) {
     // A sample, not every execution: one message per execution would cost
-    // more than it tells.
+    // more than it tells. (`take` decides once per use: it keeps state.)
     auto now = now_ms(self);
-    auto is_news = [&](const service_use& u) {
-      return st.passive.take(u, now);
-    };
-    if (std::any_of(seen.used.begin(), seen.used.end(), is_news)) {
-      observation news{
-        seen.invocation, seen.task, seen.host, seen.instance, {}};
-      std::copy_if(seen.used.begin(), seen.used.end(),
-                   std::back_inserter(news.used), is_news);
-      self->send(p, std::move(news));
-    }
+    std::vector<service_use> sampled;
+    for (auto& u : seen.used)
+      if (st.passive.take(u, now))
+        sampled.push_back(u);
+    if (!sampled.empty())
+      self->send(p, observation{seen.invocation, seen.task, seen.host,
+                                seen.instance, std::move(sampled)});
   }
   if (auto& r = st.registry)
     self->send(r, std::move(seen));

@@ -495,3 +495,24 @@ TEST_CASE("a lost instance: its executions are answered, the pool shrinks") {
   CHECK(next.host == "mid");
   CHECK(c.status().in_flight == 0);
 }
+
+TEST_CASE("an execution's round trip is a passive sample for its host") {
+  // Probes tick once at start, then every 1,000 s: between ticks, only the
+  // execution adds to its host's estimate.
+  std::string text = zones;
+  text.replace(text.find("probe_interval_ms = 100"), 23,
+               "probe_interval_ms = 1000000");
+  auto c = embedded_cluster::from_toml(text);
+  c.define_task("orders", {{"db"}}, queries(1));
+  auto r = c.invoke("orders");
+  REQUIRE(r.ok());
+  // The next tick publishes what each probe has.
+  c.advance(1500s);
+  std::map<std::string, uint64_t> samples;
+  for (auto& ch : c.channels())
+    if (ch.service == "db")
+      samples[ch.host] = ch.probes;
+  REQUIRE(samples.size() == 3);
+  for (auto& [host, n] : samples)
+    CHECK(n == (host == r.host ? 3u : 2u));
+}
