@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -137,7 +138,8 @@ struct sandbox_world {
     sandbox.drop = ::geteuid() == 0;
     if (sandbox.drop)
       REQUIRE(::chown(mine.c_str(), sandbox.uid, sandbox.gid) == 0);
-    sandbox.hidden = {secret, root};
+    sandbox.hidden_files = {secret};
+    sandbox.hidden_dirs = {root};
   }
 
   process_spec spec(const std::string& script) const {
@@ -211,4 +213,25 @@ TEST_CASE("process: the sandbox hides the server and other executions") {
     CHECK(r.error == "the sandbox needs bwrap");
     CHECK(r.output.empty());
   }
+}
+
+TEST_CASE("process: the bwrap command line, built without the file system") {
+  sandbox_spec sb;
+  sb.bwrap = "/usr/bin/bwrap";
+  sb.hidden_dirs = {"/srv/work"};
+  sb.hidden_files = {"/etc/augur/cluster.toml"};
+  auto argv = sandboxed_argv(sb, "/srv/work/h-0/t", {"/bin/echo", "hi"});
+  auto has = [&](std::vector<std::string> run) {
+    return std::search(argv.begin(), argv.end(), run.begin(), run.end())
+           != argv.end();
+  };
+  CHECK(argv.front() == "/usr/bin/bwrap");
+  CHECK(has({"--tmpfs", "/srv/work"}));
+  CHECK(has({"--ro-bind", "/dev/null", "/etc/augur/cluster.toml"}));
+  CHECK(has({"--bind", "/srv/work/h-0/t", "/srv/work/h-0/t", "--chdir",
+             "/srv/work/h-0/t", "--", "/bin/echo", "hi"}));
+  CHECK_FALSE(has({"--uid"}));
+  sb.drop = true;
+  argv = sandboxed_argv(sb, "/w", {"true"});
+  CHECK(has({"--uid", "65534", "--gid", "65534"}));
 }

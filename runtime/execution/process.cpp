@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -226,21 +225,13 @@ std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
                              "/proc",
                              "--tmpfs",
                              "/tmp"};
-  if (sandbox.drop) {
-    for (auto* x : {"--uid", "--gid"}) {
-      r.emplace_back(x);
-      r.push_back(
-        std::to_string(std::string{x} == "--uid" ? sandbox.uid : sandbox.gid));
-    }
-  }
-  for (auto& path : sandbox.hidden) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      r.insert(r.end(), {"--tmpfs", path});
-    } else if (std::filesystem::exists(path, ec)) {
-      r.insert(r.end(), {"--ro-bind", "/dev/null", path});
-    }
-  }
+  if (sandbox.drop)
+    r.insert(r.end(), {"--uid", std::to_string(sandbox.uid), "--gid",
+                       std::to_string(sandbox.gid)});
+  for (auto& dir : sandbox.hidden_dirs)
+    r.insert(r.end(), {"--tmpfs", dir});
+  for (auto& file : sandbox.hidden_files)
+    r.insert(r.end(), {"--ro-bind", "/dev/null", file});
   r.insert(r.end(), {"--bind", workdir, workdir, "--chdir", workdir, "--"});
   r.insert(r.end(), argv.begin(), argv.end());
   return r;

@@ -24,9 +24,10 @@ struct sandbox_spec {
   bool drop = false;
   uint32_t uid = 65534;
   uint32_t gid = 65534;
-  /// Paths the program must not see: a directory shows empty, a file as
-  /// an empty file. The working directory is bound back inside them.
-  std::vector<std::string> hidden;
+  /// What the program must not see: directories show empty, files as empty
+  /// files. The working directory is bound back inside them.
+  std::vector<std::string> hidden_dirs;
+  std::vector<std::string> hidden_files;
   /// Why a sandbox was asked for and cannot be had (then every run fails
   /// with this, never runs unconfined).
   std::string unavailable;
@@ -38,7 +39,7 @@ struct sandbox_spec {
 std::string find_program(const std::string& name, const std::string& path);
 
 /// The bwrap command line that runs `argv` (resolved) in `workdir` as
-/// `sandbox` says.
+/// `sandbox` says (no file system access: a pure function of its inputs).
 std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
                                         const std::string& workdir,
                                         const std::vector<std::string>& argv);

@@ -322,11 +322,18 @@ struct node_runtime::impl {
     sb.uid = cfg.sandbox.uid;
     sb.gid = cfg.sandbox.gid;
     // What a dropped uid cannot reach needs no hiding (and bwrap, running
-    // as that uid, could not cover it).
-    for (auto& p : cfg.private_paths)
-      if (!sb.drop || reachable_by_others(p))
-        sb.hidden.push_back(p);
-    sb.hidden.push_back(workdir);
+    // as that uid, could not cover it). Sorted once here into directories
+    // and files, not at every execution.
+    for (auto& p : cfg.private_paths) {
+      std::error_code ec;
+      if (sb.drop && !reachable_by_others(p))
+        continue;
+      if (std::filesystem::is_directory(p, ec))
+        sb.hidden_dirs.push_back(p);
+      else if (std::filesystem::exists(p, ec))
+        sb.hidden_files.push_back(p);
+    }
+    sb.hidden_dirs.push_back(workdir);
     return sb;
   }
 
