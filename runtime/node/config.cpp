@@ -29,6 +29,13 @@ const node_config* cluster_config::node(const std::string& name) const {
   return nullptr;
 }
 
+const node_config* cluster_config::control() const {
+  for (auto& n : nodes)
+    if (n.role == node_role::control)
+      return &n;
+  return nullptr;
+}
+
 size_t cluster_config::instance_count() const {
   size_t n = 0;
   for (auto& h : hosts)
@@ -90,12 +97,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     if (top_keys.count(std::string{k.str()}) == 0)
       throw config_error(source, static_cast<uint32_t>(v.source().begin.line),
                          std::string{k.str()}, "unknown section");
-  if (auto node = root.get("cluster")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "cluster", "must be a table");
+  if (auto tbl = table_of(source, root, "cluster")) {
     table_reader r{source, *tbl, "cluster."};
     cfg.threshold = r.number("threshold", cfg.threshold, 0, 1);
     cfg.candidates
@@ -143,12 +145,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                    600000);
     r.no_other_keys();
   }
-  if (auto node = root.get("defaults")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "defaults", "must be a table");
+  if (auto tbl = table_of(source, root, "defaults")) {
     table_reader r{source, *tbl, "defaults."};
     cfg.same_zone_rtt_ms = r.number("same_zone_rtt_ms", cfg.same_zone_rtt_ms, 0,
                                     60000);
@@ -160,12 +157,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                            cfg.cross_zone_jitter_ratio, 0, 10);
     r.no_other_keys();
   }
-  if (auto node = root.get("trace")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "trace", "must be a table");
+  if (auto tbl = table_of(source, root, "trace")) {
     table_reader r{source, *tbl, "trace."};
     cfg.trace.enabled = r.boolean("enabled", cfg.trace.enabled);
     cfg.trace.content = r.boolean("content", cfg.trace.content);
@@ -281,12 +273,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       }
     }
   }
-  if (auto node = root.get("sandbox")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "sandbox", "must be a table");
+  if (auto tbl = table_of(source, root, "sandbox")) {
     table_reader r{source, *tbl, "sandbox."};
     auto mode = r.string("mode", "bwrap");
     if (mode != "bwrap" && mode != "none")
@@ -301,12 +288,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       = static_cast<uint32_t>(r.integer("gid", cfg.sandbox.gid, 1, 4294967294));
     r.no_other_keys();
   }
-  if (auto node = root.get("api")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "api", "must be a table");
+  if (auto tbl = table_of(source, root, "api")) {
     table_reader r{source, *tbl, "api."};
     cfg.api.listen = r.string("listen", cfg.api.listen);
     try {
@@ -334,26 +316,12 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       cfg.tenants.push_back(std::move(t));
     }
   }
-  // Paths in the file are relative to it.
-  auto path_of = [&](const std::string& p) {
-    if (p.empty())
-      return p;
-    auto x = std::filesystem::path{p};
-    if (x.is_relative())
-      x = std::filesystem::path{source}.parent_path() / x;
-    return std::filesystem::absolute(x).lexically_normal().string();
-  };
-  if (auto node = root.get("tls")) {
-    auto tbl = node->as_table();
-    if (!tbl)
-      throw config_error(source,
-                         static_cast<uint32_t>(node->source().begin.line),
-                         "tls", "must be a table");
+  if (auto tbl = table_of(source, root, "tls")) {
     table_reader r{source, *tbl, "tls."};
     cfg.tls.line = static_cast<uint32_t>(tbl->source().begin.line);
-    cfg.tls.ca = path_of(r.string("ca", ""));
-    cfg.tls.cert = path_of(r.string("cert", ""));
-    cfg.tls.key = path_of(r.string("key", ""));
+    cfg.tls.ca = r.path("ca");
+    cfg.tls.cert = r.path("cert");
+    cfg.tls.key = r.path("key");
     cfg.tls.insecure = r.boolean("insecure", false);
     if (cfg.tls.insecure && cfg.tls.enabled())
       r.fail(r.node("insecure"), "insecure",
@@ -379,8 +347,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
       n.address = r.string("address", "127.0.0.1");
       n.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
       n.line = static_cast<uint32_t>(tbl.source().begin.line);
-      n.cert = path_of(r.string("cert", ""));
-      n.key = path_of(r.string("key", ""));
+      n.cert = r.path("cert");
+      n.key = r.path("key");
       if (n.cert.empty() != n.key.empty())
         r.fail(r.node(n.cert.empty() ? "key" : "cert"),
                n.cert.empty() ? "cert" : "key",

@@ -197,6 +197,9 @@ struct cluster_config {
   /// The node named `name`, or nullptr.
   const node_config* node(const std::string& name) const;
 
+  /// The control node, or nullptr (one process, no [[node]]s).
+  const node_config* control() const;
+
   /// Total instances over all hosts.
   size_t instance_count() const;
 };

@@ -121,11 +121,8 @@ void prepare_tls(caf::actor_system_config& cfg, const cluster_config& cluster,
                  const std::string& name) {
   auto& tls = cluster.tls;
   if (!tls.enabled()) {
-    auto control
-      = std::find_if(cluster.nodes.begin(), cluster.nodes.end(),
-                     [](auto& n) { return n.role == node_role::control; });
-    if (control != cluster.nodes.end() && !loopback(control->address)
-        && !tls.insecure)
+    auto control = cluster.control();
+    if (control != nullptr && !loopback(control->address) && !tls.insecure)
       throw config_error(
         cluster.source, tls.line != 0 ? tls.line : control->line, "tls",
         "the cluster address " + control->address
@@ -160,15 +157,13 @@ void prepare_tls(caf::actor_system_config& cfg, const cluster_config& cluster,
                                          cfg.openssl_certificate.c_str())
       != 1)
     bad("tls.cert", cfg.openssl_certificate, "not a readable PEM certificate");
+  // Loading the key also checks it against the certificate loaded above.
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
                                   SSL_FILETYPE_PEM)
       != 1)
     bad("tls.key", cfg.openssl_key,
         "not a readable PEM key, or not the key of '" + cfg.openssl_certificate
           + "'");
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    bad("tls.key", cfg.openssl_key,
-        "not the key of '" + cfg.openssl_certificate + "'");
 }
 
 caf::actor_system_config& prepare(caf::actor_system_config& cfg,
@@ -575,9 +570,7 @@ struct node_runtime::impl {
   /// Worker node: joins the control node through the middleman actor,
   /// without blocking; the result shows in `joined`.
   void join_async() {
-    auto control
-      = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                     [](auto& n) { return n.role == node_role::control; });
+    auto control = cfg.control();
     auto mm = sys.middleman().actor_handle();
     sys.spawn(
       [this](caf::event_based_actor* self, caf::io::middleman_actor to,
@@ -647,9 +640,7 @@ struct node_runtime::impl {
   /// Worker node: joins the control node, and joins again, with backoff,
   /// whenever it is lost.
   void keep_joined() {
-    auto control
-      = std::find_if(cfg.nodes.begin(), cfg.nodes.end(),
-                     [](auto& n) { return n.role == node_role::control; });
+    auto control = cfg.control();
     auto backoff = std::chrono::milliseconds(100);
     while (!stopping) {
       if (reachable(control->address, control->port,

@@ -112,18 +112,14 @@ public:
            "give one of " + key + ", " + key + "_file and " + key + "_env");
     std::string value = in_file;
     if (!file.empty()) {
-      auto path = std::filesystem::path{file};
-      if (path.is_relative())
-        path = std::filesystem::path{file_}.parent_path() / path;
+      auto path = resolve(file);
       std::ifstream in{path};
       if (!in)
-        fail(node(key + "_file"), key + "_file",
-             "cannot read '" + path.string() + "'");
+        fail(node(key + "_file"), key + "_file", "cannot read '" + path + "'");
       std::ostringstream os;
       os << in.rdbuf();
       value = os.str();
-      private_paths.push_back(
-        std::filesystem::absolute(path).lexically_normal().string());
+      private_paths.push_back(path);
     } else if (!env.empty()) {
       auto v = std::getenv(env.c_str());
       if (v == nullptr)
@@ -138,6 +134,21 @@ public:
            given == 0 ? "missing (or " + key + "_file, " + key + "_env)"
                       : "must not be empty");
     return value;
+  }
+
+  /// A path, made absolute (relative to the file it was read from when it
+  /// is relative); "" when absent.
+  std::string path(const std::string& key) {
+    auto p = string(key, "");
+    return p.empty() ? p : resolve(p);
+  }
+
+  /// `p` absolute and normal, relative to the file's directory.
+  std::string resolve(const std::string& p) const {
+    auto x = std::filesystem::path{p};
+    if (x.is_relative())
+      x = std::filesystem::path{file_}.parent_path() / x;
+    return std::filesystem::absolute(x).lexically_normal().string();
   }
 
   bool boolean(const std::string& key, bool fallback) {
@@ -223,6 +234,21 @@ private:
   std::string prefix_;
   std::set<std::string> seen_;
 };
+
+/// The table `key` of `root`, or nullptr when absent; anything but a table
+/// is an error naming the key.
+inline const toml::table* table_of(const std::string& file,
+                                   const toml::table& root,
+                                   const std::string& key) {
+  auto node = root.get(key);
+  if (!node)
+    return nullptr;
+  auto tbl = node->as_table();
+  if (!tbl)
+    throw config_error(file, static_cast<uint32_t>(node->source().begin.line),
+                       key, "must be a table");
+  return tbl;
+}
 
 inline const toml::array* array_of_tables(const std::string& file,
                                           const toml::table& root,
