@@ -323,6 +323,12 @@ typename Inspector::result_type inspect(Inspector& f, channel_sample& x) {
            x.rttvar_ms, x.loss, x.age_ms, x.up, x.probes, x.throughput_mbps);
 }
 
+/// Time in milliseconds that `bytes` take at `mbps` Mbit/s (125 bytes per
+/// millisecond each); 0 for no bytes or no limit (`mbps` not positive).
+inline double transfer_time_ms(double bytes, double mbps) {
+  return bytes > 0 && mbps > 0 ? bytes / (mbps * 125) : 0;
+}
+
 /// The emulated link from a host to a service (virtual and embedded modes).
 struct link_spec {
   std::string host;

@@ -39,10 +39,7 @@ std::optional<double> network_emulator::probe(const std::string& host,
 }
 
 double network_emulator::transfer_ms(const link_spec& x, double bytes) {
-  if (x.bandwidth_mbps <= 0 || bytes <= 0)
-    return 0;
-  // Mbit/s to bytes per millisecond.
-  return bytes / (x.bandwidth_mbps * 125);
+  return transfer_time_ms(bytes, x.bandwidth_mbps);
 }
 
 double network_emulator::transfer_ms(const std::string& host,

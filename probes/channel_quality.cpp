@@ -18,19 +18,13 @@ double channel_quality::cost_ms(const channel_sample& x, double age_ms) const {
 }
 
 double channel_quality::transfer_ms(double bytes) const {
-  if (bytes <= 0)
-    return 0;
-  // Mbit/s to bytes per millisecond.
-  return bytes / (std::max(cfg_.assumed_mbps, 1e-9) * 125);
+  return transfer_time_ms(bytes, cfg_.assumed_mbps);
 }
 
 double channel_quality::transfer_ms(const channel_sample& x,
                                     double bytes) const {
-  if (bytes <= 0)
-    return 0;
-  if (!(x.throughput_mbps > 0))
-    return transfer_ms(bytes);
-  return bytes / (x.throughput_mbps * 125);
+  return x.throughput_mbps > 0 ? transfer_time_ms(bytes, x.throughput_mbps)
+                               : transfer_ms(bytes);
 }
 
 } // namespace augur

@@ -8,35 +8,31 @@ void channel_table::update(channel_sample x, double now_ms) {
   e.received_ms = now_ms;
 }
 
+const channel_table::entry*
+channel_table::find(const std::string& host, const std::string& service) const {
+  if (auto i = channels_.find(service); i != channels_.end())
+    if (auto j = i->second.find(host); j != i->second.end())
+      return &j->second;
+  return nullptr;
+}
+
 double channel_table::cost_ms(const std::string& host,
                               const std::string& service, double now_ms) const {
-  auto i = channels_.find(service);
-  if (i == channels_.end())
+  auto e = find(host, service);
+  if (e == nullptr)
     return channel_quality::unusable;
-  auto j = i->second.find(host);
-  if (j == i->second.end())
-    return channel_quality::unusable;
-  auto& e = j->second;
-  return quality_.cost_ms(e.sample, e.sample.age_ms + now_ms - e.received_ms);
+  return quality_.cost_ms(e->sample,
+                          e->sample.age_ms + now_ms - e->received_ms);
 }
 
 double channel_table::transfer_ms(const std::string& host,
                                   const std::string& service,
                                   double bytes) const {
   if (bytes <= 0)
-    return 0;
-  if (auto i = channels_.find(service); i != channels_.end())
-    if (auto j = i->second.find(host); j != i->second.end())
-      return quality_.transfer_ms(j->second.sample, bytes);
-  return quality_.transfer_ms(bytes);
-}
-
-const channel_sample* channel_table::find(const std::string& host,
-                                          const std::string& service) const {
-  if (auto i = channels_.find(service); i != channels_.end())
-    if (auto j = i->second.find(host); j != i->second.end())
-      return &j->second.sample;
-  return nullptr;
+    return 0; // no lookup for the executions that move nothing
+  auto e = find(host, service);
+  return e != nullptr ? quality_.transfer_ms(e->sample, bytes)
+                      : quality_.transfer_ms(bytes);
 }
 
 std::vector<channel_sample> channel_table::samples() const {

@@ -36,10 +36,6 @@ public:
   double transfer_ms(const std::string& host, const std::string& service,
                      double bytes) const;
 
-  /// The latest sample of the channel from `host` to `service`, or nullptr.
-  const channel_sample* find(const std::string& host,
-                             const std::string& service) const;
-
   /// The latest sample of every channel.
   std::vector<channel_sample> samples() const;
 
@@ -52,6 +48,9 @@ private:
     channel_sample sample;
     double received_ms = 0;
   };
+
+  /// The entry of the channel from `host` to `service`, or nullptr.
+  const entry* find(const std::string& host, const std::string& service) const;
 
   channel_quality quality_;
   /// service -> host -> latest sample.
