@@ -250,7 +250,7 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
       terms[s] = {svc.likelihood, svc.round_trips,
                   host_cost(self, svc.service, h, now),
                   st.channels.transfer_ms(st.pool.host_name(h), svc.service,
-                                          svc.bytes_out + svc.bytes_in)};
+                                          svc.bytes())};
     }
     result[h] = placement::expected_service_ms(terms, st.cfg.threshold);
   }

@@ -226,6 +226,11 @@ struct service_likelihood {
   /// Observations behind the estimate (after decay).
   double evidence = 0;
   bool hinted = false;
+
+  /// Bytes both ways per execution that uses the service.
+  double bytes() const noexcept {
+    return bytes_out + bytes_in;
+  }
 };
 
 template <class Inspector>

@@ -106,9 +106,8 @@ namespace {
 /// on a slow channel changed as much), counting from at least 16 KiB.
 bool bytes_moved(const service_likelihood& before,
                  const service_likelihood& now) {
-  auto b = before.bytes_out + before.bytes_in;
-  auto n = now.bytes_out + now.bytes_in;
-  return std::fabs(n - b) > 0.5 * std::max(b, 16384.0);
+  auto b = before.bytes();
+  return std::fabs(now.bytes() - b) > 0.5 * std::max(b, 16384.0);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -219,7 +220,8 @@ struct metrics {
 struct http_api::state : std::enable_shared_from_this<http_api::state> {
   state(asio::io_context& ctx, node_runtime& c, const cluster_config& cf)
     : io(ctx), cluster(c), cfg(cf), acceptor(ctx) {
-    // nop
+    for (auto& t : cfg.tasks)
+      task_timeouts[t.name] = t.timeout_ms;
   }
 
   asio::io_context& io;
@@ -232,15 +234,15 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   std::function<void()> drained;
   /// Open client connections (I/O thread only).
   size_t sessions = 0;
+  /// The process tasks' time limits, by name (from the file, read once).
+  std::unordered_map<std::string, double> task_timeouts;
 
   /// How long an invocation of `task` may take before the API gives up on
   /// it: its own time limit (process tasks) plus a minute for queueing and
   /// placement, at least a minute.
   std::chrono::milliseconds deadline_of(const std::string& task) const {
-    double ms = 0;
-    for (auto& t : cfg.tasks)
-      if (t.name == task)
-        ms = t.timeout_ms;
+    auto i = task_timeouts.find(task);
+    auto ms = i != task_timeouts.end() ? i->second : 0.0;
     return std::chrono::milliseconds(static_cast<int64_t>(ms) + 60000);
   }
 
