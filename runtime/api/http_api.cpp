@@ -222,6 +222,8 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
     : io(ctx), cluster(c), cfg(cf), acceptor(ctx) {
     for (auto& t : cfg.tasks)
       task_timeouts[t.name] = t.timeout_ms;
+    for (auto& t : cfg.tenants)
+      tokens.emplace_back(t.token);
   }
 
   asio::io_context& io;
@@ -236,6 +238,8 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   size_t sessions = 0;
   /// The process tasks' time limits, by name (from the file, read once).
   std::unordered_map<std::string, double> task_timeouts;
+  /// The tenants' tokens as they are compared, in the tenants' order.
+  std::vector<secret_digest> tokens;
 
   /// How long an invocation of `task` may take before the API gives up on
   /// it: its own time limit (process tasks) plus a minute for queueing and
@@ -372,12 +376,13 @@ private:
     auto auth = std::string{request_[http::field::authorization]};
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0) {
-      auto token = std::string_view{auth}.substr(prefix.size());
+      secret_digest given{std::string_view{auth}.substr(prefix.size())};
       // Every tenant's token is compared, each in constant time: how long
       // a refusal takes tells nothing of any token.
-      for (auto& t : st_->cfg.tenants)
-        if (same_secret(token, t.token) && tenant == nullptr)
-          tenant = &t;
+      auto& tenants = st_->cfg.tenants;
+      for (size_t i = 0; i < tenants.size(); ++i)
+        if (given == st_->tokens[i] && tenant == nullptr)
+          tenant = &tenants[i];
       if (tenant != nullptr)
         return true;
     }

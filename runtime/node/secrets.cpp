@@ -1,6 +1,5 @@
 #include "augur/runtime/node/secrets.hpp"
 
-#include <array>
 #include <stdexcept>
 
 #include <openssl/crypto.h>
@@ -8,25 +7,21 @@
 
 namespace augur {
 
-namespace {
-
-using digest = std::array<unsigned char, 32>;
-
-digest sha256(std::string_view x) {
-  digest d{};
+secret_digest::secret_digest(std::string_view secret) {
   unsigned int n = 0;
-  if (EVP_Digest(x.data(), x.size(), d.data(), &n, EVP_sha256(), nullptr) != 1
-      || n != d.size())
+  if (EVP_Digest(secret.data(), secret.size(), bytes_.data(), &n, EVP_sha256(),
+                 nullptr)
+        != 1
+      || n != bytes_.size())
     throw std::runtime_error("SHA-256 failed");
-  return d;
 }
 
-} // namespace
+bool secret_digest::operator==(const secret_digest& other) const noexcept {
+  return CRYPTO_memcmp(bytes_.data(), other.bytes_.data(), bytes_.size()) == 0;
+}
 
 bool same_secret(std::string_view given, std::string_view expected) {
-  auto a = sha256(given);
-  auto b = sha256(expected);
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return secret_digest{given} == secret_digest{expected};
 }
 
 } // namespace augur
