@@ -4,13 +4,9 @@ namespace augur::wire {
 
 envelope unpack_envelope(std::string_view bytes) {
   envelope env;
-  // No buffer may ask for more than it holds: every count is bounded by the
-  // buffer's size (a few bytes must not reserve gigabytes), depth too.
-  auto n = static_cast<std::size_t>(bytes.size());
-  msgpack::unpack_limit limit{n, n, n, n, n, 64};
   try {
     env.handle = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr,
-                                 limit);
+                                 limit_for(bytes.size()));
   } catch (const std::exception& e) {
     throw wire_error(std::string{"not msgpack: "} + e.what());
   }

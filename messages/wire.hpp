@@ -191,6 +191,13 @@ struct envelope {
   const msgpack::object* body = nullptr;
 };
 
+/// Limits for unpacking `bytes` bytes of msgpack: no count beyond the bytes
+/// there are (each element takes one at least), nesting at most 64 deep, so
+/// that a damaged length is an error, never an allocation of gigabytes.
+inline msgpack::unpack_limit limit_for(std::size_t bytes) {
+  return {bytes, bytes, bytes, bytes, bytes, 64};
+}
+
 /// Unpacks `bytes` as an envelope (throws `wire_error` when it is none).
 envelope unpack_envelope(std::string_view bytes);
 

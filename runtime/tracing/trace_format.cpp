@@ -13,6 +13,7 @@
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
+#include "augur/messages/wire.hpp"
 #include "augur/model/latency_stats.hpp"
 
 namespace augur {
@@ -135,13 +136,10 @@ trace_file parse_trace(const std::string& bytes, const std::string& name) {
   while (offset < bytes.size()) {
     auto start = offset;
     msgpack::object_handle oh;
-    // No count may exceed what is left of the file: a damaged length must
-    // not reserve gigabytes.
-    auto left = bytes.size() - offset;
-    msgpack::unpack_limit limit{left, left, left, left, left, 64};
     try {
+      // No count beyond what is left of the file.
       oh = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
-                           limit);
+                           wire::limit_for(bytes.size() - offset));
     } catch (const msgpack::insufficient_bytes&) {
       result.damage = "truncated record";
       result.damage_offset = start;
