@@ -374,40 +374,20 @@ TEST_CASE("scenarios: links not listed jitter as measured networks do") {
 }
 
 TEST_CASE("simulate: bytes cost transfer time, and throughput is learned") {
-  // Host `a` is 1 ms from the store over 100 Mbit/s, `b` 6 ms over
+  // Host `a` is 1 ms from the database over 100 Mbit/s, `b` 6 ms over
   // 10 Gbit/s; nothing is declared and no throughput is known at first.
   // Moving 4 MB costs 320 ms from a, 3.2 ms from b: b is the place for
   // `upload`. `lookup` moves a few bytes in 10 round trips: a is its place.
-  std::string text = R"(
-[cluster]
-threshold = 0.5
-probe_interval_ms = 100
-cold_start_ms = 10
-
-[[host]]
-name = "a"
-zone = "za"
-instances = 2
-slots = 2
-
-[[host]]
-name = "b"
-zone = "zb"
-instances = 2
-slots = 2
-
-[[service]]
-name = "store"
-zone = "za"
-
+  // The two-host world above, its database links given bandwidths.
+  std::string text = two_hosts + R"(
 [[link]]
 host = "a"
-service = "store"
+service = "db"
 rtt_ms = 1
 bandwidth_mbps = 100
 [[link]]
 host = "b"
-service = "store"
+service = "db"
 rtt_ms = 6
 bandwidth_mbps = 10000
 
@@ -415,14 +395,14 @@ bandwidth_mbps = 10000
 name = "upload"
 duration_ms = 5
 [[task.call]]
-service = "store"
+service = "db"
 bytes = 4000000
 
 [[task]]
 name = "lookup"
 duration_ms = 5
 [[task.call]]
-service = "store"
+service = "db"
 round_trips = 10
 bytes = 100
 
