@@ -118,6 +118,8 @@ channel_probe_private_actor::behavior_type channel_probe(
   // The first measurement happens right away, so that a fresh cluster knows
   // its channels before the first invocation arrives.
   self->send(self, caf::tick_atom::value);
+  self->set_down_handler(
+    [=](caf::down_msg& msg) { self->state.listeners.remove(msg.source); });
   return {
     [=](caf::subscribe_atom, channel_listener_actor l) {
       // A late listener gets what is known so far without waiting a round.
@@ -125,7 +127,11 @@ channel_probe_private_actor::behavior_type channel_probe(
       for (auto& [service, est] : self->state.channels)
         if (est.rtt().samples() > 0)
           self->send(l, est.sample(self->state.cfg.host, service, now));
-      self->state.listeners.push_back(std::move(l));
+      // A known listener is not added twice; past the set's bound (far more
+      // than a cluster has) a new one is not added: it gets nothing.
+      if (self->state.listeners.add(l)
+          == listener_set<channel_listener_actor>::added::fresh)
+        self->monitor(l);
     },
     [=](caf::get_atom, channels_atom) {
       std::vector<channel_sample> result;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "augur/actors/listener_set.hpp"
 #include "augur/messages/interfaces.hpp"
 #include "augur/model/network_emulator.hpp"
 #include "augur/probes/channel_estimator.hpp"
@@ -43,7 +44,7 @@ struct channel_probe_state {
   channel_probe_settings cfg;
   std::shared_ptr<network_emulator> network;
   std::map<std::string, channel_estimator> channels;
-  std::vector<channel_listener_actor> listeners;
+  listener_set<channel_listener_actor> listeners;
   /// The service actors, told when a channel goes down or comes back.
   std::map<std::string, aux_service_actor> service_actors;
   std::map<std::string, bool> reported_up;

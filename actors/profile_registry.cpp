@@ -29,6 +29,8 @@ profile_registry_actor::behavior_type profile_registry(
   for (auto& s : cfg.services)
     st.estimator.add_service(s);
   st.push_delta = cfg.push_delta;
+  self->set_down_handler(
+    [=](caf::down_msg& msg) { self->state.listeners.remove(msg.source); });
   return {
     [=](observation& x) {
       invocation_scope scope{x.invocation};
@@ -43,7 +45,11 @@ profile_registry_actor::behavior_type profile_registry(
       return self->state.estimator.profile(task);
     },
     [=](caf::subscribe_atom, profile_listener_actor l) {
-      self->state.listeners.push_back(std::move(l));
+      // A known listener is not added twice; past the set's bound (far more
+      // than a cluster has) a new one is not added: it gets nothing.
+      if (self->state.listeners.add(l)
+          == listener_set<profile_listener_actor>::added::fresh)
+        self->monitor(l);
     },
   };
 }

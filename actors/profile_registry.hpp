@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "augur/actors/listener_set.hpp"
 #include "augur/messages/interfaces.hpp"
 #include "augur/model/profile_estimator.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
@@ -23,7 +24,7 @@ struct profile_registry_settings {
 struct profile_registry_state {
   profile_estimator estimator;
   double push_delta = 0.01;
-  std::vector<profile_listener_actor> listeners;
+  listener_set<profile_listener_actor> listeners;
   /// What the frontends last received, per task.
   std::map<std::string, task_profile> pushed;
   static inline const char* name = "profile_registry";

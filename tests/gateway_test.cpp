@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <future>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 
 #include "augur/runtime/execution/endpoint.hpp"
@@ -96,6 +98,56 @@ TEST_CASE("gateway: bytes are paced at the link's bandwidth and measured") {
   REQUIRE(c.transfer_ms > 0);
   CHECK(static_cast<double>(c.transfer_bytes) / c.transfer_ms
         <= 10'000 * (1 + 1e-9));
+  gw->close();
+}
+
+namespace {
+
+/// Whether `gw` has no connection open, asked on its I/O thread after
+/// everything posted before: true once the relay saw every close. Waits
+/// (for those closes to arrive) at most a minute.
+bool all_closed(io_runner& io, const gateway& gw) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{1};
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::promise<size_t> open;
+    boost::asio::post(io.context(),
+                      [&] { open.set_value(gw.open_connections()); });
+    if (open.get_future().get() == 0)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("gateway: a closed connection leaves nothing behind") {
+  // A host's probe gateway lives for weeks and relays a connection per
+  // probe: it must keep only what is open.
+  test::redis_server redis;
+  io_runner io;
+  auto gw = gateway::open(io.context(), "cache", "127.0.0.1", redis.port(),
+                          nullptr, 1);
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(test::redis_command(gw->port(), "PING") == "+PONG");
+  CHECK(gw->connections() == 200);
+  CHECK(all_closed(io, *gw));
+  gw->close();
+}
+
+TEST_CASE("gateway: a sender faster than the link is held back") {
+  test::redis_server redis;
+  io_runner io;
+  // 80 Mbit/s: 8 MiB take 0.8 s to pass, but loopback delivers them at
+  // once; without backpressure the relay would hold them all.
+  link_spec link{"h", "store", 0, 0, 0, 80};
+  auto gw = gateway::open(
+    io.context(), "store", "127.0.0.1", redis.port(), [&link] { return link; },
+    1);
+  constexpr size_t size = 8u << 20;
+  set_and_get(gw->port(), size);
+  CHECK(gw->counts().bytes_out >= size);
+  CHECK(gw->peak_queued_bytes() > 0);
+  CHECK(gw->peak_queued_bytes() <= (1u << 20) + 16384);
   gw->close();
 }
 

@@ -235,3 +235,27 @@ name = "db"
   CHECK(c.invoke("t").ok());
   CHECK_THROWS_AS(c.trace_records(), std::logic_error);
 }
+
+TEST_CASE("trace: memory keeps the latest records, at most memory_records") {
+  std::string cfg = traced_cluster;
+  cfg.replace(cfg.find("enabled = true"), 14,
+              "enabled = true\nmemory_records = 50");
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("t", {{"db"}}, [](task_context& ctx, const std::string&) {
+    return ctx.call("db", "");
+  });
+  uint64_t last = 0;
+  for (int i = 0; i < 40; ++i)
+    last = c.invoke("t").invocation;
+  auto records = c.trace_records();
+  CHECK(records.size() == 50);
+  // The newest are there: the last invocation's execution, and the first
+  // invocation's admission gave way.
+  resolve_invocations(records);
+  CHECK(std::any_of(records.begin(), records.end(), [&](auto& x) {
+    return x.invocation == last && x.type == "execute_request";
+  }));
+  CHECK(std::none_of(records.begin(), records.end(), [](auto& x) {
+    return x.invocation == 1 && x.type == "invoke_request";
+  }));
+}

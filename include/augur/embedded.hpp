@@ -89,7 +89,10 @@ public:
   invocation_result invoke(const std::string& task,
                            const std::string& payload = "");
 
-  /// Submits an invocation without waiting; see `wait` and `drain`.
+  /// Submits an invocation without waiting; see `wait` and `drain`. Answers
+  /// are kept until taken, at most `max_unclaimed` of them: past that,
+  /// `submit` throws `std::length_error` (take some with `wait` or `drain`).
+  static constexpr size_t max_unclaimed = 100000;
   ticket submit(const std::string& task, const std::string& payload = "");
 
   /// Waits for a submitted invocation and returns its answer.

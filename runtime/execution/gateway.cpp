@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <deque>
 #include <mutex>
 #include <random>
 #include <stdexcept>
-#include <vector>
+#include <unordered_map>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -36,10 +37,15 @@ namespace {
 
 class gateway_impl;
 
+/// Bytes a direction holds before it stops reading from its sender (who then
+/// feels TCP's backpressure, as behind a slow real link); it reads again once
+/// half of them left.
+constexpr size_t max_queued_bytes = size_t{1} << 20;
+
 /// One relayed connection: client <-> gateway <-> service.
 class connection : public std::enable_shared_from_this<connection> {
 public:
-  connection(std::shared_ptr<gateway_impl> gw, tcp::socket client);
+  connection(std::shared_ptr<gateway_impl> gw, uint64_t id, tcp::socket client);
 
   void start();
   void close();
@@ -55,8 +61,11 @@ private:
     asio::steady_timer timer;
     std::array<char, 16384> buf;
     std::deque<std::pair<clock_type::time_point, std::string>> queue;
+    size_t queued_bytes = 0;
     clock_type::time_point last_release{};
     bool writing = false;
+    /// Not reading: the queue is full.
+    bool paused = false;
     /// True from this direction's first chunk until the other direction
     /// speaks: the chunks of one request or one response.
     bool in_burst = false;
@@ -67,6 +76,7 @@ private:
   void fail();
 
   std::shared_ptr<gateway_impl> gw_;
+  uint64_t id_;
   tcp::socket client_;
   tcp::socket server_;
   direction up_;
@@ -119,11 +129,32 @@ public:
       self->closed_ = true;
       boost::system::error_code ignored;
       self->acceptor_.close(ignored);
-      for (auto& c : self->connections_)
+      auto open = std::move(self->connections_);
+      self->connections_.clear();
+      for (auto& [_, c] : open)
         if (auto p = c.lock())
           p->close();
-      self->connections_.clear();
     });
+  }
+
+  /// Connection `id` closed (I/O thread): the gateway forgets it, so that
+  /// what it keeps stays as large as what is open.
+  void closed(uint64_t id) {
+    connections_.erase(id);
+    open_.store(connections_.size());
+  }
+
+  size_t open_connections() const override {
+    return open_.load();
+  }
+
+  size_t peak_queued_bytes() const override {
+    return peak_queued_.load();
+  }
+
+  void queued(size_t bytes) {
+    if (bytes > peak_queued_.load())
+      peak_queued_.store(bytes);
   }
 
   void start() {
@@ -211,8 +242,10 @@ private:
     acceptor_.async_accept([self](auto ec, tcp::socket s) {
       if (ec || self->closed_)
         return;
-      auto c = std::make_shared<connection>(self, std::move(s));
-      self->connections_.push_back(c);
+      auto id = ++self->next_connection_;
+      auto c = std::make_shared<connection>(self, id, std::move(s));
+      self->connections_.emplace(id, c);
+      self->open_.store(self->connections_.size());
       c->start();
       self->accept();
     });
@@ -225,7 +258,10 @@ private:
   std::mt19937_64 rng_;
   uint16_t port_ = 0;
   bool closed_ = false;
-  std::vector<std::weak_ptr<connection>> connections_;
+  uint64_t next_connection_ = 0;
+  std::unordered_map<uint64_t, std::weak_ptr<connection>> connections_;
+  std::atomic<size_t> open_{0};
+  std::atomic<size_t> peak_queued_{0};
   mutable std::mutex mtx_;
   service_use counts_;
   double first_response_ms_ = -1;
@@ -233,8 +269,10 @@ private:
   uint32_t connections_count_ = 0;
 };
 
-connection::connection(std::shared_ptr<gateway_impl> gw, tcp::socket client)
+connection::connection(std::shared_ptr<gateway_impl> gw, uint64_t id,
+                       tcp::socket client)
   : gw_(std::move(gw)),
+    id_(id),
     client_(std::move(client)),
     server_(gw_->io()),
     up_(gw_->io()),
@@ -269,6 +307,7 @@ void connection::close() {
   server_.close(ignored);
   up_.timer.cancel();
   down_.timer.cancel();
+  gw_->closed(id_);
 }
 
 void connection::fail() {
@@ -314,9 +353,14 @@ void connection::read(bool upstream) {
     dir.in_burst = true;
     dir.last_release = release;
     dir.queue.emplace_back(release, std::string{dir.buf.data(), n});
+    dir.queued_bytes += n;
+    self->gw_->queued(dir.queued_bytes);
     if (!dir.writing)
       self->write_next(upstream);
-    self->read(upstream);
+    if (dir.queued_bytes < max_queued_bytes)
+      self->read(upstream);
+    else
+      dir.paused = true;
   });
 }
 
@@ -350,7 +394,13 @@ void connection::write_next(bool upstream) {
                           return;
                         }
                         auto& dir = upstream ? self->up_ : self->down_;
+                        dir.queued_bytes -= dir.queue.front().second.size();
                         dir.queue.pop_front();
+                        if (dir.paused && !self->closed_
+                            && dir.queued_bytes < max_queued_bytes / 2) {
+                          dir.paused = false;
+                          self->read(upstream);
+                        }
                         self->write_next(upstream);
                       });
   });

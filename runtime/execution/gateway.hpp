@@ -51,6 +51,14 @@ public:
   /// Connections to the service that failed.
   virtual uint32_t upstream_failures() const = 0;
 
+  /// Connections open now: a closed one is forgotten at once.
+  virtual size_t open_connections() const = 0;
+
+  /// The most bytes one direction of a connection held at once: a sender
+  /// faster than the link is stopped (TCP's backpressure) once it is ahead
+  /// by 1 MiB, so this stays near that whatever the traffic.
+  virtual size_t peak_queued_bytes() const = 0;
+
   /// Stops accepting and closes every connection.
   virtual void close() = 0;
 };

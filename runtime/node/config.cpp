@@ -164,6 +164,8 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
     cfg.trace.file = r.string("file", "");
     cfg.trace.sample = r.number("sample", 1, 0, 1);
     cfg.trace.node = r.string("node", "local");
+    cfg.trace.memory_records = r.integer(
+      "memory_records", cfg.trace.memory_records, 1, uint64_t{1} << 26);
     r.no_other_keys();
   }
   std::set<std::string> host_names;

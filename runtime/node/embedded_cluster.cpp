@@ -9,6 +9,8 @@
 
 namespace augur {
 
+static_assert(embedded_cluster::max_unclaimed == node_runtime::max_unclaimed);
+
 namespace {
 
 node_runtime::clock_mode to_runtime(embedded_cluster::clock_mode mode) {

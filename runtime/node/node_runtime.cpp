@@ -784,6 +784,10 @@ struct node_runtime::impl {
     ticket t;
     {
       std::lock_guard<std::mutex> guard{mtx};
+      if (answers.size() >= max_unclaimed)
+        throw std::length_error(
+          "too many answers nobody took (" + std::to_string(answers.size())
+          + "): wait for some, or drain, before submitting more");
       t = next_ticket++;
       answers.emplace(t, std::nullopt);
     }

@@ -47,6 +47,9 @@ public:
   /// A submitted invocation, to wait for later.
   using ticket = uint64_t;
 
+  /// Answers kept until taken, at most (see `embedded_cluster::submit`).
+  static constexpr size_t max_unclaimed = 100000;
+
   /// Builds a cluster from TOML text (throws `config_error`).
   static node_runtime from_toml(std::string_view text,
                                 clock_mode mode = clock_mode::virtual_time);

@@ -13,6 +13,9 @@ struct trace_settings {
   double sample = 1;
   /// Also record each message's content, rendered as text.
   bool content = false;
+  /// Without a file: the records kept in memory at most; past it the
+  /// oldest give way to the newest (and are counted as dropped).
+  uint64_t memory_records = 100000;
   /// Name of this node in the records.
   std::string node = "local";
 };

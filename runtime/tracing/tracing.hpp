@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,9 +50,12 @@ public:
   /// Writes buffered records to the file.
   void flush();
 
-  /// The records kept in memory (without a file), or read back from the
-  /// file after a flush.
+  /// The records kept in memory (without a file: the latest
+  /// `memory_records`), or read back from the file after a flush.
   std::vector<trace_record> records();
+
+  /// Records that gave way to newer ones in memory.
+  uint64_t dropped() const;
 
   const trace_settings& settings() const noexcept {
     return cfg_;
@@ -60,9 +64,10 @@ public:
 private:
   trace_settings cfg_;
   std::atomic<uint64_t> messages_{0};
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::string buffer_;
-  std::vector<trace_record> memory_;
+  std::deque<trace_record> memory_;
+  uint64_t dropped_ = 0;
   struct file_handle;
   std::unique_ptr<file_handle> file_;
 };
@@ -201,7 +206,7 @@ private:
   }
 
   std::shared_ptr<trace_sink> sink_;
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::unordered_map<const void*, detail::pending_message> pending_;
 };
 
