@@ -152,3 +152,106 @@ TEST_CASE("nodes: a wrong secret gets nothing") {
            "secret was not given");
   CHECK(control.status().live_instances == 0);
 }
+
+namespace {
+
+const char* three_nodes = R"(
+[cluster]
+secret = "s3cret"
+cold_start_ms = 0
+
+[[node]]
+name = "control"
+role = "control"
+port = 7400
+
+[[node]]
+name = "w1"
+
+[[node]]
+name = "w2"
+
+[[host]]
+name = "h1"
+node = "w1"
+zone = "a"
+
+[[host]]
+name = "h2"
+node = "w2"
+zone = "b"
+
+[[service]]
+name = "db"
+zone = "a"
+)";
+
+/// Steps every node (and, when all are idle, virtual time) until `done`.
+bool settle_all(const std::vector<node_runtime*>& nodes,
+                const std::function<bool()>& done) {
+  for (int i = 0; i < 100000; ++i) {
+    if (done())
+      return true;
+    bool progress = false;
+    for (auto* n : nodes)
+      progress = n->step() || progress;
+    if (progress)
+      continue;
+    bool fired = false;
+    for (auto* n : nodes)
+      fired = fired || n->trigger_timeout();
+    if (!fired)
+      break;
+  }
+  return done();
+}
+
+} // namespace
+
+TEST_CASE("nodes: work lost with its node before it started is placed again") {
+  auto clock = node_runtime::clock_mode::virtual_time;
+  node_runtime control{parse_config(three_nodes), clock, {}, "control"};
+  node_runtime w1{parse_config(three_nodes), clock, {}, "w1"};
+  node_runtime w2{parse_config(three_nodes), clock, {}, "w2"};
+  std::vector<node_runtime*> all{&control, &w1, &w2};
+  auto acceptor = caf::io::accept_handle::from_int(1);
+  control.test_network()->provide_acceptor(7400, acceptor);
+  control.publish(7400);
+  REQUIRE(settle_all(all, [&] { return control.cluster_port() == 7400; }));
+  int k = 0;
+  for (auto* w : {&w1, &w2}) {
+    ++k;
+    control.test_network()->prepare_connection(
+      acceptor, caf::io::connection_handle::from_int(k), *w->test_network(),
+      "127.0.0.1", 7400, caf::io::connection_handle::from_int(k));
+    w->join();
+    REQUIRE(settle_all(all, [&] { return w->joined(); }));
+  }
+  REQUIRE(
+    settle_all(all, [&] { return control.status().live_instances == 2; }));
+  // The task declares the database but does not call it: in one process
+  // the three nodes' systems share CAF 0.17's node id, and a call from the
+  // second worker to a service actor on the control node does not cross
+  // (tests/node_test.py runs real processes).
+  for (auto* n : all)
+    n->define_task("orders", {{"db"}},
+                   [](task_context&, const std::string& in) { return in; });
+  REQUIRE(settle_all(all, [&] { return control.has_task("orders"); }));
+  // The channels are measured: h1 is next to the database, h2 is not.
+  REQUIRE(settle_all(all, [&] { return control.channels().size() == 2; }));
+
+  auto t = control.submit("orders", "q");
+  // The frontend sends the execution to h1 (next to the database) and h1's
+  // node goes down before the request reaches it: it never started.
+  REQUIRE(settle_all(all, [&] { return control.status().in_flight == 1; }));
+  w1.fail_instances("h1", 1);
+  std::optional<invoke_result> r;
+  REQUIRE(settle_all(all, [&] { return (r = control.poll(t)).has_value(); }));
+  INFO(r->error);
+  CHECK((r->status == outcome::ok));
+  CHECK(r->output == "q");
+  CHECK(r->instance == "h2/0");
+  CHECK(r->reason.note == "placed again: h1/0 was lost before it started");
+  CHECK(control.status().retried == 1);
+  CHECK(control.status().live_instances == 1);
+}

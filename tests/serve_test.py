@@ -30,8 +30,8 @@ def redis_ping(port):
 
 
 def request(port, method, path, body=None, token="alice-token",
-            headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     h = dict(headers or {})
     if token:
         h["Authorization"] = "Bearer " + token
@@ -57,7 +57,7 @@ max_body_bytes = 1024
 [[tenant]]
 name = "alice"
 token = "alice-token"
-tasks = ["counter", "shout", "slow", "fds", "peek", "signal"]
+tasks = ["counter", "shout", "slow", "gate", "fds", "peek", "signal"]
 
 [[tenant]]
 name = "bob"
@@ -107,6 +107,18 @@ command = ["tr", "a-z", "A-Z"]
 [[task]]
 name = "slow"
 command = ["sh", "-c", "sleep 1; echo done"]
+
+# Runs until the test releases it (a list pushed in Redis): no timing.
+[[task]]
+name = "gate"
+command = ["/usr/bin/python3", "-c", '''
+import os, socket
+host, port = os.environ['AUGUR_SERVICE_CACHE'].split(':')
+s = socket.create_connection((host, int(port)))
+s.sendall(b'BLPOP release 0\\r\\n')
+s.recv(100)
+print('done')
+''']
 
 [[task]]
 name = "other"
@@ -319,42 +331,60 @@ def run_connection_limit_checks(workdir, redis_port):
         proc.wait(timeout=30)
 
 
+def redis_command(port, command):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(command.encode() + b"\r\n")
+        return s.recv(100)
+
+
 def run_queue_and_drain_checks(workdir, redis_port):
     # One instance per host, one slot each, no queue.
     proc, port = start_serve(workdir, redis_port, queue=0, instances=1)
     try:
+        redis_command(redis_port, "DEL release")
         results = {}
 
-        def slow(i):
-            results[i] = request(port, "POST", "/v1/tasks/slow/invoke")
+        def gate(i):
+            results[i] = request(port, "POST", "/v1/tasks/gate/invoke",
+                                 timeout=120)
 
-        threads = [threading.Thread(target=slow, args=(i,)) for i in range(2)]
+        threads = [threading.Thread(target=gate, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
 
         def busy():
             _, b, _ = request(port, "GET", "/v1/instances")
             return sum(i["busy"] for i in json.loads(b)["instances"])
-        check(wait_for(lambda: busy() == 2, 5), "both slow ones run")
+        # Both run until released below: nothing here depends on timing
+        # (the waits are bounded by a minute, not timed).
+        check(wait_for(lambda: busy() == 2, 60), "both gated ones run")
         # Both slots busy, no queue: the next invocation is refused at once.
         s, b, res = request(port, "POST", "/v1/tasks/shout/invoke", body="x")
         check(s == 429, "429 when the queue is full: %d %s" % (s, b))
         check(res.getheader("Retry-After") == "1", "429 carries Retry-After")
         check("queue full" in json.loads(b)["error"], "429 says why")
-        # SIGTERM while the two slow ones run: they still answer 200.
+        # SIGTERM while the two run: the server drains.
         proc.send_signal(signal.SIGTERM)
         check(wait_for(lambda: request(port, "GET", "/healthz",
                                        token=None)[1].find("draining") >= 0,
-                       5), "healthz says draining")
-        status, _, _ = request(port, "POST", "/v1/tasks/shout/invoke")
-        check(status == 503, "503 for a new invocation while draining")
+                       60), "healthz says draining")
+        status, body, _ = request(port, "POST", "/v1/tasks/shout/invoke")
+        check(status == 503, "503 for a new invocation while draining: %s"
+              % body)
+        status, body, _ = request(port, "GET", "/metrics", token=None)
+        check(status == 200 and "augur_in_flight 2" in body,
+              "/metrics answers during the drain, two in flight")
+        check(proc.poll() is None, "still draining while work runs")
+        # Released: both finish and answer; then the server exits.
+        redis_command(redis_port, "RPUSH release a b")
         for t in threads:
             t.join()
         for i in range(2):
             status, body, _ = results[i]
             check(status == 200 and json.loads(body)["output"] == "done\n",
-                  "accepted invocation %d finished during the drain" % i)
-        check(proc.wait(timeout=30) == 0, "exit 0 after the drain")
+                  "accepted invocation %d finished during the drain: %s"
+                  % (i, body))
+        check(proc.wait(timeout=60) == 0, "exit 0 after the drain")
     finally:
         if proc.poll() is None:
             proc.kill()
