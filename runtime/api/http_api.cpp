@@ -17,6 +17,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "augur/runtime/api/routes.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/node/request.hpp"
@@ -401,89 +402,85 @@ private:
     return false;
   }
 
+  static http_method method_of(http::verb v) {
+    switch (v) {
+      case http::verb::get:
+        return http_method::get;
+      case http::verb::post:
+        return http_method::post;
+      case http::verb::put:
+        return http_method::put;
+      case http::verb::delete_:
+        return http_method::del;
+      default:
+        return http_method::other;
+    }
+  }
+
   void handle() {
-    auto target = std::string{request_.target()};
-    auto query = target.find('?');
-    if (query != std::string::npos)
-      target.resize(query);
     auto keep = request_.keep_alive();
-    auto method = request_.method();
-    auto get_only = [&] {
-      if (method == http::verb::get)
-        return true;
-      reply(error(405, "use GET"), keep);
-      return false;
-    };
-    if (target == "/healthz") {
-      if (get_only())
-        health(keep);
-      return;
-    }
-    if (target == "/metrics") {
-      if (get_only())
-        metrics_page(keep);
-      return;
-    }
-    if (target.rfind("/v1/", 0) != 0) {
-      reply(error(404, "no such path: " + target), keep);
-      return;
-    }
+    auto target = request_.target();
+    auto r = match_route(std::string_view{target.data(), target.size()});
     const tenant_config* tenant = nullptr;
-    if (!authorize(tenant))
+    // Every /v1 path needs a token before anything else is said of it.
+    if (r.authenticated && !authorize(tenant))
       return;
-    if (target == "/v1/tasks") {
-      if (!get_only())
-        return;
-      json tasks = json::array();
-      for (auto& name : st_->cluster.tasks())
-        if (allowed(tenant, name))
-          tasks.push_back(name);
-      reply(make(200, json{{"tasks", tasks}}.dump() + "\n"), keep);
+    if (r.kind == route_kind::not_found) {
+      reply(error(404, r.error), keep);
       return;
     }
-    if (target == "/v1/channels") {
-      if (get_only())
-        channels(keep);
+    if (r.kind == route_kind::bad_request) {
+      reply(error(400, r.error), keep);
       return;
     }
-    if (target == "/v1/instances") {
-      if (get_only())
-        instances(keep);
+    if (auto wrong = method_error(r.kind, method_of(request_.method()));
+        !wrong.empty()) {
+      reply(error(405, wrong), keep);
       return;
     }
-    const std::string tasks_prefix = "/v1/tasks/";
-    if (target.rfind(tasks_prefix, 0) == 0) {
-      auto rest = target.substr(tasks_prefix.size());
-      auto slash = rest.find('/');
-      auto name = rest.substr(0, slash);
-      auto action = slash == std::string::npos ? "" : rest.substr(slash + 1);
-      if (action != "invoke" && action != "profile") {
-        reply(error(404, "no such path: " + target), keep);
+    if (!r.task.empty()) {
+      if (!st_->cluster.has_task(r.task)) {
+        reply(error(404, "no task named '" + r.task + "'"), keep);
         return;
       }
-      if (!st_->cluster.has_task(name)) {
-        reply(error(404, "no task named '" + name + "'"), keep);
-        return;
-      }
-      if (!allowed(tenant, name)) {
-        reply(error(403, "task '" + name + "' is not one of tenant '"
+      if (!allowed(tenant, r.task)) {
+        reply(error(403, "task '" + r.task + "' is not one of tenant '"
                            + tenant->name + "'"),
               keep);
         return;
       }
-      if (action == "profile") {
-        if (get_only())
-          profile(name, keep);
-        return;
-      }
-      if (method != http::verb::post) {
-        reply(error(405, "use POST to invoke"), keep);
-        return;
-      }
-      invoke(name, keep);
-      return;
     }
-    reply(error(404, "no such path: " + target), keep);
+    switch (r.kind) {
+      case route_kind::health:
+        health(keep);
+        return;
+      case route_kind::metrics:
+        metrics_page(keep);
+        return;
+      case route_kind::list_tasks: {
+        json tasks = json::array();
+        for (auto& name : st_->cluster.tasks())
+          if (allowed(tenant, name))
+            tasks.push_back(name);
+        reply(make(200, json{{"tasks", tasks}}.dump() + "\n"), keep);
+        return;
+      }
+      case route_kind::channels:
+        channels(keep);
+        return;
+      case route_kind::instances:
+        instances(keep);
+        return;
+      case route_kind::task_profile:
+        profile(r.task, keep);
+        return;
+      case route_kind::task_invoke:
+        invoke(r.task, keep);
+        return;
+      case route_kind::not_found:
+      case route_kind::bad_request:
+        break;
+    }
   }
 
   void invoke(const std::string& task, bool keep) {
