@@ -31,17 +31,17 @@ TEST_CASE("routes: unknown and damaged targets are clear errors") {
   CHECK_FALSE(r.authenticated);
   // Under /v1, a stranger learns nothing before giving a token.
   CHECK(match_route("/v1/secret").authenticated);
-  for (auto t : {"/v1/tasks/", "/v1/tasks/x", "/v1/tasks//invoke",
-                 "/v1/tasks/x/other", "/v1/tasks/%2/invoke",
-                 "/v1/tasks/%zz/invoke", "/v1/tasks/a%00b/invoke",
-                 "/v1/tasks/a%2Fb/invoke", ""}) {
+  for (auto t :
+       {"/v1/tasks/", "/v1/tasks/x", "/v1/tasks//invoke", "/v1/tasks/x/other",
+        "/v1/tasks/%2/invoke", "/v1/tasks/%zz/invoke", "/v1/tasks/a%00b/invoke",
+        "/v1/tasks/a%2Fb/invoke", ""}) {
     CAPTURE(t);
     CHECK(match_route(t).kind == route_kind::not_found);
   }
-  CHECK(match_route("/v1/tasks/" + std::string(max_task_name + 1, 'x')
-                    + "/invoke")
-          .kind
-        == route_kind::not_found);
+  CHECK(
+    match_route("/v1/tasks/" + std::string(max_task_name + 1, 'x') + "/invoke")
+      .kind
+    == route_kind::not_found);
 }
 
 TEST_CASE("routes: queries are decoded and bounded") {
@@ -52,6 +52,7 @@ TEST_CASE("routes: queries are decoded and bounded") {
   CHECK(r.query.at("flag").empty());
   auto bad = match_route("/v1/tasks/t/invoke?x=%4");
   CHECK(bad.kind == route_kind::bad_request);
+  CHECK(bad.task.empty()); // (fuzz/fuzz_http: a refused route names no task)
   CHECK(bad.error == "malformed query parameter 'x=%4'");
   CHECK(match_route("/v1/tasks?=v").kind == route_kind::bad_request);
   std::string many = "/v1/tasks?";

@@ -3,6 +3,7 @@
 learning from gateway traffic, every error status, metrics, and a drain on
 SIGTERM that loses no accepted invocation. Usage: serve_test.py AUGUR"""
 
+import base64
 import http.client
 import json
 import os
@@ -203,6 +204,14 @@ def run_api_checks(workdir, redis_port):
                                   body="still here")
         check(status == 200 and json.loads(body)["output"] == "STILL HERE",
               "and keeps serving")
+        # Output that is not UTF-8 comes whole, in base64 (it used to make
+        # the JSON answer throw and the server abort).
+        status, body, _ = request(port, "POST", "/v1/tasks/shout/invoke",
+                                  body=b"\xff\xfeab")
+        r = json.loads(body)
+        check(status == 200 and r["output"] is None
+              and base64.b64decode(r["output_base64"]) == b"\xff\xfeAB",
+              "binary output in base64: %s" % body)
         def far_srtt():
             _, b, _ = request(port, "GET", "/v1/channels")
             return [c for c in json.loads(b)["channels"]

@@ -333,6 +333,21 @@ TEST_CASE("azure trace: counts per minute and durations from percentiles") {
   CHECK(k.functions[0].duration_percentiles.empty());
 }
 
+TEST_CASE("azure trace: a first minute that is no minute is refused (fuzz)") {
+  // Found by fuzz/fuzz_azure: the header's first minute was cast to int
+  // unchecked (undefined for 5.5e11).
+  std::istringstream inv{
+    "HashOwner,HashApp,HashFunction,Trigger,555555555551,2\no,a,f,http,1,2\n"};
+  std::istringstream dur{""};
+  CHECK_THROWS_WITH_AS(
+    parse_azure_trace(inv, "inv.csv", dur, "dur.csv"),
+    "inv.csv:1: first minute '555555555551' is not a minute (0 to a year's)",
+    trace_error);
+  std::istringstream frac{"HashOwner,HashApp,HashFunction,Trigger,1.5\n"};
+  CHECK_THROWS_AS(parse_azure_trace(frac, "inv.csv", dur, "dur.csv"),
+                  trace_error);
+}
+
 TEST_CASE("simulate: hint-zone runs hinted tasks in their service's zone") {
   auto text = two_hosts + R"(
 [workload]

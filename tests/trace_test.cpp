@@ -259,3 +259,18 @@ TEST_CASE("trace: memory keeps the latest records, at most memory_records") {
     return x.invocation == 1 && x.type == "invoke_request";
   }));
 }
+
+TEST_CASE("trace: content that is not UTF-8 still exports (fuzz)") {
+  // Found by fuzz/fuzz_trace: a record's text with a byte that is not
+  // UTF-8 made the Chrome export throw (and `augur trace chrome` abort).
+  trace_record x;
+  x.node = "n";
+  x.event = "send";
+  x.sender = "a\x9c";
+  x.receiver = "b";
+  x.type = "t";
+  x.content = std::string{"\xff\xfe"};
+  std::string json;
+  REQUIRE_NOTHROW(json = to_chrome_json({x}));
+  CHECK(json.find("\xEF\xBF\xBD") != std::string::npos); // U+FFFD
+}

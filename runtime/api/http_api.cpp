@@ -16,6 +16,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "augur/runtime/api/routes.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
@@ -50,28 +51,58 @@ json number(double x) {
   return std::isfinite(x) ? json(x) : json(nullptr);
 }
 
+/// Whether `x` is valid UTF-8 (JSON strings must be).
+bool utf8(const std::string& x) {
+  try {
+    json(x).dump();
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
+std::string base64(const std::string& x) {
+  std::string out(4 * ((x.size() + 2) / 3) + 1, '\0');
+  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                           reinterpret_cast<const unsigned char*>(x.data()),
+                           static_cast<int>(x.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+/// JSON text; a string that is not UTF-8 has its bad bytes replaced (U+FFFD)
+/// rather than failing the answer.
+std::string text(const json& x) {
+  return x.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json to_json(const invoke_result& r) {
   json bids = json::array();
   for (auto& b : r.reason.bids)
     bids.push_back(to_json(b));
-  return {{"invocation", r.invocation},
-          {"task", r.task},
-          {"status", to_string(r.status)},
-          {"output", r.output},
-          {"error", r.error},
-          {"log", r.log},
-          {"host", r.host},
-          {"instance", r.instance},
-          {"reason",
-           {{"policy", to_string(r.reason.policy)},
-            {"likelihood", r.reason.likelihood},
-            {"service", r.reason.service},
-            {"channel_ms", number(r.reason.channel_ms)},
-            {"bids", bids},
-            {"note", r.reason.note}}},
-          {"latency_ms", r.latency_ms},
-          {"aux_ms", r.aux_ms},
-          {"cold_start", r.cold_start}};
+  // Output that is not text (not UTF-8) is given whole, in base64.
+  bool binary = !utf8(r.output);
+  json result = {{"invocation", r.invocation},
+                 {"task", r.task},
+                 {"status", to_string(r.status)},
+                 {"output", binary ? json(nullptr) : json(r.output)},
+                 {"error", r.error},
+                 {"log", r.log},
+                 {"host", r.host},
+                 {"instance", r.instance},
+                 {"reason",
+                  {{"policy", to_string(r.reason.policy)},
+                   {"likelihood", r.reason.likelihood},
+                   {"service", r.reason.service},
+                   {"channel_ms", number(r.reason.channel_ms)},
+                   {"bids", bids},
+                   {"note", r.reason.note}}},
+                 {"latency_ms", r.latency_ms},
+                 {"aux_ms", r.aux_ms},
+                 {"cold_start", r.cold_start}};
+  if (binary)
+    result["output_base64"] = base64(r.output);
+  return result;
 }
 
 json to_json(const task_profile& p) {
@@ -298,7 +329,7 @@ response make(unsigned status, const std::string& body,
 }
 
 response error(unsigned status, const std::string& message) {
-  return make(status, json{{"error", message}}.dump() + "\n");
+  return make(status, text(json{{"error", message}}) + "\n");
 }
 
 /// One client connection: reads requests, answers them, keeps alive.
@@ -462,7 +493,7 @@ private:
         for (auto& name : st_->cluster.tasks())
           if (allowed(tenant, name))
             tasks.push_back(name);
-        reply(make(200, json{{"tasks", tasks}}.dump() + "\n"), keep);
+        reply(make(200, text(json{{"tasks", tasks}}) + "\n"), keep);
         return;
       }
       case route_kind::channels:
@@ -517,7 +548,7 @@ private:
             default:
               status = 500;
           }
-          auto res = make(status, to_json(*r).dump() + "\n");
+          auto res = make(status, text(to_json(*r)) + "\n");
           if (status == 429)
             res.set(http::field::retry_after, "1");
           self->reply(std::move(res), keep);
@@ -535,7 +566,7 @@ private:
         if (p == nullptr)
           self->reply(error(500, "registry unavailable: " + err), keep);
         else
-          self->reply(make(200, to_json(*p).dump() + "\n"), keep);
+          self->reply(make(200, text(to_json(*p)) + "\n"), keep);
       },
       caf::get_atom::value, task);
   }
@@ -552,7 +583,7 @@ private:
         json out = json::array();
         for (auto& x : *xs)
           out.push_back(to_json(x));
-        self->reply(make(200, json{{"channels", out}}.dump() + "\n"), keep);
+        self->reply(make(200, text(json{{"channels", out}}) + "\n"), keep);
       },
       caf::get_atom::value, channels_atom::value);
   }
@@ -563,7 +594,7 @@ private:
     auto left = std::make_shared<size_t>(handles.size());
     auto self = shared_from_this();
     if (handles.empty()) {
-      reply(make(200, json{{"instances", json::array()}}.dump() + "\n"), keep);
+      reply(make(200, text(json{{"instances", json::array()}}) + "\n"), keep);
       return;
     }
     for (auto& h : handles)
@@ -575,8 +606,8 @@ private:
           if (--*left == 0) {
             std::sort(collected->begin(), collected->end(),
                       [](auto& a, auto& b) { return a["name"] < b["name"]; });
-            self->reply(
-              make(200, json{{"instances", *collected}}.dump() + "\n"), keep);
+            self->reply(make(200, text(json{{"instances", *collected}}) + "\n"),
+                        keep);
           }
         },
         caf::get_atom::value, status_atom::value);
@@ -593,7 +624,7 @@ private:
           body["in_flight"] = fs->in_flight;
           body["queued"] = fs->queued;
         }
-        self->reply(make(200, body.dump() + "\n"), keep);
+        self->reply(make(200, text(body) + "\n"), keep);
       },
       caf::get_atom::value, status_atom::value);
   }

@@ -36,10 +36,9 @@ bool parse_query(std::string_view q, route& r) {
     }
     auto eq = part.find('=');
     auto key = percent_decode(part.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos
-                                  ? std::string_view{}
-                                  : part.substr(eq + 1),
-                                true);
+    auto value = percent_decode(
+      eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1),
+      true);
     if (!key || !value || key->empty()) {
       r.error = "malformed query parameter '" + std::string{part} + "'";
       return false;
@@ -51,8 +50,7 @@ bool parse_query(std::string_view q, route& r) {
 
 } // namespace
 
-std::optional<std::string> percent_decode(std::string_view x,
-                                          bool plus_space) {
+std::optional<std::string> percent_decode(std::string_view x, bool plus_space) {
   std::string result;
   result.reserve(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
@@ -115,8 +113,12 @@ route match_route(std::string_view target) {
       return not_found(path, true);
     }
   }
-  if (qpos != std::string_view::npos && !parse_query(target.substr(qpos + 1), r))
+  if (qpos != std::string_view::npos
+      && !parse_query(target.substr(qpos + 1), r)) {
     r.kind = route_kind::bad_request;
+    r.task.clear();
+    r.query.clear();
+  }
   return r;
 }
 

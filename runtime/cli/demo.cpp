@@ -395,7 +395,8 @@ void run_virtual_demo(const demo_options& opts, std::ostream& out) {
       for (auto& [task, s] : run->tasks)
         p["tasks"][task] = to_json(s);
     }
-    out << doc.dump(2) << "\n";
+    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
     return;
   }
   out << "augur demo: " << opts.requests << " invocations, Poisson at "

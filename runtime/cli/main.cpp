@@ -270,14 +270,18 @@ int main(int argc, char** argv) {
       }
       if (sim_json) {
         if (policy != "all") {
-          std::cout << reports.front().dump(2) << "\n";
+          std::cout << reports.front().dump(
+            2, ' ', false, nlohmann::json::error_handler_t::replace)
+                    << "\n";
         } else {
           nlohmann::json doc;
           doc["scenario"] = scenario_file;
           doc["seed"] = seed;
           for (auto& r : reports)
             doc["policies"][r["policy"].get<std::string>()] = r;
-          std::cout << doc.dump(2) << "\n";
+          std::cout << doc.dump(2, ' ', false,
+                                nlohmann::json::error_handler_t::replace)
+                    << "\n";
         }
       } else {
         std::cout << scenario_file << ", seed " << seed << ": "

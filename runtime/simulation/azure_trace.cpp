@@ -109,9 +109,19 @@ uint64_t azure_trace::total() const {
 
 azure_trace load_azure_trace(const std::string& invocations_path,
                              const std::string& durations_path) {
+  auto invocations = open(invocations_path);
+  auto durations = open(durations_path);
+  return parse_azure_trace(invocations, invocations_path, durations,
+                           durations_path);
+}
+
+azure_trace parse_azure_trace(std::istream& invocations,
+                              const std::string& invocations_path,
+                              std::istream& durations,
+                              const std::string& durations_path) {
   azure_trace trace;
   {
-    auto in = open(invocations_path);
+    auto& in = invocations;
     std::string line;
     if (!std::getline(in, line))
       throw trace_error(invocations_path + ":1: empty file");
@@ -120,8 +130,12 @@ azure_trace load_azure_trace(const std::string& invocations_path,
       throw trace_error(invocations_path
                         + ":1: expected the header HashOwner,HashApp,"
                           "HashFunction,Trigger,<minute>...");
-    trace.first_minute
-      = static_cast<int>(to_number(header[4], invocations_path + ":1"));
+    auto first = to_number(header[4], invocations_path + ":1");
+    // Minutes of a day; a trace of several days counts on (a year at most).
+    if (first < 0 || first > 366 * 1440 || first != std::floor(first))
+      throw trace_error(invocations_path + ":1: first minute '" + header[4]
+                        + "' is not a minute (0 to a year's)");
+    trace.first_minute = static_cast<int>(first);
     size_t minutes = header.size() - 4;
     for_each_row(in, invocations_path, header.size(),
                  [&](auto& cells, auto& where) {
@@ -148,7 +162,7 @@ azure_trace load_azure_trace(const std::string& invocations_path,
     auto& f = trace.functions[i];
     by_key[key_of(f.owner, f.app, f.function)] = i;
   }
-  auto in = open(durations_path);
+  auto& in = durations;
   std::string line;
   if (!std::getline(in, line))
     throw trace_error(durations_path + ":1: empty file");

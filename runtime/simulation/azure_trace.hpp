@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -52,5 +53,11 @@ struct azure_trace {
 /// Throws `trace_error` naming the file and line of anything malformed.
 azure_trace load_azure_trace(const std::string& invocations_path,
                              const std::string& durations_path);
+
+/// The same from streams; the names are those the errors give.
+azure_trace parse_azure_trace(std::istream& invocations,
+                              const std::string& invocations_path,
+                              std::istream& durations,
+                              const std::string& durations_path);
 
 } // namespace augur

@@ -291,7 +291,8 @@ std::string to_chrome_json(const std::vector<trace_record>& records) {
     }
   }
   json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
-  return doc.dump();
+  // Bytes of a message's content that are not UTF-8 become U+FFFD.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string summarize(const std::vector<trace_record>& records) {

@@ -1,0 +1,42 @@
+// HTTP request handling up to the point where it needs the cluster: the
+// bytes a client sends go through Beast's parser with the server's limits,
+// and what parses is routed (path, method, task name, query).
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <boost/beast/http.hpp>
+
+#include "augur/runtime/api/routes.hpp"
+
+namespace http = boost::beast::http;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(1 << 20);
+  parser.header_limit(8192);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  size_t used = 0;
+  while (used < size && !parser.is_done()) {
+    auto n = parser.put(boost::asio::buffer(data + used, size - used), ec);
+    if (ec || n == 0)
+      break;
+    used += n;
+  }
+  if (ec || !parser.is_done())
+    return 0;
+  auto& req = parser.get();
+  auto target = req.target();
+  auto r = augur::match_route(std::string_view{target.data(), target.size()});
+  for (auto m : {augur::http_method::get, augur::http_method::post,
+                 augur::http_method::put, augur::http_method::del,
+                 augur::http_method::other})
+    augur::method_error(r.kind, m);
+  // A route names a task only when it is one.
+  if (!r.task.empty() && r.kind != augur::route_kind::task_invoke
+      && r.kind != augur::route_kind::task_profile)
+    __builtin_trap();
+  return 0;
+}
