@@ -12,8 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes{reinterpret_cast<const char*>(data), size};
   auto nul = bytes.find('\0');
   std::istringstream invocations{bytes.substr(0, nul)};
-  std::istringstream durations{nul == std::string::npos ? std::string{}
-                                                        : bytes.substr(nul + 1)};
+  std::istringstream durations{
+    nul == std::string::npos ? std::string{} : bytes.substr(nul + 1)};
   try {
     auto trace = augur::parse_azure_trace(invocations, "invocations.csv",
                                           durations, "durations.csv");

@@ -3,9 +3,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "redis_fixture.hpp"
 #include <augur/embedded.hpp>
@@ -177,4 +180,80 @@ TEST_CASE("real mode: crashes, timeouts and failures are clear results") {
   CHECK(ok.ok());
   CHECK(ok.output == "STILL HERE");
   CHECK(c.status().failed == 3);
+}
+
+TEST_CASE("real mode: probes stay true while 50 cold starts run at once") {
+  // Cold starts set up on the launcher threads and processes are reaped by
+  // the I/O thread without blocking: a probe measuring meanwhile through
+  // the same I/O thread still sees the link's 20 ms. A setup run where it
+  // would block (0.2 s each, 50 of them: seconds of stall) would show in
+  // every probe taken during the burst.
+  test::redis_server redis;
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+probe_interval_ms = 20
+cold_start_ms = 0
+queue_capacity = 100
+
+[[host]]
+name = "h"
+instances = 50
+slots = 1
+
+[[service]]
+name = "cache"
+kind = "redis"
+endpoint = ")" + redis.endpoint() + R"("
+
+[[link]]
+host = "h"
+service = "cache"
+rtt_ms = 20
+
+[[task]]
+name = "cold"
+command = ["true"]
+setup = ["sleep", "0.2"]
+timeout_ms = 60000
+)",
+                                       embedded_cluster::clock_mode::real_time);
+  auto probes = [&] {
+    for (auto& ch : c.channels())
+      if (ch.host == "h" && ch.service == "cache")
+        return ch.probes;
+    return uint64_t{0};
+  };
+  REQUIRE(eventually([&] { return probes() > 5; }));
+  std::vector<embedded_cluster::ticket> ts;
+  for (int i = 0; i < 50; ++i)
+    ts.push_back(c.submit("cold"));
+  std::atomic<bool> done{false};
+  std::vector<invocation_result> results;
+  std::thread drain{[&] {
+    for (auto t : ts)
+      results.push_back(c.wait(t));
+    done = true;
+  }};
+  // Sampled for as long as the burst lasts.
+  auto before = probes();
+  double worst = 0;
+  while (!done) {
+    worst = std::max(worst, srtt_of(c, "h"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  drain.join();
+  size_t cold = 0;
+  for (auto& r : results) {
+    INFO(r.error);
+    CHECK(r.ok());
+    cold += r.cold_start ? 1 : 0;
+  }
+  CHECK(cold == 50);
+  // Probes went on during the burst...
+  CHECK(probes() > before);
+  // ... and never saw more than the link's 20 ms plus a margin a loaded
+  // machine (sanitizers, parallel tests) stays well inside; a blocked I/O
+  // thread would add whole seconds.
+  CHECK(worst >= 18);
+  CHECK(worst < 250);
 }

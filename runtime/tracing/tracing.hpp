@@ -116,6 +116,37 @@ private:
 
 namespace detail {
 
+// ThreadSanitizer cannot see the synchronisation inside CAF (Debian's
+// libcaf is not built with it): a message handed from a sender's thread to
+// the receiver's looks like a race on everything it carries. In a TSan
+// build, augur's actors say so themselves: entering the mailbox releases
+// the message, consuming it acquires it.
+#if defined(__SANITIZE_THREAD__)
+#  define AUGUR_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define AUGUR_TSAN 1
+#  endif
+#endif
+
+#ifdef AUGUR_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+inline void message_sent(const void* x) {
+  __tsan_release(const_cast<void*>(x));
+}
+inline void message_received(const void* x) {
+  __tsan_acquire(const_cast<void*>(x));
+}
+#else
+inline void message_sent(const void*) {
+  // nop
+}
+inline void message_received(const void*) {
+  // nop
+}
+#endif
+
 /// What the mixin remembers between a message's send and its consume.
 struct pending_message {
   bool sampled = false;
@@ -152,6 +183,7 @@ public:
 
   void enqueue(caf::mailbox_element_ptr what,
                caf::execution_unit* eu) override {
+    detail::message_sent(what.get());
     if (sink_ && what) {
       auto p = detail::trace_send(*sink_, this, *what);
       // Only sampled messages are remembered; the others are not recorded.
@@ -165,6 +197,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    detail::message_received(&x);
     if (!sink_)
       return Base::consume(x);
     detail::pending_message p;
@@ -208,6 +241,25 @@ private:
   std::shared_ptr<trace_sink> sink_;
   mutable std::mutex mtx_;
   std::unordered_map<const void*, detail::pending_message> pending_;
+};
+
+/// An actor that only tells ThreadSanitizer about the messages it gets (see
+/// `detail::message_sent`), for actors that are not traced.
+template <class Base>
+class synced : public Base {
+public:
+  using Base::Base;
+
+  void enqueue(caf::mailbox_element_ptr what,
+               caf::execution_unit* eu) override {
+    detail::message_sent(what.get());
+    Base::enqueue(std::move(what), eu);
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    detail::message_received(&x);
+    return Base::consume(x);
+  }
 };
 
 /// The self pointer of a traced, stateful, typed augur actor.
