@@ -89,14 +89,17 @@ slots = 2
 
 [[service]]
 name = "db"
+kind = "redis"
+endpoint = "127.0.0.1:{redis}"
 
 [[task]]
 name = "shout"
 command = ["tr", "a-z", "A-Z"]
 
+# Runs until the test pushes to the list "gate" in Redis: no timing.
 [[task]]
 name = "slow"
-command = ["sh", "-c", "sleep 1; echo done"]
+command = ["/usr/bin/python3", "-c", {gate}, "done"]
 
 # User code must not read a node's key.
 [[task]]
@@ -105,12 +108,42 @@ command = ["cat", "{work}/certs/w1.key", "{work}/certs/ca.key"]
 
 [[task]]
 name = "slow-idempotent"
-command = ["sh", "-c", "sleep 1; echo again"]
+command = ["/usr/bin/python3", "-c", {gate}, "again"]
 idempotent = true
 """
 
 
+GATE = """'''
+import os, socket, sys
+host, port = os.environ['AUGUR_SERVICE_DB'].split(':')
+s = socket.create_connection((host, int(port)))
+s.sendall(b'BLPOP gate 0\\r\\n')
+s.recv(100)
+print(sys.argv[1])
+'''"""
+
 TRACES = {}
+
+
+def redis_command(port, command):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(command.encode() + b"\r\n")
+        return s.recv(100)
+
+
+def start_redis():
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+
+    def up():
+        try:
+            return redis_command(port, "PING") == b"+PONG\r\n"
+        except OSError:
+            return False
+    check(wait_for(up), "redis starts")
+    return proc, port
 
 
 def start(config, name):
@@ -123,10 +156,12 @@ def start(config, name):
 
 def main():
     work = tempfile.mkdtemp()
+    redis, redis_port = start_redis()
     api, cluster = free_port(), free_port()
     config = os.path.join(work, "cluster.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(api=api, cluster=cluster, work=work))
+        f.write(CONFIG.format(api=api, cluster=cluster, work=work,
+                              redis=redis_port, gate=GATE))
     made = subprocess.run([AUGUR, "certs", "--dir",
                            os.path.join(work, "certs"), "control", "w1", "w2"],
                           capture_output=True, text=True)
@@ -157,6 +192,9 @@ def main():
         fillers = [threading.Thread(target=fill, args=(i,)) for i in range(8)]
         for t in fillers:
             t.start()
+        check(wait_for(lambda: health(api).get("in_flight") == 8, 60),
+              "eight in flight at once")
+        redis_command(redis_port, "RPUSH gate " + " ".join(["x"] * 8))
         for t in fillers:
             t.join()
         hosts = {json.loads(b)["host"] for s, b in first.values() if s == 200}
@@ -176,12 +214,14 @@ def main():
                    for i in range(8)]
         for t in threads:
             t.start()
-        check(wait_for(lambda: health(api).get("in_flight", 0) >= 4, 5),
-              "slow work in flight")
+        check(wait_for(lambda: health(api).get("in_flight") == 8, 60),
+              "gated work in every slot")
         procs["w2"].send_signal(signal.SIGKILL)
         procs["w2"].wait()
         check(wait_for(lambda: health(api).get("instances") == 2, 60),
               "the lost worker's instances leave the pool")
+        # Released: h1's four finish, then the retried ones run on h1.
+        redis_command(redis_port, "RPUSH gate " + " ".join(["x"] * 16))
         for t in threads:
             t.join()
         answered = 0
@@ -234,6 +274,8 @@ def main():
             if name != "w2" or code != -9:
                 check(code == 0, "%s exits 0 on SIGTERM (got %s)"
                       % (name, code))
+        redis.kill()
+        redis.wait()
     # The nodes' traces merge by time, and show messages between nodes.
     out = subprocess.run([AUGUR, "trace", "dump", TRACES["control"],
                           TRACES["w1"]], capture_output=True, text=True)
