@@ -111,7 +111,9 @@ channel_probe_private_actor::behavior_type channel_probe(
   } else {
     st.cfg.real.clear();
   }
-  self->attach_functor([gateways = st.gateways] {
+  // The I/O runner stays alive until the gateways are told to close.
+  self->attach_functor([gateways = st.gateways, io = st.cfg.io] {
+    (void) io;
     for (auto& [_, gw] : gateways)
       gw->close();
   });

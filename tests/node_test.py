@@ -354,7 +354,7 @@ def run_documented_commands():
         # The last worker is killed, then started again: it joins again.
         procs[-1].send_signal(signal.SIGKILL)
         procs[-1].wait()
-        check(wait_for(lambda: health(8080).get("instances") == 2, 10),
+        check(wait_for(lambda: health(8080).get("instances") == 2, 60),
               "the killed worker leaves: %s" % health(8080))
         procs[-1] = subprocess.Popen([AUGUR] + commands[-1].split()[1:],
                                      cwd=root, stdout=subprocess.DEVNULL)

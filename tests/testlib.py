@@ -22,8 +22,9 @@ def free_port():
     return port
 
 
-def wait_for(condition, limit=10.0):
-    """Polls a real condition (readiness, not a guess), bounded in time."""
+def wait_for(condition, limit=60.0):
+    """Polls a real condition (readiness, not a guess), bounded in time (a
+    minute by default: only a failure waits that long)."""
     end = time.time() + limit
     while time.time() < end:
         try:

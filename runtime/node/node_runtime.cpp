@@ -216,6 +216,10 @@ struct node_runtime::impl {
   ticket next_ticket = 1;
   /// The latest error that no caller waited for (guarded by `mtx`).
   std::string last_error;
+  /// Real mode: the I/O thread of processes, gateways and probes. Stopped
+  /// first (`~impl`), destroyed last: actors that end while the system shuts
+  /// down still post to its context (a probe closing its gateways).
+  std::shared_ptr<io_runner> io;
   // (All declared before the actor system: callbacks of its actors use
   // them until the system is gone.)
   caf::actor_system_config sys_cfg;
@@ -231,9 +235,7 @@ struct node_runtime::impl {
   std::vector<channel_probe_actor> probes;
   caf::actor_clock::time_point started;
   std::shared_ptr<trace_sink> tracer;
-  /// Real mode: the I/O thread of processes, gateways and probes (declared
-  /// after the actor system: it stops first), and the working directories.
-  std::shared_ptr<io_runner> io;
+  /// Real mode: the working directories.
   std::string workdir;
   sandbox_spec sandbox;
   /// Control node: the published gate. Worker node: the thread that joins
