@@ -12,15 +12,19 @@
 
 namespace augur {
 
-/// The HTTP API of `augur serve` (Boost.Beast, JSON):
+/// The HTTP API of `augur serve` (Boost.Beast, JSON; the routes are in
+/// `routes.hpp`):
 ///
-///   POST /v1/tasks/{name}/invoke     body = payload -> the result
-///   GET  /v1/tasks                   the tasks
-///   GET  /v1/tasks/{name}/profile    what augur learned about a task
-///   GET  /v1/channels                per host and service: SRTT, RTTVAR, loss,
-///   age, state GET  /v1/instances               slots, load, warm tasks GET
-///   /healthz                    liveness (no token needed) GET  /metrics
-///   Prometheus text format (no token needed)
+/// - `POST /v1/tasks/{name}/invoke`: body = payload, answer = the result
+///   (output that is not UTF-8 comes whole in base64 as `output_base64`,
+///   `output` then null);
+/// - `GET /v1/tasks`: the tasks;
+/// - `GET /v1/tasks/{name}/profile`: what augur learned about a task;
+/// - `GET /v1/channels`: per host and service, SRTT, RTTVAR, loss, age,
+///   state;
+/// - `GET /v1/instances`: slots, load, warm tasks;
+/// - `GET /healthz`: liveness (no token needed);
+/// - `GET /metrics`: Prometheus text format (no token needed).
 ///
 /// With `[[tenant]]`s configured, every /v1 request needs
 /// `Authorization: Bearer <token>` (401 without a valid one) and may only
