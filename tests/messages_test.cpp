@@ -5,6 +5,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include "augur/actors/listener_set.hpp"
 #include "augur/messages/interfaces.hpp"
 #include "augur/messages/wire.hpp"
 
@@ -250,4 +251,31 @@ TEST_CASE("wire: every message type keeps its ID and round-trips") {
   CHECK(caf::to_string(started_atom::value) == "started");
   CHECK(caf::to_string(prewarm_atom::value) == "prewarm");
   CHECK(caf::to_string(warmed_atom::value) == "warmed");
+}
+
+TEST_CASE("listener_set: once each, forgotten when down, bounded") {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [](caf::event_based_actor*) -> caf::behavior {
+    return {[](int) {
+    }};
+  };
+  auto a = sys.spawn(idle);
+  auto b = sys.spawn(idle);
+  auto c = sys.spawn(idle);
+  listener_set<caf::actor> set{2};
+  using added = listener_set<caf::actor>::added;
+  CHECK(set.add(a) == added::fresh);
+  // A node that joins again subscribes again: still one entry.
+  CHECK(set.add(a) == added::known);
+  CHECK(set.add(b) == added::fresh);
+  CHECK(set.size() == 2);
+  CHECK(set.add(c) == added::full);
+  CHECK(set.remove(a.address()));
+  CHECK_FALSE(set.remove(a.address()));
+  CHECK(set.size() == 1);
+  CHECK(*set.begin() == b);
+  CHECK(set.add(c) == added::fresh);
+  for (auto* x : {&a, &b, &c})
+    caf::anon_send_exit(*x, caf::exit_reason::user_shutdown);
 }
