@@ -4,6 +4,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
 
 #include "augur/actors/listener_set.hpp"
 #include "augur/messages/interfaces.hpp"
