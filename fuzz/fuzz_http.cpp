@@ -1,12 +1,15 @@
 // HTTP request handling up to the point where it needs the cluster: the
 // bytes a client sends go through Beast's parser with the server's limits,
-// and what parses is routed (path, method, task name, query).
+// what parses is routed (path, method, task name, query), and a body sent
+// as JSON is checked as the server checks it.
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 #include "augur/runtime/api/routes.hpp"
 
@@ -34,6 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  augur::http_method::put, augur::http_method::del,
                  augur::http_method::other})
     augur::method_error(r.kind, m);
+  auto type = std::string{req[http::field::content_type]};
+  if (type.rfind("application/json", 0) == 0)
+    nlohmann::json::accept(req.body());
   // A route names a task only when it is one.
   if (!r.task.empty() && r.kind != augur::route_kind::task_invoke
       && r.kind != augur::route_kind::task_profile)
