@@ -153,6 +153,12 @@ private:
       } catch (const msgpack::type_error&) {
         throw wire_error("field of the wrong type");
       }
+      if constexpr (std::is_floating_point_v<T>) {
+        // No quantity of augur's comes near 2^63; msgpack-c cannot even
+        // pack 2^64 without undefined behaviour (found by fuzz/fuzz_wire).
+        if (x >= 0x1p63 || x <= -0x1p63)
+          throw wire_error("number out of range");
+      }
     } else if constexpr (is_vector<T>::value) {
       if (o.type != msgpack::type::ARRAY)
         throw wire_error("expected an array");
