@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, failures, free_port, wait_for  # noqa: E402
+from testlib import check, failures, free_port, redis_command, wait_for  # noqa: E402,E501
 
 AUGUR = sys.argv[1]
 SOURCE = sys.argv[2]
@@ -124,11 +124,6 @@ print(sys.argv[1])
 
 TRACES = {}
 
-
-def redis_command(port, command):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(command.encode() + b"\r\n")
-        return s.recv(100)
 
 
 def start_redis():

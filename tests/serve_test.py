@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, failures, free_port, wait_for  # noqa: E402
+from testlib import check, failures, free_port, redis_command, wait_for  # noqa: E402,E501
 
 AUGUR = sys.argv[1]
 
@@ -339,11 +339,6 @@ def run_connection_limit_checks(workdir, redis_port):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
 
-
-def redis_command(port, command):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(command.encode() + b"\r\n")
-        return s.recv(100)
 
 
 def run_queue_and_drain_checks(workdir, redis_port):

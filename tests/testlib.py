@@ -34,3 +34,10 @@ def wait_for(condition, limit=60.0):
             pass
         time.sleep(0.01)
     return False
+
+
+def redis_command(port, command):
+    """Sends one inline Redis command; returns the first bytes of the reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(command.encode() + b"\r\n")
+        return s.recv(100)
