@@ -294,9 +294,9 @@ token_env = "AUGUR_TEST_BOB_TOKEN"
 TEST_CASE("config: TLS files and their directory are private") {
   auto cfg = parse_config(R"(
 [tls]
-ca = "/srv/augur/certs/ca.pem"
-cert = "/srv/augur/certs/node.pem"
-key = "/srv/augur/certs/node.key"
+ca = "/etc/augur/certs/ca.pem"
+cert = "/etc/augur/certs/node.pem"
+key = "/etc/augur/certs/node.key"
 
 [[host]]
 name = "a"
@@ -306,8 +306,8 @@ name = "a"
     return std::find(cfg.private_paths.begin(), cfg.private_paths.end(), p)
            != cfg.private_paths.end();
   };
-  CHECK(has("/srv/augur/certs/node.key"));
+  CHECK(has("/etc/augur/certs/node.key"));
   // The authority's key sits there too, unnamed: the directory is hidden.
-  CHECK(has("/srv/augur/certs"));
+  CHECK(has("/etc/augur/certs"));
   CHECK(cfg.tls.enabled());
 }

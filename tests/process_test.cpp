@@ -218,18 +218,18 @@ TEST_CASE("process: the sandbox hides the server and other executions") {
 TEST_CASE("process: the bwrap command line, built without the file system") {
   sandbox_spec sb;
   sb.bwrap = "/usr/bin/bwrap";
-  sb.hidden_dirs = {"/srv/work"};
+  sb.hidden_dirs = {"/augur-work"};
   sb.hidden_files = {"/etc/augur/cluster.toml"};
-  auto argv = sandboxed_argv(sb, "/srv/work/h-0/t", {"/bin/echo", "hi"});
+  auto argv = sandboxed_argv(sb, "/augur-work/h-0/t", {"/bin/echo", "hi"});
   auto has = [&](std::vector<std::string> run) {
     return std::search(argv.begin(), argv.end(), run.begin(), run.end())
            != argv.end();
   };
   CHECK(argv.front() == "/usr/bin/bwrap");
-  CHECK(has({"--tmpfs", "/srv/work"}));
+  CHECK(has({"--tmpfs", "/augur-work"}));
   CHECK(has({"--ro-bind", "/dev/null", "/etc/augur/cluster.toml"}));
-  CHECK(has({"--bind", "/srv/work/h-0/t", "/srv/work/h-0/t", "--chdir",
-             "/srv/work/h-0/t", "--", "/bin/echo", "hi"}));
+  CHECK(has({"--bind", "/augur-work/h-0/t", "/augur-work/h-0/t", "--chdir",
+             "/augur-work/h-0/t", "--", "/bin/echo", "hi"}));
   CHECK_FALSE(has({"--uid"}));
   sb.drop = true;
   argv = sandboxed_argv(sb, "/w", {"true"});
