@@ -36,13 +36,14 @@ bool profile_estimator::observe(const std::string& task,
   auto keep = std::exp2(-1.0 / std::max(cfg_.half_life, 1e-9));
   for (auto& u : used)
     st.services.emplace(u.service, estimate{});
-  for (auto& [service, est] : st.services) {
+  for (auto& [name, est] : st.services) {
     est.successes *= keep;
     est.failures *= keep;
-    auto& name = service; // a lambda may not capture a structured binding
-    auto u = std::find_if(used.begin(), used.end(), [&](const service_use& x) {
-      return x.service == name;
-    });
+    // (An init-capture: C++17 lambdas may not capture a structured binding.)
+    auto u = std::find_if(used.begin(), used.end(),
+                          [&n = name](const service_use& x) {
+                            return x.service == n;
+                          });
     if (u == used.end()) {
       est.failures += 1;
       continue;

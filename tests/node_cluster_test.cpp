@@ -40,18 +40,30 @@ name = "db"
 zone = "a"
 )";
 
-/// Steps both nodes (and, when both are idle, virtual time) until `done`.
-bool settle(node_runtime& a, node_runtime& b,
-            const std::function<bool()>& done) {
+/// Steps every node (and, when all are idle, virtual time) until `done`.
+bool settle_all(const std::vector<node_runtime*>& nodes,
+                const std::function<bool()>& done) {
   for (int i = 0; i < 100000; ++i) {
     if (done())
       return true;
-    auto progress = a.step();
-    progress = b.step() || progress;
-    if (!progress && !a.trigger_timeout() && !b.trigger_timeout())
+    bool progress = false;
+    for (auto* n : nodes)
+      progress = n->step() || progress;
+    if (progress)
+      continue;
+    bool fired = false;
+    for (auto* n : nodes)
+      fired = fired || n->trigger_timeout();
+    if (!fired)
       break;
   }
   return done();
+}
+
+/// Steps both nodes (and, when both are idle, virtual time) until `done`.
+bool settle(node_runtime& a, node_runtime& b,
+            const std::function<bool()>& done) {
+  return settle_all({&a, &b}, done);
 }
 
 std::string echo_db(task_context& ctx, const std::string& in) {
@@ -185,26 +197,6 @@ zone = "b"
 name = "db"
 zone = "a"
 )";
-
-/// Steps every node (and, when all are idle, virtual time) until `done`.
-bool settle_all(const std::vector<node_runtime*>& nodes,
-                const std::function<bool()>& done) {
-  for (int i = 0; i < 100000; ++i) {
-    if (done())
-      return true;
-    bool progress = false;
-    for (auto* n : nodes)
-      progress = n->step() || progress;
-    if (progress)
-      continue;
-    bool fired = false;
-    for (auto* n : nodes)
-      fired = fired || n->trigger_timeout();
-    if (!fired)
-      break;
-  }
-  return done();
-}
 
 } // namespace
 

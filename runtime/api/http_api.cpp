@@ -51,16 +51,6 @@ json number(double x) {
   return std::isfinite(x) ? json(x) : json(nullptr);
 }
 
-/// Whether `x` is valid UTF-8 (JSON strings must be).
-bool utf8(const std::string& x) {
-  try {
-    json(x).dump();
-    return true;
-  } catch (const json::type_error&) {
-    return false;
-  }
-}
-
 std::string base64(const std::string& x) {
   std::string out(4 * ((x.size() + 2) / 3) + 1, '\0');
   auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -80,29 +70,43 @@ json to_json(const invoke_result& r) {
   json bids = json::array();
   for (auto& b : r.reason.bids)
     bids.push_back(to_json(b));
-  // Output that is not text (not UTF-8) is given whole, in base64.
-  bool binary = !utf8(r.output);
-  json result = {{"invocation", r.invocation},
-                 {"task", r.task},
-                 {"status", to_string(r.status)},
-                 {"output", binary ? json(nullptr) : json(r.output)},
-                 {"error", r.error},
-                 {"log", r.log},
-                 {"host", r.host},
-                 {"instance", r.instance},
-                 {"reason",
-                  {{"policy", to_string(r.reason.policy)},
-                   {"likelihood", r.reason.likelihood},
-                   {"service", r.reason.service},
-                   {"channel_ms", number(r.reason.channel_ms)},
-                   {"bids", bids},
-                   {"note", r.reason.note}}},
-                 {"latency_ms", r.latency_ms},
-                 {"aux_ms", r.aux_ms},
-                 {"cold_start", r.cold_start}};
-  if (binary)
-    result["output_base64"] = base64(r.output);
-  return result;
+  return {{"invocation", r.invocation},
+          {"task", r.task},
+          {"status", to_string(r.status)},
+          {"output", r.output},
+          {"error", r.error},
+          {"log", r.log},
+          {"host", r.host},
+          {"instance", r.instance},
+          {"reason",
+           {{"policy", to_string(r.reason.policy)},
+            {"likelihood", r.reason.likelihood},
+            {"service", r.reason.service},
+            {"channel_ms", number(r.reason.channel_ms)},
+            {"bids", bids},
+            {"note", r.reason.note}}},
+          {"latency_ms", r.latency_ms},
+          {"aux_ms", r.aux_ms},
+          {"cold_start", r.cold_start}};
+}
+
+/// The JSON text of a result. Output that is not text (not UTF-8) is given
+/// whole, in base64, as `output_base64` (`output` null); only then is the
+/// document written twice.
+std::string result_text(const invoke_result& r) {
+  auto doc = to_json(r);
+  try {
+    return doc.dump();
+  } catch (const json::type_error&) {
+    // Some string is not UTF-8: the output, or (rarely) the log.
+  }
+  try {
+    json{r.output}.dump();
+  } catch (const json::type_error&) {
+    doc["output"] = nullptr;
+    doc["output_base64"] = base64(r.output);
+  }
+  return text(doc);
 }
 
 json to_json(const task_profile& p) {
@@ -548,7 +552,7 @@ private:
             default:
               status = 500;
           }
-          auto res = make(status, text(to_json(*r)) + "\n");
+          auto res = make(status, result_text(*r) + "\n");
           if (status == 429)
             res.set(http::field::retry_after, "1");
           self->reply(std::move(res), keep);

@@ -14,7 +14,7 @@ struct trace_settings {
   /// Also record each message's content, rendered as text.
   bool content = false;
   /// Without a file: the records kept in memory at most; past it the
-  /// oldest give way to the newest (and are counted as dropped).
+  /// oldest give way to the newest.
   uint64_t memory_records = 100000;
   /// Name of this node in the records.
   std::string node = "local";

@@ -48,10 +48,8 @@ bool trace_sink::sampled(uint64_t invocation, uint64_t message) const {
 void trace_sink::add(trace_record x) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (!file_) {
-    if (memory_.size() >= cfg_.memory_records) {
+    if (memory_.size() >= cfg_.memory_records)
       memory_.pop_front();
-      ++dropped_;
-    }
     memory_.push_back(std::move(x));
     return;
   }
@@ -78,11 +76,6 @@ std::vector<trace_record> trace_sink::records() {
   }
   flush();
   return read_trace(cfg_.file).records;
-}
-
-uint64_t trace_sink::dropped() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return dropped_;
 }
 
 // -- registry of sinks -------------------------------------------------------

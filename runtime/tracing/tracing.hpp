@@ -54,9 +54,6 @@ public:
   /// `memory_records`), or read back from the file after a flush.
   std::vector<trace_record> records();
 
-  /// Records that gave way to newer ones in memory.
-  uint64_t dropped() const;
-
   const trace_settings& settings() const noexcept {
     return cfg_;
   }
@@ -64,10 +61,9 @@ public:
 private:
   trace_settings cfg_;
   std::atomic<uint64_t> messages_{0};
-  mutable std::mutex mtx_;
+  std::mutex mtx_;
   std::string buffer_;
   std::deque<trace_record> memory_;
-  uint64_t dropped_ = 0;
   struct file_handle;
   std::unique_ptr<file_handle> file_;
 };
@@ -239,7 +235,7 @@ private:
   }
 
   std::shared_ptr<trace_sink> sink_;
-  mutable std::mutex mtx_;
+  std::mutex mtx_;
   std::unordered_map<const void*, detail::pending_message> pending_;
 };
 
