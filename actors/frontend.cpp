@@ -670,7 +670,16 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       return rp;
     },
     [=](task_profile& p) {
-      auto& cached = self->state.profiles[p.task];
+      auto& st = self->state;
+      if (!p.known) {
+        // Deleted: the next invocation asks the registry, and hears so.
+        st.profiles.erase(p.task);
+        st.homes.erase(p.task);
+        st.rates.erase(p.task);
+        st.tripped.erase(p.task);
+        return;
+      }
+      auto& cached = st.profiles[p.task];
       if (cached.version <= p.version) {
         cached = std::move(p);
         prewarm(self, cached);

@@ -38,6 +38,38 @@ double cold_start_of(const instance_state& st, const task_catalog::entry& x) {
                                       : st.cfg.cold_start_ms;
 }
 
+/// Whether `task` is warm here in `version`.
+bool warm_for(const instance_state& st, const std::string& task,
+              uint64_t version) {
+  if (!st.warm.contains(task))
+    return false;
+  auto i = st.warm_versions.find(task);
+  return i != st.warm_versions.end() && i->second == version;
+}
+
+/// Marks `task` in `version` as just used; returns true when it was cold
+/// (not warm, or warm with another version).
+bool touch(instance_state& st, const std::string& task, uint64_t version) {
+  auto cold = !warm_for(st, task, version);
+  st.warm.touch(task);
+  st.warm_versions[task] = version;
+  if (st.warm_versions.size() > 4 * st.warm.capacity() + 8)
+    for (auto i = st.warm_versions.begin(); i != st.warm_versions.end();)
+      i = st.warm.contains(i->first) ? std::next(i) : st.warm_versions.erase(i);
+  return cold;
+}
+
+/// The directory of `task`'s executions in `version` under the instance's
+/// root (a name only letters, digits and `_` make up).
+std::string task_dir(const std::string& task, uint64_t version) {
+  std::string dir;
+  for (unsigned char c : task)
+    dir += std::isalnum(c) ? static_cast<char>(c) : '_';
+  if (version > 0)
+    dir += "-v" + std::to_string(version);
+  return dir;
+}
+
 /// Tells the host's probe what an execution saw of its services (passive
 /// samples), and the registry what it did (a worker node that has not joined
 /// yet has no registry: the observation is dropped there).
@@ -77,7 +109,7 @@ run(instance_ptr self, const execute_request& req,
     const task_catalog::entry& task) {
   auto& st = self->state;
   auto r = answer(st, req);
-  r.cold_start = st.warm.touch(req.task);
+  r.cold_start = touch(st, req.task, task.version);
   auto services = st.catalog->services();
   task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network, *services};
   ctx.compute(task.options.compute_ms);
@@ -117,6 +149,10 @@ struct launch {
   process_spec spec;
   std::vector<std::string> setup;
   bool cold = false;
+  /// A deployed task's files, copied in at a cold start, and directories of
+  /// its other versions that nothing runs in any more (removed then).
+  std::string code_dir;
+  std::vector<std::string> stale_dirs;
 
   void fail(const std::string& why) const {
     process_outcome o;
@@ -129,10 +165,26 @@ struct launch {
   /// directories above it may be crossed, not listed.
   void make_workdir() {
     namespace fs = std::filesystem;
+    for (auto& dir : stale_dirs)
+      fs::remove_all(dir);
+    if (cold && !code_dir.empty()) {
+      // A fresh copy of this version's files: what an earlier run of it
+      // left behind (a warm set evicted it since) is gone.
+      fs::remove_all(spec.workdir);
+      fs::create_directories(spec.workdir);
+      fs::copy(code_dir, spec.workdir,
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    }
     fs::create_directories(spec.workdir);
     auto& sb = spec.sandbox;
     if (sb.bwrap.empty() || !sb.drop)
       return;
+    if (cold && !code_dir.empty())
+      for (auto& entry : fs::recursive_directory_iterator(spec.workdir))
+        if (::lchown(entry.path().c_str(), sb.uid, sb.gid) != 0)
+          throw std::runtime_error("cannot hand " + entry.path().string()
+                                   + " to uid " + std::to_string(sb.uid) + ": "
+                                   + std::strerror(errno));
     // The instance's directory and the node's work root, both the server's.
     auto instance_dir = fs::path{spec.workdir}.parent_path();
     for (auto& p : {instance_dir, instance_dir.parent_path()})
@@ -216,7 +268,7 @@ struct launch {
 };
 
 void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
-                   const command_spec& cmd, bool cold) {
+                   const command_spec& cmd, uint64_t version, bool cold) {
   auto& st = self->state;
   launch x;
   x.instance = caf::actor_cast<instance_private_actor>(self);
@@ -236,13 +288,29 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
     = std::chrono::milliseconds(static_cast<int64_t>(cmd.timeout_ms));
   x.spec.memory_mb = cmd.memory_mb;
   x.spec.sandbox = st.cfg.sandbox;
-  std::string dir;
-  for (unsigned char c : req.task)
-    dir += std::isalnum(c) ? static_cast<char>(c) : '_';
+  auto dir = task_dir(req.task, version);
   x.spec.workdir = st.cfg.workdir + "/" + dir;
   x.setup = cmd.setup;
   x.cold = cold;
-  asio::post(st.cfg.io->launcher(), std::move(x));
+  x.code_dir = cmd.code_dir;
+  if (cold && version > 0) {
+    auto prefix = task_dir(req.task, 0) + "-v";
+    std::error_code ec;
+    for (auto& entry :
+         std::filesystem::directory_iterator(st.cfg.workdir, ec)) {
+      auto name = entry.path().filename().string();
+      if (name != dir && name.rfind(prefix, 0) == 0
+          && name.find_first_not_of("0123456789", prefix.size())
+               == std::string::npos
+          && st.running_dirs.count(entry.path().string()) == 0)
+        x.stale_dirs.push_back(entry.path().string());
+    }
+  }
+  ++st.running_dirs[x.spec.workdir];
+  st.running_executions.at(seq).dir = x.spec.workdir;
+  if (!st.launches)
+    st.launches.emplace(st.cfg.io->launcher().get_executor());
+  asio::post(*st.launches, std::move(x));
 }
 
 } // namespace
@@ -271,11 +339,11 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       b.host = st.cfg.info.host;
       b.free_slots = st.cfg.info.slots - std::min(st.busy, st.cfg.info.slots);
       b.accept = b.free_slots > 0;
-      b.warm = st.warm.contains(req.task);
+      auto task = st.catalog->find(req.task);
+      b.warm = task && warm_for(st, req.task, task->version);
       b.channel_ms = channel_cost(self, req.service);
       placement::bid_inputs in;
       in.warm = b.warm;
-      auto task = st.catalog->find(req.task);
       in.cold_start_ms = task ? cold_start_of(st, *task) : st.cfg.cold_start_ms;
       if (req.services.empty())
         in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
@@ -319,6 +387,9 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       for (auto& u : o.used)
         x.result.aux_ms += u.aux_ms;
       x.seen.used = std::move(o.used);
+      if (auto d = st.running_dirs.find(x.dir);
+          d != st.running_dirs.end() && --d->second == 0)
+        st.running_dirs.erase(d);
       x.promise.deliver(std::move(x.result));
       report(self, std::move(x.seen));
       st.running_executions.erase(i);
@@ -331,14 +402,18 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       // task warms up on its first run (its setup needs an execution).
       auto& st = self->state;
       auto entry = st.catalog->find(task);
-      if (!entry || entry->command || st.warm.contains(task))
+      if (!entry || entry->command || warm_for(st, task, entry->version))
         return false;
       ++st.cold_starts;
       self->delayed_send(self, to_timespan(cold_start_of(st, *entry)),
                          warmed_atom::value, task);
       return true;
     },
-    [=](warmed_atom, const std::string& task) { self->state.warm.touch(task); },
+    [=](warmed_atom, const std::string& task) {
+      auto& st = self->state;
+      if (auto entry = st.catalog->find(task))
+        touch(st, task, entry->version);
+    },
     [=](bid_atom, uint64_t seq) {
       auto& st = self->state;
       auto i = st.delayed_bids.find(seq);
@@ -382,14 +457,14 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       if (task->command) {
         auto seq = st.next_seq++;
         auto r = answer(st, req);
-        r.cold_start = st.warm.touch(req.task);
+        r.cold_start = touch(st, req.task, task->version);
         if (r.cold_start)
           ++st.cold_starts;
         observation seen{
           req.invocation, req.task, st.cfg.info.host, st.cfg.info.name, {}};
         st.running_executions.emplace(
-          seq, instance_state::running{rp, std::move(r), std::move(seen)});
-        start_process(self, seq, req, *task->command,
+          seq, instance_state::running{rp, std::move(r), std::move(seen), {}});
+        start_process(self, seq, req, *task->command, task->version,
                       st.running_executions.at(seq).result.cold_start);
         return rp;
       }
@@ -407,7 +482,8 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       }
       auto seq = st.next_seq++;
       st.running_executions.emplace(
-        seq, instance_state::running{rp, std::move(result), std::move(seen)});
+        seq,
+        instance_state::running{rp, std::move(result), std::move(seen), {}});
       self->delayed_send(self, to_timespan(duration), done_atom::value, seq);
       return rp;
     },

@@ -2,8 +2,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "augur/messages/interfaces.hpp"
 #include "augur/model/network_emulator.hpp"
@@ -54,6 +58,16 @@ struct instance_state {
   std::shared_ptr<network_emulator> network;
   profile_registry_actor registry;
   warm_set warm;
+  /// The version of each task the instance was warmed with: another
+  /// version of it is cold (kept for warm tasks and a few more).
+  std::unordered_map<std::string, uint64_t> warm_versions;
+  /// Real mode: launches go through this strand in order, so that a run
+  /// never starts while a cold start before it still copies its files.
+  std::optional<boost::asio::strand<boost::asio::thread_pool::executor_type>>
+    launches;
+  /// Working directories of process executions running now, and how many
+  /// run in each (a cold start removes the other versions' idle ones).
+  std::map<std::string, uint32_t> running_dirs;
   uint32_t busy = 0;
   uint64_t executions = 0;
   uint64_t cold_starts = 0;
@@ -65,6 +79,8 @@ struct instance_state {
     caf::typed_response_promise<invoke_result> promise;
     invoke_result result;
     observation seen;
+    /// The working directory of a process execution (empty: none).
+    std::string dir;
   };
   /// Executions whose time has not elapsed yet, by a local sequence number.
   std::unordered_map<uint64_t, running> running_executions;

@@ -29,17 +29,45 @@ profile_registry_actor::behavior_type profile_registry(
   for (auto& s : cfg.services)
     st.estimator.add_service(s);
   st.push_delta = cfg.push_delta;
+  for (auto& x : cfg.restored)
+    st.restored[x.task] = std::move(x);
+  st.persist = std::move(cfg.persist);
   self->set_down_handler(
     [=](caf::down_msg& msg) { self->state.listeners.remove(msg.source); });
   return {
     [=](observation& x) {
       invocation_scope scope{x.invocation};
-      if (self->state.estimator.observe(x.task, x.used))
-        push_if_moved(self, x.task, false);
+      auto& st = self->state;
+      if (!st.estimator.observe(x.task, x.used))
+        return;
+      push_if_moved(self, x.task, false);
+      if (st.persist) {
+        auto snap = st.estimator.snapshot(x.task);
+        st.persist(x.task, &snap);
+      }
     },
     [=](task_spec& x) {
-      self->state.estimator.define(x.name, x.hints, x.idempotent);
+      auto& st = self->state;
+      st.estimator.define(x.name, x.hints, x.idempotent);
+      if (auto i = st.restored.find(x.name); i != st.restored.end()) {
+        st.estimator.restore(i->second);
+        st.restored.erase(i);
+      }
       push_if_moved(self, x.name, true);
+    },
+    [=](caf::delete_atom, const std::string& task) {
+      auto& st = self->state;
+      st.restored.erase(task);
+      if (!st.estimator.forget(task))
+        return;
+      // Frontends drop what they cached: the task is unknown from now on.
+      task_profile gone;
+      gone.task = task;
+      for (auto& l : st.listeners)
+        self->send(l, gone);
+      st.pushed.erase(task);
+      if (st.persist)
+        st.persist(task, nullptr);
     },
     [=](caf::get_atom, const std::string& task) {
       return self->state.estimator.profile(task);

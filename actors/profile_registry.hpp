@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,13 @@ struct profile_registry_settings {
   /// A profile is pushed to the frontends when some likelihood moved by at
   /// least this much since the last push.
   double push_delta = 0.01;
+  /// Evidence learned before a restart: a task gets its own back when it is
+  /// defined.
+  std::vector<profile_snapshot> restored;
+  /// Called with a task's evidence whenever it moved, and with nullptr when
+  /// the task is forgotten (a state store keeps them; on the actor's
+  /// thread: it must only hand them on).
+  std::function<void(const std::string&, const profile_snapshot*)> persist;
 };
 
 struct profile_registry_state {
@@ -27,6 +35,8 @@ struct profile_registry_state {
   listener_set<profile_listener_actor> listeners;
   /// What the frontends last received, per task.
   std::map<std::string, task_profile> pushed;
+  std::map<std::string, profile_snapshot> restored;
+  std::function<void(const std::string&, const profile_snapshot*)> persist;
   static inline const char* name = "profile_registry";
 };
 

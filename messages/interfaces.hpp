@@ -35,6 +35,8 @@ using profile_registry_actor = caf::typed_actor<
   caf::reacts_to<observation>,
   // Defines (or redefines) a task with its declared hints.
   caf::reacts_to<task_spec>,
+  // Forgets a task (deleted): its profile is unknown from now on.
+  caf::reacts_to<caf::delete_atom, std::string>,
   // Answers a task's profile; `known` is false for an undefined task.
   caf::replies_to<caf::get_atom, std::string>::with<task_profile>,
   // A frontend subscribes to profile pushes.

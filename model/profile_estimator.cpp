@@ -24,7 +24,42 @@ void profile_estimator::define(const std::string& task,
     est.hinted = false;
   for (auto& h : hints)
     st.services[h].hinted = true;
-  ++st.version;
+  st.version = ++versions_;
+}
+
+profile_snapshot profile_estimator::snapshot(const std::string& task) const {
+  profile_snapshot x;
+  x.task = task;
+  auto i = tasks_.find(task);
+  if (i == tasks_.end())
+    return x;
+  x.observations = i->second.observations;
+  for (auto& [name, est] : i->second.services)
+    x.services.push_back({name, est.successes, est.failures, est.round_trips,
+                          est.bytes_out, est.bytes_in});
+  return x;
+}
+
+bool profile_estimator::restore(const profile_snapshot& x) {
+  auto i = tasks_.find(x.task);
+  if (i == tasks_.end())
+    return false;
+  auto& st = i->second;
+  st.observations = x.observations;
+  for (auto& s : x.services) {
+    auto& est = st.services[s.name];
+    est.successes = s.successes;
+    est.failures = s.failures;
+    est.round_trips = s.round_trips;
+    est.bytes_out = s.bytes_out;
+    est.bytes_in = s.bytes_in;
+  }
+  st.version = ++versions_;
+  return true;
+}
+
+bool profile_estimator::forget(const std::string& task) {
+  return tasks_.erase(task) != 0;
 }
 
 bool profile_estimator::observe(const std::string& task,
@@ -58,7 +93,7 @@ bool profile_estimator::observe(const std::string& task,
     est.bytes_in += w * (static_cast<double>(u->bytes_in) - est.bytes_in);
   }
   ++st.observations;
-  ++st.version;
+  st.version = ++versions_;
   return true;
 }
 

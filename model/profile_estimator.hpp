@@ -9,6 +9,23 @@
 
 namespace augur {
 
+/// What a profile estimator learned about one task, as it is kept across
+/// restarts: the decayed evidence per service (priors come from the hints
+/// the task is defined with).
+struct profile_snapshot {
+  struct service {
+    std::string name;
+    double successes = 0;
+    double failures = 0;
+    double round_trips = 0;
+    double bytes_out = 0;
+    double bytes_in = 0;
+  };
+  std::string task;
+  uint64_t observations = 0;
+  std::vector<service> services;
+};
+
 /// Learns, per task and auxiliary service, the probability that an execution
 /// of the task uses the service.
 ///
@@ -54,6 +71,16 @@ public:
   /// The current profile of `task` (`known == false` if undefined).
   task_profile profile(const std::string& task) const;
 
+  /// The evidence learned about `task` (no services if undefined).
+  profile_snapshot snapshot(const std::string& task) const;
+
+  /// Puts back evidence learned before (a restart) into a defined task;
+  /// returns false when the task is not defined.
+  bool restore(const profile_snapshot& x);
+
+  /// Forgets a task and all it learned; returns whether it was defined.
+  bool forget(const std::string& task);
+
   /// The likelihood that `task` uses `service` (0 when either is unknown).
   double likelihood(const std::string& task, const std::string& service) const;
 
@@ -83,6 +110,9 @@ private:
   settings cfg_;
   std::vector<std::string> services_;
   std::map<std::string, task_state> tasks_;
+  /// Profile versions never repeat, not even for a task forgotten and
+  /// defined again.
+  uint64_t versions_ = 0;
 };
 
 /// True when some likelihood of `now` differs from `before` by at least

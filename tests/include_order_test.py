@@ -10,6 +10,7 @@ the rule. `--counts` prints the cross-folder include counts instead.
       <- model, probes                       decisions and measurement
       <- runtime/execution, runtime/tracing  processes, gateways, the I/O
                                              thread; the tracing mixin
+         runtime/state                       the state file, code archives
       <- actors, include/augur               the actors; the public facade
       <- runtime/node                        one process's runtime
       <- runtime/api, runtime/simulation     HTTP API; replay and reports
@@ -25,6 +26,7 @@ LAYERS = {
     "model": 1,
     "probes": 1,
     "runtime/execution": 2,
+    "runtime/state": 2,
     "runtime/tracing": 2,
     "actors": 3,
     "include/augur": 3,

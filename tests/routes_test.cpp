@@ -31,10 +31,11 @@ TEST_CASE("routes: unknown and damaged targets are clear errors") {
   CHECK_FALSE(r.authenticated);
   // Under /v1, a stranger learns nothing before giving a token.
   CHECK(match_route("/v1/secret").authenticated);
-  for (auto t :
-       {"/v1/tasks/", "/v1/tasks/x", "/v1/tasks//invoke", "/v1/tasks/x/other",
-        "/v1/tasks/%2/invoke", "/v1/tasks/%zz/invoke", "/v1/tasks/a%00b/invoke",
-        "/v1/tasks/a%2Fb/invoke", ""}) {
+  for (auto t : {"/v1/tasks/", "/v1/tasks//invoke", "/v1/tasks/x/other",
+                 "/v1/invocations/", "/v1/invocations/12a",
+                 "/v1/invocations/-1", "/v1/invocations/99999999999999999999",
+                 "/v1/tasks/%2/invoke", "/v1/tasks/%zz/invoke",
+                 "/v1/tasks/a%00b/invoke", "/v1/tasks/a%2Fb/invoke", ""}) {
     CAPTURE(t);
     CHECK(match_route(t).kind == route_kind::not_found);
   }
@@ -42,6 +43,29 @@ TEST_CASE("routes: unknown and damaged targets are clear errors") {
     match_route("/v1/tasks/" + std::string(max_task_name + 1, 'x') + "/invoke")
       .kind
     == route_kind::not_found);
+}
+
+TEST_CASE("routes: deployments and invocation records") {
+  auto t = match_route("/v1/tasks/hello%2Dworld");
+  CHECK(t.kind == route_kind::task);
+  CHECK(t.task == "hello-world");
+  CHECK(method_error(route_kind::task, http_method::put).empty());
+  CHECK(method_error(route_kind::task, http_method::del).empty());
+  CHECK(method_error(route_kind::task, http_method::post)
+        == "use GET, PUT or DELETE");
+  auto code = match_route("/v1/tasks/hello/code");
+  CHECK(code.kind == route_kind::task_code);
+  CHECK(code.task == "hello");
+  CHECK(method_error(route_kind::task_code, http_method::get)
+        == "use PUT to upload code");
+  auto one = match_route("/v1/invocations/42");
+  CHECK(one.kind == route_kind::invocation);
+  CHECK(one.id == 42);
+  CHECK(one.authenticated);
+  auto list = match_route("/v1/invocations?task=hello&limit=5");
+  CHECK(list.kind == route_kind::invocations);
+  CHECK(list.query.at("task") == "hello");
+  CHECK(list.query.at("limit") == "5");
 }
 
 TEST_CASE("routes: queries are decoded and bounded") {

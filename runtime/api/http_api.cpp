@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -18,11 +19,13 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include "augur/runtime/api/deployments.hpp"
 #include "augur/runtime/api/routes.hpp"
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/gateway.hpp"
 #include "augur/runtime/node/request.hpp"
 #include "augur/runtime/node/secrets.hpp"
+#include "augur/runtime/state/state_writer.hpp"
 
 namespace augur {
 
@@ -93,8 +96,9 @@ json to_json(const invoke_result& r) {
 /// The JSON text of a result. Output that is not text (not UTF-8) is given
 /// whole, in base64, as `output_base64` (`output` null); only then is the
 /// document written twice.
-std::string result_text(const invoke_result& r) {
+std::string result_text(const invoke_result& r, uint64_t id) {
   auto doc = to_json(r);
+  doc["id"] = id;
   try {
     return doc.dump();
   } catch (const json::type_error&) {
@@ -255,11 +259,15 @@ struct metrics {
 
 struct http_api::state : std::enable_shared_from_this<http_api::state> {
   state(asio::io_context& ctx, node_runtime& c, const cluster_config& cf)
-    : io(ctx), cluster(c), cfg(cf), acceptor(ctx) {
+    : io(ctx), cluster(c), cfg(cf), acceptor(ctx), writer(c.state()) {
     for (auto& t : cfg.tasks)
       task_timeouts[t.name] = t.timeout_ms;
     for (auto& t : cfg.tenants)
       tokens.emplace_back(t.token);
+    if (writer != nullptr) {
+      deploys = std::make_unique<deployments>(cluster, cfg, writer->store());
+      next_record = writer->store().last_record_id() + 1;
+    }
   }
 
   asio::io_context& io;
@@ -276,6 +284,28 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   std::unordered_map<std::string, double> task_timeouts;
   /// The tenants' tokens as they are compared, in the tenants' order.
   std::vector<secret_digest> tokens;
+  /// The state file (nullptr: a node without one) and the tasks deployed
+  /// over the API.
+  state_writer* writer;
+  std::unique_ptr<deployments> deploys;
+  /// The id of the next invocation record.
+  std::atomic<uint64_t> next_record{1};
+
+  /// Runs `job` on the state writer's thread; `k` gets its answer on the
+  /// I/O thread.
+  void on_writer(std::function<deployments::answer(state_store&)> job,
+                 std::function<void(deployments::answer)> k) {
+    auto self = shared_from_this();
+    writer->run([self, job, k](state_store& store) {
+      deployments::answer a;
+      try {
+        a = job(store);
+      } catch (const std::exception& e) {
+        a = {500, {{"error", std::string{"state file: "} + e.what()}}};
+      }
+      asio::post(self->io, [k, a] { k(a); });
+    });
+  }
 
   /// How long an invocation of `task` may take before the API gives up on
   /// it: its own time limit (process tasks) plus a minute for queueing and
@@ -283,6 +313,8 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   std::chrono::milliseconds deadline_of(const std::string& task) const {
     auto i = task_timeouts.find(task);
     auto ms = i != task_timeouts.end() ? i->second : 0.0;
+    if (deploys)
+      ms = std::max(ms, deploys->timeout_ms(task));
     return std::chrono::milliseconds(static_cast<int64_t>(ms) + 60000);
   }
 
@@ -357,35 +389,56 @@ public:
 
   void read() {
     parser_.emplace();
-    parser_->body_limit(st_->cfg.api.max_body_bytes);
-    // A request must arrive, whole, within the idle timeout (also between
-    // requests on a kept-alive connection): a silent or slow client does
-    // not hold a connection for ever.
+    body_limit_ = st_->cfg.api.max_body_bytes;
+    parser_->body_limit(body_limit_);
+    // A request's header, then its body, must each arrive whole within the
+    // idle timeout (also between requests on a kept-alive connection): a
+    // silent or slow client does not hold a connection for ever.
     stream_.expires_after(idle_timeout());
     auto self = shared_from_this();
-    http::async_read(stream_, buffer_, *parser_, [self](auto ec, size_t) {
-      self->stream_.expires_never();
-      if (ec == http::error::body_limit) {
-        self->reply(error(413,
-                          "request body over the limit of "
-                            + std::to_string(self->st_->cfg.api.max_body_bytes)
-                            + " bytes"),
-                    false);
-        return;
-      }
-      if (ec) {
-        if (ec != http::error::end_of_stream && ec != asio::error::eof
-            && ec != asio::error::connection_reset
-            && ec != beast::error::timeout)
-          self->reply(error(400, "malformed request: " + ec.message()), false);
-        return;
-      }
-      self->request_ = self->parser_->release();
-      self->handle();
-    });
+    http::async_read_header(
+      stream_, buffer_, *parser_, [self](auto ec, size_t) {
+        if (ec) {
+          self->stream_.expires_never();
+          self->read_failed(ec);
+          return;
+        }
+        // Code archives have a limit of their own.
+        auto& req = self->parser_->get();
+        auto target = req.target();
+        if (req.method() == http::verb::put
+            && match_route(std::string_view{target.data(), target.size()}).kind
+                 == route_kind::task_code) {
+          self->body_limit_ = self->st_->cfg.state.max_code_bytes;
+          self->parser_->body_limit(self->body_limit_);
+        }
+        self->stream_.expires_after(self->idle_timeout());
+        http::async_read(self->stream_, self->buffer_, *self->parser_,
+                         [self](auto ec, size_t) {
+                           self->stream_.expires_never();
+                           if (ec) {
+                             self->read_failed(ec);
+                             return;
+                           }
+                           self->request_ = self->parser_->release();
+                           self->handle();
+                         });
+      });
   }
 
 private:
+  void read_failed(boost::system::error_code ec) {
+    if (ec == http::error::body_limit) {
+      reply(error(413, "request body over the limit of "
+                         + std::to_string(body_limit_) + " bytes"),
+            false);
+      return;
+    }
+    if (ec != http::error::end_of_stream && ec != asio::error::eof
+        && ec != asio::error::connection_reset && ec != beast::error::timeout)
+      reply(error(400, "malformed request: " + ec.message()), false);
+  }
+
   void reply(response res, bool keep_alive) {
     st_->stats.response(res.result_int());
     res.keep_alive(keep_alive);
@@ -452,6 +505,32 @@ private:
     }
   }
 
+  /// The tenant's name ("" without tenants).
+  static std::string tenant_name(const tenant_config* tenant) {
+    return tenant != nullptr ? tenant->name : std::string{};
+  }
+
+  /// The name a tenant knows a task by (its own deployed tasks without the
+  /// tenant's prefix).
+  static std::string visible_name(const tenant_config* tenant,
+                                  const std::string& key) {
+    if (tenant != nullptr && key.rfind(tenant->name + "/", 0) == 0)
+      return key.substr(tenant->name.size() + 1);
+    return key;
+  }
+
+  /// Whether a tenant sees the task `key` (its own, or a file task it may
+  /// use).
+  bool sees(const tenant_config* tenant, const std::string& key) const {
+    if (key.find('/') != std::string::npos)
+      return tenant != nullptr && key.rfind(tenant->name + "/", 0) == 0;
+    return allowed(tenant, key);
+  }
+
+  void reply_json(const deployments::answer& a, bool keep) {
+    reply(make(a.status, text(a.body) + "\n"), keep);
+  }
+
   void handle() {
     auto keep = request_.keep_alive();
     auto target = request_.target();
@@ -468,22 +547,35 @@ private:
       reply(error(400, r.error), keep);
       return;
     }
-    if (auto wrong = method_error(r.kind, method_of(request_.method()));
-        !wrong.empty()) {
+    auto method = method_of(request_.method());
+    if (auto wrong = method_error(r.kind, method); !wrong.empty()) {
       reply(error(405, wrong), keep);
       return;
     }
+    // Deployments first: a task that does not exist yet may be created.
+    if (r.kind == route_kind::task && method != http_method::get) {
+      change_task(tenant, r.task, method, keep);
+      return;
+    }
+    if (r.kind == route_kind::task_code) {
+      upload_code(tenant, r.task, keep);
+      return;
+    }
+    std::string key;
     if (!r.task.empty()) {
-      if (!st_->cluster.has_task(r.task)) {
-        reply(error(404, "no task named '" + r.task + "'"), keep);
+      auto found = resolve(tenant, r.task);
+      if (!found) {
+        // A file task the tenant may not use is forbidden; anything else
+        // is not there (another tenant's tasks are not told apart).
+        if (st_->cluster.has_task(r.task) && !allowed(tenant, r.task))
+          reply(error(403, "task '" + r.task + "' is not one of tenant '"
+                             + tenant->name + "'"),
+                keep);
+        else
+          reply(error(404, "no task named '" + r.task + "'"), keep);
         return;
       }
-      if (!allowed(tenant, r.task)) {
-        reply(error(403, "task '" + r.task + "' is not one of tenant '"
-                           + tenant->name + "'"),
-              keep);
-        return;
-      }
+      key = *found;
     }
     switch (r.kind) {
       case route_kind::health:
@@ -492,33 +584,120 @@ private:
       case route_kind::metrics:
         metrics_page(keep);
         return;
-      case route_kind::list_tasks: {
-        json tasks = json::array();
-        for (auto& name : st_->cluster.tasks())
-          if (allowed(tenant, name))
-            tasks.push_back(name);
-        reply(make(200, text(json{{"tasks", tasks}}) + "\n"), keep);
+      case route_kind::list_tasks:
+        list_tasks(tenant, keep);
         return;
-      }
       case route_kind::channels:
         channels(keep);
         return;
       case route_kind::instances:
-        instances(keep);
+        instances(tenant, keep);
         return;
       case route_kind::task_profile:
-        profile(r.task, keep);
+        profile(key, r.task, keep);
         return;
-      case route_kind::task_invoke:
-        invoke(r.task, keep);
+      case route_kind::task:
+        if (st_->deploys)
+          reply_json(st_->deploys->describe(tenant_name(tenant), r.task), keep);
+        else
+          reply(make(200, text(json{{"name", r.task}}) + "\n"), keep);
         return;
+      case route_kind::task_invoke: {
+        auto wait = r.query.find("wait");
+        if (wait != r.query.end() && wait->second != "true"
+            && wait->second != "false") {
+          reply(error(400, "wait must be true or false"), keep);
+          return;
+        }
+        invoke(tenant, key, r.task,
+               wait == r.query.end() || wait->second == "true", keep);
+        return;
+      }
+      case route_kind::invocation:
+        invocation(tenant, r.id, keep);
+        return;
+      case route_kind::invocations:
+        invocations(tenant, r.query, keep);
+        return;
+      case route_kind::task_code:
       case route_kind::not_found:
       case route_kind::bad_request:
         break;
     }
   }
 
-  void invoke(const std::string& task, bool keep) {
+  /// The cluster's name of the tenant's task `name`, if it has one.
+  std::optional<std::string> resolve(const tenant_config* tenant,
+                                     const std::string& name) const {
+    if (st_->deploys)
+      return st_->deploys->resolve(tenant_name(tenant), name,
+                                   allowed(tenant, name));
+    if (st_->cluster.has_task(name) && allowed(tenant, name))
+      return name;
+    return std::nullopt;
+  }
+
+  bool need_state(bool keep) {
+    if (st_->deploys)
+      return true;
+    reply(error(501, "this node keeps no state: deployments and invocation "
+                     "records live on the control node"),
+          keep);
+    return false;
+  }
+
+  void list_tasks(const tenant_config* tenant, bool keep) {
+    std::set<std::string> names;
+    for (auto& name : st_->cluster.tasks())
+      if (name.find('/') == std::string::npos && allowed(tenant, name)
+          && (!st_->deploys || st_->deploys->from_file(name)))
+        names.insert(name);
+    if (st_->deploys)
+      for (auto& name : st_->deploys->names(tenant_name(tenant)))
+        names.insert(name);
+    reply(make(200, text(json{{"tasks", names}}) + "\n"), keep);
+  }
+
+  void change_task(const tenant_config* tenant, const std::string& name,
+                   http_method method, bool keep) {
+    if (!need_state(keep))
+      return;
+    auto self = shared_from_this();
+    auto t = tenant_name(tenant);
+    auto body = request_.body();
+    auto deploys = st_->deploys.get();
+    st_->on_writer(
+      [=](state_store& store) {
+        return method == http_method::put
+                 ? deploys->put_definition(store, t, name, body)
+                 : deploys->remove(store, t, name);
+      },
+      [self, keep](deployments::answer a) { self->reply_json(a, keep); });
+  }
+
+  void upload_code(const tenant_config* tenant, const std::string& name,
+                   bool keep) {
+    if (!need_state(keep))
+      return;
+    auto self = shared_from_this();
+    auto t = tenant_name(tenant);
+    auto body = std::make_shared<std::string>(std::move(request_.body()));
+    auto deploys = st_->deploys.get();
+    st_->on_writer(
+      [=](state_store& store) {
+        return deploys->put_code(store, t, name, *body);
+      },
+      [self, keep](deployments::answer a) { self->reply_json(a, keep); });
+  }
+
+  static int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  }
+
+  void invoke(const tenant_config* tenant, const std::string& key,
+              const std::string& name, bool wait, bool keep) {
     if (st_->draining) {
       auto res = error(503, "draining: not accepting invocations");
       reply(std::move(res), false);
@@ -530,16 +709,40 @@ private:
       reply(error(400, "malformed JSON body"), keep);
       return;
     }
+    if (!wait && !need_state(keep))
+      return;
     ++st_->in_flight;
+    invocation_record rec;
+    rec.id = st_->next_record++;
+    rec.tenant = tenant_name(tenant);
+    rec.task = name;
+    rec.status = "running";
+    rec.created_ms = wall_ms();
+    if (st_->writer != nullptr && !wait)
+      st_->writer->record(rec);
+    if (!wait) {
+      auto res = make(
+        202, text(json{{"id", rec.id}, {"task", name}, {"status", "running"}})
+               + "\n");
+      res.set(http::field::location,
+              "/v1/invocations/" + std::to_string(rec.id));
+      reply(std::move(res), keep);
+    }
     auto self = shared_from_this();
     st_->ask_within<invoke_result>(
-      st_->deadline_of(task), st_->cluster.frontend(),
-      [self, keep](invoke_result* r, std::string err) {
+      st_->deadline_of(key), st_->cluster.frontend(),
+      [self, keep, wait, rec, name](invoke_result* r, std::string err) mutable {
+        unsigned status = 200;
+        std::string body;
         if (r == nullptr) {
-          self->reply(error(503, "no answer from the frontend: " + err), keep);
+          status = 503;
+          rec.status = "failed";
+          body = text(json{{"id", rec.id},
+                           {"task", name},
+                           {"status", "failed"},
+                           {"error", "no answer from the frontend: " + err}});
         } else {
           self->st_->stats.invocation(*r);
-          unsigned status = 200;
           switch (r->status) {
             case outcome::ok:
               break;
@@ -552,27 +755,104 @@ private:
             default:
               status = 500;
           }
-          auto res = make(status, result_text(*r) + "\n");
+          r->task = name;
+          rec.status = to_string(r->status);
+          body = result_text(*r, rec.id);
+        }
+        rec.finished_ms = wall_ms();
+        rec.body = body;
+        if (self->st_->writer != nullptr)
+          self->st_->writer->record(std::move(rec));
+        if (wait) {
+          auto res = make(status, body + "\n");
           if (status == 429)
             res.set(http::field::retry_after, "1");
           self->reply(std::move(res), keep);
         }
         self->st_->invocation_done();
       },
-      invoke_request{task, request_.body()});
+      invoke_request{key, request_.body()});
   }
 
-  void profile(const std::string& task, bool keep) {
+  /// A record as the API gives it.
+  static json record_json(const invocation_record& rec) {
+    json out = rec.body.empty() ? json::object()
+                                : json::parse(rec.body, nullptr, false);
+    if (!out.is_object())
+      out = json::object();
+    out["id"] = rec.id;
+    out["task"] = rec.task;
+    out["status"] = rec.status;
+    out["created_ms"] = rec.created_ms;
+    out["finished_ms"] = rec.finished_ms > 0 ? json(rec.finished_ms)
+                                             : json(nullptr);
+    return out;
+  }
+
+  void invocation(const tenant_config* tenant, uint64_t id, bool keep) {
+    if (!need_state(keep))
+      return;
+    auto self = shared_from_this();
+    auto t = tenant_name(tenant);
+    st_->on_writer(
+      [=](state_store& store) -> deployments::answer {
+        auto rec = store.record(id);
+        if (!rec || rec->tenant != t)
+          return {404, {{"error", "no invocation " + std::to_string(id)}}};
+        return {200, record_json(*rec)};
+      },
+      [self, keep](deployments::answer a) { self->reply_json(a, keep); });
+  }
+
+  void invocations(const tenant_config* tenant,
+                   const std::map<std::string, std::string>& query, bool keep) {
+    if (!need_state(keep))
+      return;
+    size_t limit = 20;
+    std::string task;
+    for (auto& [k, v] : query) {
+      if (k == "limit") {
+        if (v.empty() || v.size() > 4
+            || v.find_first_not_of("0123456789") != std::string::npos
+            || std::stoul(v) < 1 || std::stoul(v) > 1000) {
+          reply(error(400, "limit must be a whole number from 1 to 1000"),
+                keep);
+          return;
+        }
+        limit = std::stoul(v);
+      } else if (k == "task") {
+        task = v;
+      } else {
+        reply(error(400, "unknown parameter '" + k + "' (known: task, limit)"),
+              keep);
+        return;
+      }
+    }
+    auto self = shared_from_this();
+    auto t = tenant_name(tenant);
+    st_->on_writer(
+      [=](state_store& store) -> deployments::answer {
+        json out = json::array();
+        for (auto& rec : store.records(t, task, limit))
+          out.push_back(record_json(rec));
+        return {200, {{"invocations", out}}};
+      },
+      [self, keep](deployments::answer a) { self->reply_json(a, keep); });
+  }
+
+  void profile(const std::string& key, const std::string& name, bool keep) {
     auto self = shared_from_this();
     st_->ask<task_profile>(
       st_->cluster.registry(),
-      [self, keep](task_profile* p, std::string err) {
-        if (p == nullptr)
+      [self, keep, name](task_profile* p, std::string err) {
+        if (p == nullptr) {
           self->reply(error(500, "registry unavailable: " + err), keep);
-        else
+        } else {
+          p->task = name;
           self->reply(make(200, text(to_json(*p)) + "\n"), keep);
+        }
       },
-      caf::get_atom::value, task);
+      caf::get_atom::value, key);
   }
 
   void channels(bool keep) {
@@ -592,7 +872,7 @@ private:
       caf::get_atom::value, channels_atom::value);
   }
 
-  void instances(bool keep) {
+  void instances(const tenant_config* tenant, bool keep) {
     auto handles = st_->cluster.instance_handles();
     auto collected = std::make_shared<std::vector<json>>();
     auto left = std::make_shared<size_t>(handles.size());
@@ -604,9 +884,16 @@ private:
     for (auto& h : handles)
       st_->ask<instance_status>(
         h,
-        [self, keep, collected, left](instance_status* s, std::string) {
-          if (s != nullptr)
+        [self, keep, collected, left, tenant](instance_status* s, std::string) {
+          if (s != nullptr) {
+            // Only the tasks the tenant sees, by the names it knows.
+            std::vector<std::string> warm;
+            for (auto& w : s->warm)
+              if (self->sees(tenant, w))
+                warm.push_back(visible_name(tenant, w));
+            s->warm = std::move(warm);
             collected->push_back(to_json(*s));
+          }
           if (--*left == 0) {
             std::sort(collected->begin(), collected->end(),
                       [](auto& a, auto& b) { return a["name"] < b["name"]; });
@@ -660,6 +947,7 @@ private:
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  uint64_t body_limit_ = 0;
   http::request<http::string_body> request_;
 };
 

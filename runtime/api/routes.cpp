@@ -92,16 +92,28 @@ route match_route(std::string_view target) {
       r.kind = route_kind::channels;
     } else if (path == "/v1/instances") {
       r.kind = route_kind::instances;
+    } else if (path == "/v1/invocations") {
+      r.kind = route_kind::invocations;
+    } else if (path.rfind("/v1/invocations/", 0) == 0) {
+      auto digits = path.substr(16);
+      if (digits.empty() || digits.size() > 19
+          || digits.find_first_not_of("0123456789") != std::string_view::npos)
+        return not_found(path, true);
+      r.kind = route_kind::invocation;
+      r.id = std::stoull(std::string{digits});
     } else if (path.rfind("/v1/tasks/", 0) == 0) {
       auto rest = path.substr(10);
       auto slash = rest.find('/');
+      auto action = slash == std::string_view::npos ? std::string_view{}
+                                                    : rest.substr(slash + 1);
       if (slash == std::string_view::npos)
-        return not_found(path, true);
-      auto action = rest.substr(slash + 1);
-      if (action == "invoke")
+        r.kind = route_kind::task;
+      else if (action == "invoke")
         r.kind = route_kind::task_invoke;
       else if (action == "profile")
         r.kind = route_kind::task_profile;
+      else if (action == "code")
+        r.kind = route_kind::task_code;
       else
         return not_found(path, true);
       auto name = percent_decode(rest.substr(0, slash), false);
@@ -126,6 +138,13 @@ std::string method_error(route_kind kind, http_method method) {
   switch (kind) {
     case route_kind::task_invoke:
       return method == http_method::post ? "" : "use POST to invoke";
+    case route_kind::task:
+      return method == http_method::get || method == http_method::put
+                 || method == http_method::del
+               ? ""
+               : "use GET, PUT or DELETE";
+    case route_kind::task_code:
+      return method == http_method::put ? "" : "use PUT to upload code";
     case route_kind::not_found:
     case route_kind::bad_request:
       return "";

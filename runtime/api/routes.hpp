@@ -16,8 +16,12 @@ enum class route_kind {
   list_tasks,   // GET /v1/tasks
   task_invoke,  // POST /v1/tasks/{name}/invoke
   task_profile, // GET /v1/tasks/{name}/profile
+  task,         // GET, PUT, DELETE /v1/tasks/{name}
+  task_code,    // PUT /v1/tasks/{name}/code
   channels,     // GET /v1/channels
   instances,    // GET /v1/instances
+  invocation,   // GET /v1/invocations/{id}
+  invocations,  // GET /v1/invocations?task=&limit=
   not_found,
   bad_request, // a query that cannot be read
 };
@@ -29,6 +33,8 @@ struct route {
   route_kind kind = route_kind::not_found;
   /// The task named in the path, percent-decoded (task routes only).
   std::string task;
+  /// The invocation record named in the path (`invocation` only).
+  uint64_t id = 0;
   /// The query's parameters, percent-decoded.
   std::map<std::string, std::string> query;
   /// Why it is `not_found` or `bad_request`: said to the client.

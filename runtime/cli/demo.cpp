@@ -297,6 +297,8 @@ run_summary
 run_real_policy(cluster_config cfg, placement_policy policy,
                 const std::vector<std::pair<std::string, std::string>>& reqs) {
   cfg.policy = policy;
+  // Every policy starts from nothing: no profile learned by the one before.
+  cfg.state.path.clear();
   // The API's I/O context outlives the cluster, its thread does not (see
   // `serve`).
   io_runner io;

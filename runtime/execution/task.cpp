@@ -60,12 +60,17 @@ void task_catalog::define(const std::string& name, task_options options,
 }
 
 void task_catalog::define_command(const std::string& name, task_options options,
-                                  command_spec command) {
+                                  command_spec command, uint64_t version) {
   auto x = std::make_shared<entry>(
     entry{std::move(options), nullptr,
-          std::make_shared<const command_spec>(std::move(command))});
+          std::make_shared<const command_spec>(std::move(command)), version});
   std::unique_lock<std::shared_mutex> guard{mtx_};
   tasks_[name] = std::move(x);
+}
+
+bool task_catalog::remove(const std::string& name) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  return tasks_.erase(name) != 0;
 }
 
 std::vector<std::string> task_catalog::names() const {

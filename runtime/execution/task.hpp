@@ -95,6 +95,9 @@ struct command_spec {
   uint64_t memory_mb = 0;
   /// Run once per instance before the first execution there (cold start).
   std::vector<std::string> setup;
+  /// A deployed task's files: copied into the working directory of every
+  /// instance at its cold start of this version (empty: none).
+  std::string code_dir;
 };
 
 /// The body of a task: gets the context and the payload, returns the output.
@@ -111,14 +114,22 @@ public:
     task_handler handler;
     /// Process tasks (null for in-process ones).
     std::shared_ptr<const command_spec> command;
+    /// Grows with every redeployment of the task: an instance warm with
+    /// another version treats this one as cold.
+    uint64_t version = 0;
   };
 
   void define(const std::string& name, task_options options,
               task_handler handler);
 
-  /// Defines a task that runs a program.
+  /// Defines a task that runs a program; `version` tells one deployment of
+  /// it from the next.
   void define_command(const std::string& name, task_options options,
-                      command_spec command);
+                      command_spec command, uint64_t version = 0);
+
+  /// Forgets a task: executions that hold its entry finish, new ones find
+  /// nothing. Returns whether it was defined.
+  bool remove(const std::string& name);
 
   /// Names of all tasks.
   std::vector<std::string> names() const;

@@ -87,7 +87,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                             cluster_config cfg) {
   std::set<std::string> top_keys{"cluster", "defaults", "host", "service",
                                  "link",    "trace",    "api",  "tenant",
-                                 "node",    "sandbox",  "tls"};
+                                 "node",    "sandbox",  "tls",  "state"};
   // A scenario's [[task]] is its own; a cluster's [[task]] runs programs.
   bool command_tasks = extra_sections.count("task") == 0;
   if (command_tasks)
@@ -306,6 +306,21 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                         cfg.api.max_connections, 1, 1u << 20);
     r.no_other_keys();
   }
+  if (auto tbl = table_of(source, root, "state")) {
+    table_reader r{source, *tbl, "state."};
+    cfg.state.path = r.path("path");
+    cfg.state.retention_s = r.number("retention_s", cfg.state.retention_s, 1,
+                                     3.2e7);
+    cfg.state.max_records = r.integer("max_records", cfg.state.max_records, 1,
+                                      1ull << 32);
+    cfg.state.max_code_bytes
+      = r.integer("max_code_bytes", cfg.state.max_code_bytes, 1, 1ull << 32);
+    cfg.state.max_unpacked_bytes = r.integer(
+      "max_unpacked_bytes", cfg.state.max_unpacked_bytes, 1, 1ull << 36);
+    cfg.state.max_tasks = static_cast<uint32_t>(
+      r.integer("max_tasks", cfg.state.max_tasks, 1, 1000000));
+    r.no_other_keys();
+  }
   if (auto arr = array_of_tables(source, root, "tenant")) {
     for (size_t i = 0; i < arr->size(); ++i) {
       auto& tbl = *arr->get(i)->as_table();
@@ -430,6 +445,11 @@ cluster_config load_config(const std::string& path) {
   auto dir = std::filesystem::absolute(path).parent_path();
   cfg.private_paths.push_back(
     std::filesystem::absolute(path).lexically_normal().string());
+  if (cfg.state.path.empty())
+    cfg.state.path
+      = (dir / (std::filesystem::path{path}.stem().string() + ".state"))
+          .lexically_normal()
+          .string();
   for (auto& t : cfg.tasks)
     for (auto* args : {&t.command, &t.setup})
       for (auto& a : *args)

@@ -122,6 +122,21 @@ struct sandbox_config {
   uint32_t gid = 65534;
 };
 
+/// `[state]`: what the control node keeps across restarts (SQLite).
+struct state_config {
+  /// The state file; empty: nothing is kept (a cluster parsed from text).
+  /// A cluster file's default is `<its name>.state` beside it.
+  std::string path;
+  /// Invocation records are kept this long, and at most this many.
+  double retention_s = 86400;
+  uint64_t max_records = 100000;
+  /// A code archive's size as uploaded (413 beyond), and unpacked.
+  uint64_t max_code_bytes = 64u << 20;
+  uint64_t max_unpacked_bytes = 256u << 20;
+  /// Tasks one tenant may deploy.
+  uint32_t max_tasks = 1000;
+};
+
 /// `[[tenant]]`: who may call the API, with which token, for which tasks.
 struct tenant_config {
   std::string name;
@@ -183,6 +198,8 @@ struct cluster_config {
   std::vector<command_task_config> tasks;
   api_config api;
   std::vector<tenant_config> tenants;
+  // [state]
+  state_config state;
   // [sandbox]
   sandbox_config sandbox;
   /// Files and directories holding the server's secrets (the cluster file

@@ -39,6 +39,7 @@
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/node/request.hpp"
 #include "augur/runtime/node/secrets.hpp"
+#include "augur/runtime/state/state_writer.hpp"
 #include "augur/runtime/tracing/tracing.hpp"
 
 #include <dlfcn.h>
@@ -220,6 +221,9 @@ struct node_runtime::impl {
   /// first (`~impl`), destroyed last: actors that end while the system shuts
   /// down still post to its context (a probe closing its gateways).
   std::shared_ptr<io_runner> io;
+  /// Real-time control and all-in-one nodes: the state file's writer (the
+  /// registry hands it profiles until the actor system is gone).
+  std::unique_ptr<state_writer> state;
   // (All declared before the actor system: callbacks of its actors use
   // them until the system is gone.)
   caf::actor_system_config sys_cfg;
@@ -262,6 +266,26 @@ struct node_runtime::impl {
   }
 
   // -- construction ----------------------------------------------------------
+
+  /// Opens the state file (throws `state_error` naming it) and keeps it
+  /// from executions: the file and its log are private, only the server's
+  /// user may read them.
+  void open_state() {
+    state_store::limits lim;
+    lim.retention_s = cfg.state.retention_s;
+    lim.max_records = cfg.state.max_records;
+    auto path = cfg.state.path.empty() ? std::string{":memory:"}
+                                       : cfg.state.path;
+    auto store = std::make_shared<state_store>(path, lim);
+    if (!cfg.state.path.empty()) {
+      for (auto& p : {path, path + "-wal", path + "-shm"}) {
+        ::chmod(p.c_str(), 0600);
+        cfg.private_paths.push_back(p);
+      }
+    }
+    state = std::make_unique<state_writer>(std::move(store),
+                                           std::chrono::milliseconds(200));
+  }
 
   /// The root of the executions' directories: made fresh and exclusive
   /// (mkdtemp: nobody can have planted it or links in it), crossable but
@@ -360,6 +384,8 @@ struct node_runtime::impl {
           endpoints[s.name] = s.endpoint;
           real[s.name] = {s.endpoint, s.kind};
         }
+    if (mode == clock_mode::real_time && role != node_role::worker)
+      open_state();
     if (mode == clock_mode::real_time) {
       // Processes, gateways and real probes run on one I/O thread.
       io = std::make_shared<io_runner>();
@@ -385,6 +411,13 @@ struct node_runtime::impl {
     profile_registry_settings rs;
     rs.estimator.half_life = cfg.profile_half_life;
     rs.services = service_names;
+    if (state) {
+      rs.restored = state->store().profiles();
+      rs.persist = [w = state.get()](const std::string& task,
+                                     const profile_snapshot* x) {
+        w->profile(task, x);
+      };
+    }
     if (role != node_role::worker)
       registry = sys.spawn(profile_registry, rs);
     frontend_settings fs;
@@ -461,7 +494,8 @@ struct node_runtime::impl {
     for (auto& t : cfg.tasks) {
       task_options opts;
       opts.hints = t.hints;
-      command_spec cmd{t.command, t.env, t.timeout_ms, t.memory_mb, t.setup};
+      command_spec cmd{t.command,   t.env,   t.timeout_ms,
+                       t.memory_mb, t.setup, {}};
       catalog->define_command(t.name, opts, cmd);
       if (registry)
         caf::anon_send(registry, task_spec{t.name, t.hints, t.idempotent});
@@ -878,12 +912,31 @@ void node_runtime::define_task(const std::string& name, task_options options,
 
 void node_runtime::define_command_task(const std::string& name,
                                        task_options options,
-                                       command_spec command) {
+                                       command_spec command, uint64_t version,
+                                       bool idempotent) {
   auto hints = options.hints;
-  impl_->catalog->define_command(name, std::move(options), std::move(command));
+  impl_->catalog->define_command(name, std::move(options), std::move(command),
+                                 version);
   if (impl_->registry) // a worker node has none: the control node learns
-    caf::anon_send(impl_->registry, task_spec{name, std::move(hints)});
+    caf::anon_send(impl_->registry,
+                   task_spec{name, std::move(hints), idempotent});
   impl_->run();
+}
+
+bool node_runtime::remove_task(const std::string& name) {
+  auto removed = impl_->catalog->remove(name);
+  if (removed && impl_->registry)
+    caf::anon_send(impl_->registry, caf::delete_atom::value, name);
+  impl_->run();
+  return removed;
+}
+
+state_writer* node_runtime::state() const {
+  return impl_->state.get();
+}
+
+std::string node_runtime::code_root() const {
+  return impl_->workdir.empty() ? std::string{} : impl_->workdir + "/code";
 }
 
 void node_runtime::define_service(const std::string& name,

@@ -24,6 +24,8 @@ class test_multiplexer;
 
 namespace augur {
 
+class state_writer;
+
 /// The runtime of one augur process: it assembles the actors the process
 /// runs and drives them. `augur serve`, `augur node`, `augur simulate`, the
 /// demo and the embedded cluster of users' tests (`<augur/embedded.hpp>`, a
@@ -83,8 +85,15 @@ public:
   void define_task(const std::string& name, task_options options,
                    task_handler handler);
 
+  /// Defines (or redefines, with a new `version`) a task that runs a
+  /// program; `idempotent` ones may run again after losing their instance.
   void define_command_task(const std::string& name, task_options options,
-                           command_spec command);
+                           command_spec command, uint64_t version = 0,
+                           bool idempotent = false);
+
+  /// Removes a task: running executions finish, new invocations find no
+  /// task, its profile is forgotten. Returns whether it was defined.
+  bool remove_task(const std::string& name);
 
   void define_service(const std::string& name,
                       task_context::service_handler handler);
@@ -187,6 +196,14 @@ public:
   /// them directly (the HTTP API).
   profile_registry_actor registry() const;
   std::vector<instance_actor> instance_handles() const;
+
+  /// What the node keeps across restarts: a real-time control (or
+  /// all-in-one) node has a state writer over `[state] path` (in memory
+  /// without one); others have none (nullptr).
+  state_writer* state() const;
+
+  /// Where deployed tasks' code is unpacked (empty: no real executions).
+  std::string code_root() const;
 
   /// Names of the defined tasks.
   std::vector<std::string> tasks() const;
