@@ -15,12 +15,14 @@
 #include <nlohmann/json.hpp>
 
 #include "augur/runtime/api/serve.hpp"
+#include "augur/runtime/cli/client.hpp"
 #include "augur/runtime/cli/demo.hpp"
 #include "augur/runtime/node/certs.hpp"
 #include "augur/runtime/node/config.hpp"
 #include "augur/runtime/simulation/report.hpp"
 #include "augur/runtime/simulation/scenario.hpp"
 #include "augur/runtime/simulation/simulator.hpp"
+#include "augur/runtime/state/state_store.hpp"
 #include "augur/runtime/tracing/trace_format.hpp"
 
 namespace {
@@ -200,7 +202,18 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("--markdown", plot_markdown,
                        "Also write the README's tables to this file");
 
-  CLI11_PARSE(app, argc, argv);
+  augur::client_commands client;
+  client.attach(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a success; every other mistake on the command line is a
+    // usage error (2).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (auto status = client.run(std::cout, std::cerr))
+    return *status;
   if (demo.virtual_time && demo_cmd->count("--requests") == 0)
     demo.requests = 4000;
   try {
@@ -330,6 +343,9 @@ int main(int argc, char** argv) {
                 << " services)\n";
     }
   } catch (const augur::trace_error& e) {
+    std::cerr << "augur: " << e.what() << "\n";
+    return 2;
+  } catch (const augur::state_error& e) {
     std::cerr << "augur: " << e.what() << "\n";
     return 2;
   } catch (const augur::config_error& e) {
