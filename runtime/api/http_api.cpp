@@ -389,8 +389,9 @@ public:
 
   void read() {
     parser_.emplace();
-    body_limit_ = st_->cfg.api.max_body_bytes;
-    parser_->body_limit(body_limit_);
+    // The larger limit while the header is read; the route's own after it.
+    parser_->body_limit(
+      std::max(st_->cfg.api.max_body_bytes, st_->cfg.state.max_code_bytes));
     // A request's header, then its body, must each arrive whole within the
     // idle timeout (also between requests on a kept-alive connection): a
     // silent or slow client does not hold a connection for ever.
@@ -406,12 +407,19 @@ public:
         // Code archives have a limit of their own.
         auto& req = self->parser_->get();
         auto target = req.target();
-        if (req.method() == http::verb::put
+        auto code
+          = req.method() == http::verb::put
             && match_route(std::string_view{target.data(), target.size()}).kind
-                 == route_kind::task_code) {
-          self->body_limit_ = self->st_->cfg.state.max_code_bytes;
-          self->parser_->body_limit(self->body_limit_);
+                 == route_kind::task_code;
+        self->body_limit_ = code ? self->st_->cfg.state.max_code_bytes
+                                 : self->st_->cfg.api.max_body_bytes;
+        if (auto n = self->parser_->content_length();
+            n && *n > self->body_limit_) {
+          self->stream_.expires_never();
+          self->read_failed(http::error::body_limit);
+          return;
         }
+        self->parser_->body_limit(self->body_limit_);
         self->stream_.expires_after(self->idle_timeout());
         http::async_read(self->stream_, self->buffer_, *self->parser_,
                          [self](auto ec, size_t) {

@@ -28,7 +28,8 @@ reader open_reader(const std::string& bytes) {
   archive_read_support_format_zip(a.get());
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size())
       != ARCHIVE_OK)
-    throw archive_error(400, std::string{"not a .tar.gz or .zip archive: "}
+    throw archive_error(400, std::string{"not a .tar.gz or .zip archive, or "
+                                         "a damaged or truncated one: "}
                                + archive_error_string(a.get()));
   return a;
 }
