@@ -225,15 +225,19 @@ std::string pack_directory(const std::string& dir) {
     throw std::runtime_error(archive_error_string(a.get()));
   std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e{
     archive_entry_new(), archive_entry_free};
+  // (Absolute and plain, so that `lexically_relative` below is exact.)
+  auto root = fs::absolute(dir).lexically_normal();
+  if (root.filename().empty())
+    root = root.parent_path();
   std::vector<fs::path> paths;
-  for (auto& x : fs::recursive_directory_iterator(dir))
+  for (auto& x : fs::recursive_directory_iterator(root))
     paths.push_back(x.path());
   std::sort(paths.begin(), paths.end());
   for (auto& p : paths) {
     auto st = fs::symlink_status(p);
     archive_entry_clear(e.get());
-    archive_entry_set_pathname(e.get(),
-                               fs::relative(p, dir).generic_string().c_str());
+    archive_entry_set_pathname(
+      e.get(), p.lexically_relative(root).generic_string().c_str());
     archive_entry_set_perm(e.get(),
                            static_cast<mode_t>(st.permissions()) & 0777);
     std::string data;

@@ -1,0 +1,249 @@
+// The state file, code archives and the profile estimator's snapshots, as
+// plain classes: no actor, no server.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "augur/model/profile_estimator.hpp"
+#include "augur/runtime/state/code_archive.hpp"
+#include "augur/runtime/state/state_store.hpp"
+#include "augur/runtime/state/state_writer.hpp"
+#include "temp_dir.hpp"
+
+using namespace augur;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path{path}.parent_path());
+  std::ofstream out{path, std::ios::binary};
+  out << text;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+} // namespace
+
+TEST_CASE("state: tasks, profiles and records survive closing the file") {
+  test::temp_dir dir;
+  auto path = dir.file("s.state");
+  uint64_t v1 = 0;
+  uint64_t v2 = 0;
+  {
+    state_store store{path, {}};
+    deployed_task t{"alice", "greet", 0, R"({"command":["true"]})", "", "", 5};
+    store.put_task(t);
+    v1 = t.version;
+    t.code = std::string("\0code\xff", 6);
+    t.code_format = "tar.gz";
+    store.put_task(t);
+    v2 = t.version;
+    profile_snapshot p{"alice/greet", 7, {{"cache", 5.5, 1.5, 3, 100, 20}}};
+    store.put_profiles({{"alice/greet", p}});
+    store.put_records({{1, "alice", "greet", "running", 1000, 0, ""},
+                       {1, "alice", "greet", "ok", 1000, 1010, "{}"},
+                       {2, "bob", "x", "ok", 1000, 1020, "{}"}},
+                      2000);
+  }
+  state_store store{path, {}};
+  CHECK(v2 > v1);
+  auto tasks = store.tasks();
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0].version == v2);
+  CHECK(tasks[0].code == std::string("\0code\xff", 6)); // bytes, whole
+  auto profiles = store.profiles();
+  REQUIRE(profiles.size() == 1);
+  CHECK(profiles[0].observations == 7);
+  CHECK(profiles[0].services[0].successes == 5.5);
+  auto rec = store.record(1);
+  REQUIRE(rec);
+  CHECK(rec->status == "ok"); // a later write of an id replaces it
+  CHECK(store.records("alice", "", 10).size() == 1);
+  CHECK(store.records("bob", "x", 10).size() == 1);
+  CHECK(store.last_record_id() == 2);
+  // A task deleted and deployed again never repeats a version.
+  CHECK(store.delete_task("alice", "greet", "alice/greet"));
+  CHECK(store.profiles().empty());
+  deployed_task again{"alice", "greet", 0, "{}", "", "", 6};
+  store.put_task(again);
+  CHECK(again.version > v2);
+}
+
+TEST_CASE("state: records are bounded in count and in age") {
+  test::temp_dir dir;
+  state_store::limits lim;
+  lim.max_records = 3;
+  lim.retention_s = 60;
+  state_store store{dir.file("s.state"), lim};
+  std::vector<invocation_record> xs;
+  for (uint64_t i = 1; i <= 5; ++i)
+    xs.push_back({i, "t", "x", "ok", 100000, 100001, "{}"});
+  store.put_records(xs, 100000);
+  CHECK(store.record_count() == 3);
+  CHECK_FALSE(store.record(2));
+  CHECK(store.record(5));
+  // A minute later the old ones are gone, the new one stays.
+  store.put_records({{6, "t", "x", "ok", 170000, 170001, "{}"}}, 170000);
+  CHECK(store.record_count() == 1);
+  CHECK(store.record(6));
+  CHECK(store.last_record_id() == 6); // ids go on after removals
+}
+
+TEST_CASE("state: a damaged, foreign or held file is a clear error") {
+  test::temp_dir dir;
+  auto garbage = dir.file("garbage.state");
+  write(garbage, std::string(4096, 'x'));
+  CHECK_THROWS_WITH_AS(state_store(garbage, {}),
+                       doctest::Contains(("state file " + garbage).c_str()),
+                       state_error);
+  CHECK(read(garbage) == std::string(4096, 'x')); // left as it was
+  auto foreign = dir.file("foreign.state");
+  {
+    // Another program's SQLite file: not augur's to change.
+    state_store store{foreign, {}};
+  }
+  {
+    std::fstream f{foreign, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(68); // the header's application id
+    f.write("\0\0\0\1", 4);
+  }
+  CHECK_THROWS_WITH_AS(state_store(foreign, {}),
+                       doctest::Contains("not augur's state"), state_error);
+  auto held = dir.file("held.state");
+  state_store first{held, {}};
+  CHECK_THROWS_WITH_AS(state_store(held, {}),
+                       doctest::Contains("another process holds it"),
+                       state_error);
+}
+
+TEST_CASE("state: the writer batches and flushes in order") {
+  test::temp_dir dir;
+  auto store = std::make_shared<state_store>(dir.file("s.state"),
+                                             state_store::limits{});
+  // An interval no test waits for: flush() is what writes.
+  state_writer w{store, std::chrono::hours(1)};
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  for (uint64_t i = 1; i <= 10; ++i)
+    w.record({i, "t", "x", "running", now, 0, ""});
+  w.record({3, "t", "x", "ok", now, now + 1, "{}"});
+  profile_snapshot p{"x", 1, {{"cache", 1, 0, 1, 10, 10}}};
+  w.profile("x", &p);
+  w.profile("y", &p);
+  w.profile("y", nullptr); // forgotten before it was written
+  bool ran = false;
+  w.run([&](state_store& s) {
+    // Everything handed over before the job is written when it runs.
+    ran = s.record_count() == 10 && s.record(3)->status == "ok";
+  });
+  w.flush();
+  CHECK(ran);
+  CHECK(store->profiles().size() == 1);
+  CHECK(w.batches() >= 1);
+  CHECK(w.dropped_records() == 0);
+}
+
+namespace {
+
+/// A .tar.gz of `entries`, made by the same library the client uses.
+std::string
+pack(test::temp_dir& dir,
+     const std::vector<std::pair<std::string, std::string>>& files) {
+  auto root = dir.file("src");
+  fs::remove_all(root);
+  fs::create_directories(root);
+  for (auto& [name, text] : files)
+    write(root + "/" + name, text);
+  return pack_directory(root);
+}
+
+} // namespace
+
+TEST_CASE("archives: a directory packs and unpacks whole") {
+  test::temp_dir dir;
+  auto bytes = pack(dir, {{"main.py", "print(1)"}, {"lib/util.py", "x = 2"}});
+  fs::create_symlink("lib/util.py", dir.file("src/alias.py"));
+  bytes = pack_directory(dir.file("src"));
+  auto out = dir.file("out");
+  CHECK(unpack_code(bytes, out, {}) == "tar.gz");
+  CHECK(read(out + "/main.py") == "print(1)");
+  CHECK(read(out + "/lib/util.py") == "x = 2");
+  CHECK(fs::read_symlink(out + "/alias.py") == "lib/util.py");
+}
+
+TEST_CASE("archives: limits and damage are refused before writing") {
+  test::temp_dir dir;
+  auto bytes = pack(dir, {{"big", std::string(100000, 'a')}});
+  auto out = dir.file("out");
+  archive_limits small{50000, 10};
+  try {
+    unpack_code(bytes, out, small);
+    FAIL("an archive over the unpacked limit was taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 413);
+  }
+  CHECK_FALSE(fs::exists(out));
+  // Cut in the middle of a file's bytes (incompressible: the cut cannot
+  // fall in the padding after them).
+  std::string noise;
+  uint32_t x = 1;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    noise += static_cast<char>(x >> 24);
+  }
+  bytes = pack(dir, {{"noise", noise}});
+  try {
+    unpack_code(bytes.substr(0, bytes.size() / 2), out, {});
+    FAIL("a truncated archive was taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 400);
+    CHECK(std::string{e.what()}.find("damaged or truncated")
+          != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(out));
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 11; ++i)
+    many.push_back({"f" + std::to_string(i), "x"});
+  try {
+    unpack_code(pack(dir, many), out, small);
+    FAIL("too many entries were taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 413);
+  }
+}
+
+TEST_CASE("profiles: a snapshot restores what was learned, exactly") {
+  profile_estimator a;
+  a.add_service("cache");
+  a.add_service("db");
+  a.define("t", {"cache"});
+  for (int i = 0; i < 9; ++i)
+    a.observe("t", {service_use{"db", 3, 1000, 200, 1}});
+  profile_estimator b;
+  b.add_service("cache");
+  b.add_service("db");
+  CHECK_FALSE(b.restore(a.snapshot("t"))); // not defined there yet
+  b.define("t", {"cache"});
+  CHECK(b.restore(a.snapshot("t")));
+  auto pa = a.profile("t");
+  auto pb = b.profile("t");
+  CHECK(pb.observations == pa.observations);
+  REQUIRE(pb.services.size() == pa.services.size());
+  for (size_t i = 0; i < pa.services.size(); ++i) {
+    CHECK(pb.services[i].likelihood == pa.services[i].likelihood);
+    CHECK(pb.services[i].round_trips == pa.services[i].round_trips);
+    CHECK(pb.services[i].bytes_out == pa.services[i].bytes_out);
+  }
+  auto before = pb.version;
+  CHECK(b.forget("t"));
+  CHECK_FALSE(b.profile("t").known);
+  b.define("t", {});
+  CHECK(b.profile("t").version > before); // versions never repeat
+}
