@@ -645,6 +645,18 @@ private:
     return std::nullopt;
   }
 
+  /// Whether tasks may be deployed here; answers 501 when not.
+  bool can_deploy(bool keep) {
+    if (!need_state(keep))
+      return false;
+    if (st_->cluster.role() != node_role::control)
+      return true;
+    reply(error(501, "deploying on a distributed cluster is not supported "
+                     "yet: worker nodes run only the cluster file's tasks"),
+          keep);
+    return false;
+  }
+
   bool need_state(bool keep) {
     if (st_->deploys)
       return true;
@@ -668,7 +680,7 @@ private:
 
   void change_task(const tenant_config* tenant, const std::string& name,
                    http_method method, bool keep) {
-    if (!need_state(keep))
+    if (!can_deploy(keep))
       return;
     auto self = shared_from_this();
     auto t = tenant_name(tenant);
@@ -685,7 +697,7 @@ private:
 
   void upload_code(const tenant_config* tenant, const std::string& name,
                    bool keep) {
-    if (!need_state(keep))
+    if (!can_deploy(keep))
       return;
     auto self = shared_from_this();
     auto t = tenant_name(tenant);

@@ -216,6 +216,8 @@ std::string pack_directory(const std::string& dir) {
   writer a{archive_write_new(), archive_write_free};
   archive_write_add_filter_gzip(a.get());
   archive_write_set_format_pax_restricted(a.get());
+  // No padding of the compressed stream to a 10 KiB block.
+  archive_write_set_bytes_in_last_block(a.get(), 1);
   auto append = [](archive*, void* data, const void* buf, size_t n) {
     static_cast<std::string*>(data)->append(static_cast<const char*>(buf), n);
     return static_cast<la_ssize_t>(n);
