@@ -60,11 +60,9 @@ bool touch(instance_state& st, const std::string& task, uint64_t version) {
 }
 
 /// The directory of `task`'s executions in `version` under the instance's
-/// root (a name only letters, digits and `_` make up).
+/// root (`-v` cannot occur in a task's directory name: `-` is escaped).
 std::string task_dir(const std::string& task, uint64_t version) {
-  std::string dir;
-  for (unsigned char c : task)
-    dir += std::isalnum(c) ? static_cast<char>(c) : '_';
+  auto dir = task_directory_name(task);
   if (version > 0)
     dir += "-v" + std::to_string(version);
   return dir;

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests"))
 import platform_test as pt  # noqa: E402
-from testlib import free_port, redis_command, wait_for  # noqa: E402
+from testlib import start_redis  # noqa: E402
 
 
 def main():
@@ -28,16 +27,12 @@ def main():
         if "--tasks" in sys.argv else 10
     pt.AUGUR = augur
     workdir = tempfile.mkdtemp()
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+    redis, redis_port = start_redis()
     path = os.path.join(workdir, "bench.toml")
     with open(path, "w") as f:
         f.write(pt.CONFIG.format(redis=redis_port))
     proc = None
     try:
-        wait_for(lambda: redis_command(redis_port, "PING") == b"+PONG\r\n")
         proc, port = pt.start(path)
         code = pt.tgz(pt.greet_code("hello"))
         first, warm = [], []

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import tempfile
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, failures, free_port, redis_command, wait_for  # noqa: E402,E501
+from testlib import check, failures, redis_command, start_redis, wait_for  # noqa: E402,E501
 
 AUGUR = sys.argv[1]
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -458,17 +457,12 @@ def corrupt_checks(path):
 
 def main():
     workdir = tempfile.mkdtemp()
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+    redis, redis_port = start_redis()
     path = os.path.join(workdir, "platform.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(redis=redis_port))
     proc = None
     try:
-        check(wait_for(lambda: redis_command(redis_port, "PING")
-                       == b"+PONG\r\n"), "redis starts")
         proc, port = start(path)
         deploy_checks(port, redis_port)
         archive_checks(port)

@@ -13,21 +13,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, failures, free_port, redis_command, wait_for  # noqa: E402,E501
+from testlib import check, failures, redis_command, start_redis, wait_for  # noqa: E402,E501
 
 AUGUR = sys.argv[1]
-
-
-def redis_ping(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16) == b"+PONG\r\n"
-    except OSError:
-        return False
 
 
 def request(port, method, path, body=None, token="alice-token",
@@ -157,12 +147,8 @@ def start_serve(workdir, redis_port, queue=100, instances=2, api_extra=""):
 
 def main():
     workdir = tempfile.mkdtemp()
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+    redis, redis_port = start_redis()
     try:
-        check(wait_for(lambda: redis_ping(redis_port)), "redis starts")
         run_api_checks(workdir, redis_port)
         run_queue_and_drain_checks(workdir, redis_port)
         run_connection_limit_checks(workdir, redis_port)

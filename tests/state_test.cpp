@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "augur/model/profile_estimator.hpp"
+#include "augur/runtime/execution/task.hpp"
 #include "augur/runtime/state/code_archive.hpp"
 #include "augur/runtime/state/state_store.hpp"
 #include "augur/runtime/state/state_writer.hpp"
@@ -44,6 +45,11 @@ TEST_CASE("state: tasks, profiles and records survive closing the file") {
     t.code_format = "tar.gz";
     store.put_task(t);
     v2 = t.version;
+    // A new definition keeps the code it does not carry.
+    deployed_task def{"alice", "greet", 0, R"({"command":["false"]})",
+                      "",      "",      6};
+    store.put_task(def, true);
+    v2 = def.version;
     profile_snapshot p{"alice/greet", 7, {{"cache", 5.5, 1.5, 3, 100, 20}}};
     store.put_profiles({{"alice/greet", p}});
     store.put_records({{1, "alice", "greet", "running", 1000, 0, ""},
@@ -57,6 +63,8 @@ TEST_CASE("state: tasks, profiles and records survive closing the file") {
   REQUIRE(tasks.size() == 1);
   CHECK(tasks[0].version == v2);
   CHECK(tasks[0].code == std::string("\0code\xff", 6)); // bytes, whole
+  CHECK(tasks[0].code_format == "tar.gz");
+  CHECK(tasks[0].definition == R"({"command":["false"]})");
   auto profiles = store.profiles();
   REQUIRE(profiles.size() == 1);
   CHECK(profiles[0].observations == 7);
@@ -246,4 +254,12 @@ TEST_CASE("profiles: a snapshot restores what was learned, exactly") {
   CHECK_FALSE(b.profile("t").known);
   b.define("t", {});
   CHECK(b.profile("t").version > before); // versions never repeat
+}
+
+TEST_CASE("tasks: directory names never collide") {
+  // A tenant's task and a file task of a look-alike name, and a version
+  // suffix that no task name can produce.
+  CHECK(task_directory_name("alice/x") != task_directory_name("alice_x"));
+  CHECK(task_directory_name("hash") == "hash");
+  CHECK(task_directory_name("a-v2").find("-v") == std::string::npos);
 }

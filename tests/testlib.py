@@ -1,6 +1,7 @@
 """Helpers shared by the tests that drive augur's processes from Python."""
 
 import socket
+import subprocess
 import time
 
 failures = []
@@ -41,3 +42,15 @@ def redis_command(port, command):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(command.encode() + b"\r\n")
         return s.recv(100)
+
+
+def start_redis():
+    """A real Redis on a free loopback port, nothing kept on disk; returns
+    (process, port) once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--logfile", "/dev/null"])
+    check(wait_for(lambda: redis_command(port, "PING") == b"+PONG\r\n"),
+          "redis starts")
+    return proc, port

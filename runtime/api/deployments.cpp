@@ -15,29 +15,6 @@ using json = nlohmann::json;
 
 namespace {
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-/// A directory name for a task's key: letters and digits as they are,
-/// every other byte as `_XX` (no two keys share one).
-std::string dir_name(const std::string& key) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : key) {
-    if (std::isalnum(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '_';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 /// Code directories are numbered once per process: never reused.
 std::atomic<uint64_t> next_code_dir{1};
 
@@ -107,7 +84,7 @@ deployments::deployments(node_runtime& cluster, const cluster_config& cfg,
       throw state_error(where + ": its definition cannot be used: " + err);
     x.config.name = key_of(x.tenant, x.name);
     if (!row.code.empty() && !code_root_.empty()) {
-      x.code_dir = code_root_ + "/" + dir_name(x.config.name) + "/"
+      x.code_dir = code_root_ + "/" + task_directory_name(x.config.name) + "/"
                    + std::to_string(next_code_dir++);
       try {
         archive_limits lim{cfg.state.max_unpacked_bytes, 10000};
@@ -253,7 +230,7 @@ deployments::put_definition(state_store& store, const std::string& tenant,
   x.tenant = tenant;
   x.name = name;
   x.definition = std::move(doc);
-  x.updated_ms = wall_ms();
+  x.updated_ms = wall_clock_ms();
   deployed_task row;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -277,11 +254,7 @@ deployments::put_definition(state_store& store, const std::string& tenant,
   row.name = name;
   row.definition = x.definition.dump();
   row.updated_ms = x.updated_ms;
-  if (auto old = store.task(tenant, name)) {
-    row.code = std::move(old->code);
-    row.code_format = std::move(old->code_format);
-  }
-  store.put_task(row);
+  store.put_task(row, true);
   x.version = row.version;
   define(x);
   auto out = to_json(x);
@@ -314,7 +287,7 @@ deployments::put_code(state_store& store, const std::string& tenant,
   if (code_root_.empty())
     return {500, {{"error", "this node runs no processes"}}};
   auto previous = x.code_dir;
-  x.code_dir = code_root_ + "/" + dir_name(key) + "/"
+  x.code_dir = code_root_ + "/" + task_directory_name(key) + "/"
                + std::to_string(next_code_dir++);
   try {
     archive_limits lim{cfg_.state.max_unpacked_bytes, 10000};
@@ -325,7 +298,7 @@ deployments::put_code(state_store& store, const std::string& tenant,
     return {e.status(), {{"error", e.what()}}};
   }
   x.code_bytes = archive.size();
-  x.updated_ms = wall_ms();
+  x.updated_ms = wall_clock_ms();
   deployed_task row;
   row.tenant = tenant;
   row.name = name;
@@ -339,7 +312,8 @@ deployments::put_code(state_store& store, const std::string& tenant,
   // Kept: this version's files and the one before (a cold start of it may
   // be copying them now); older ones go.
   std::error_code ec;
-  for (auto& d : fs::directory_iterator(code_root_ + "/" + dir_name(key), ec))
+  for (auto& d :
+       fs::directory_iterator(code_root_ + "/" + task_directory_name(key), ec))
     if (d.path() != x.code_dir && d.path() != previous)
       fs::remove_all(d.path(), ec);
   auto out = to_json(x);
@@ -397,7 +371,7 @@ deployments::answer deployments::remove(state_store& store,
   tasks_.erase(key);
   if (!code_root_.empty()) {
     std::error_code ec;
-    fs::remove_all(code_root_ + "/" + dir_name(key), ec);
+    fs::remove_all(code_root_ + "/" + task_directory_name(key), ec);
   }
   return {200, {{"deleted", name}}};
 }

@@ -710,12 +710,6 @@ private:
       [self, keep](deployments::answer a) { self->reply_json(a, keep); });
   }
 
-  static int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-  }
-
   void invoke(const tenant_config* tenant, const std::string& key,
               const std::string& name, bool wait, bool keep) {
     if (st_->draining) {
@@ -737,7 +731,7 @@ private:
     rec.tenant = tenant_name(tenant);
     rec.task = name;
     rec.status = "running";
-    rec.created_ms = wall_ms();
+    rec.created_ms = wall_clock_ms();
     if (st_->writer != nullptr && !wait)
       st_->writer->record(rec);
     if (!wait) {
@@ -779,7 +773,7 @@ private:
           rec.status = to_string(r->status);
           body = result_text(*r, rec.id);
         }
-        rec.finished_ms = wall_ms();
+        rec.finished_ms = wall_clock_ms();
         rec.body = body;
         if (self->st_->writer != nullptr)
           self->st_->writer->record(std::move(rec));

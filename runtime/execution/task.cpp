@@ -1,6 +1,7 @@
 #include "augur/runtime/execution/task.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 
 namespace augur {
@@ -49,6 +50,21 @@ std::string task_context::call(const std::string& service,
     i->transfer_ms += t;
   }
   return response;
+}
+
+std::string task_directory_name(const std::string& task) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : task) {
+    if (std::isalnum(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '_';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
 
 void task_catalog::define(const std::string& name, task_options options,

@@ -100,6 +100,11 @@ struct command_spec {
   std::string code_dir;
 };
 
+/// A directory name for a task: letters and digits as they are, every other
+/// byte as `_XX` in hex, so that no two task names (`alice/x`, `alice_x`)
+/// share a directory.
+std::string task_directory_name(const std::string& task);
+
 /// The body of a task: gets the context and the payload, returns the output.
 using task_handler
   = std::function<std::string(task_context&, const std::string&)>;

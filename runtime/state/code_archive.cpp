@@ -40,6 +40,33 @@ reader open_reader(const std::string& bytes) {
                              + (why != nullptr ? why : "unreadable"));
 }
 
+/// Moves to the next entry; false at the end, throws on damage.
+bool next_entry(archive* a, archive_entry*& e) {
+  auto rc = archive_read_next_header(a, &e);
+  if (rc == ARCHIVE_EOF)
+    return false;
+  if (rc < ARCHIVE_WARN)
+    damaged(a);
+  return true;
+}
+
+/// Calls `f(block, size, offset)` for every block of the entry's data, as
+/// read (a header's size may lie); throws on damage.
+template <class F>
+void each_block(archive* a, F f) {
+  const void* block = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  for (;;) {
+    auto r = archive_read_data_block(a, &block, &size, &offset);
+    if (r == ARCHIVE_EOF)
+      return;
+    if (r < ARCHIVE_WARN)
+      damaged(a);
+    f(block, size, offset);
+  }
+}
+
 /// `name` made relative and plain: no leading `./`, no `.` parts (empty for
 /// the directory itself). Throws when it is absolute, empty or climbs out
 /// with `..`.
@@ -104,12 +131,7 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
     archive_entry* e = nullptr;
     uint64_t entries = 0;
     uint64_t total = 0;
-    for (;;) {
-      auto rc = archive_read_next_header(a.get(), &e);
-      if (rc == ARCHIVE_EOF)
-        break;
-      if (rc < ARCHIVE_WARN)
-        damaged(a.get());
+    while (next_entry(a.get(), e)) {
       if (++entries > limits.max_entries)
         throw archive_error(413, "more than "
                                    + std::to_string(limits.max_entries)
@@ -130,22 +152,13 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
                                    + "': device files, FIFOs and sockets are "
                                      "not allowed");
       }
-      // The data is read, not trusted from the header: a header may lie.
-      const void* block = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      for (;;) {
-        auto r = archive_read_data_block(a.get(), &block, &size, &offset);
-        if (r == ARCHIVE_EOF)
-          break;
-        if (r < ARCHIVE_WARN)
-          damaged(a.get());
+      each_block(a.get(), [&](const void*, size_t size, la_int64_t) {
         total += size;
         if (total > limits.max_unpacked_bytes)
           throw archive_error(413, "the archive unpacks to more than "
                                      + std::to_string(limits.max_unpacked_bytes)
                                      + " bytes");
-      }
+      });
     }
     bool gzip = false;
     for (int i = 0; i < archive_filter_count(a.get()); ++i)
@@ -161,13 +174,12 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
   archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_SECURE_NODOTDOT
                                               | ARCHIVE_EXTRACT_SECURE_SYMLINKS
                                               | ARCHIVE_EXTRACT_PERM);
+  auto cannot = [&](const std::string& what) {
+    throw archive_error(400, "cannot unpack " + what + ": "
+                               + archive_error_string(out.get()));
+  };
   archive_entry* e = nullptr;
-  for (;;) {
-    auto rc = archive_read_next_header(a.get(), &e);
-    if (rc == ARCHIVE_EOF)
-      break;
-    if (rc < ARCHIVE_WARN)
-      damaged(a.get());
+  while (next_entry(a.get(), e)) {
     // (Made absolute under `dir`: checked relative and plain above.)
     auto path = safe_path(archive_entry_pathname(e), "entry");
     if (path.empty()) {
@@ -183,29 +195,17 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
     perm |= archive_entry_filetype(e) == AE_IFDIR ? 0700 : 0600;
     archive_entry_set_perm(e, perm);
     if (archive_write_header(out.get(), e) < ARCHIVE_WARN)
-      throw archive_error(400, std::string{"cannot unpack '"} + path
-                                 + "': " + archive_error_string(out.get()));
-    const void* block = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    for (;;) {
-      auto r = archive_read_data_block(a.get(), &block, &size, &offset);
-      if (r == ARCHIVE_EOF)
-        break;
-      if (r < ARCHIVE_WARN)
-        damaged(a.get());
+      cannot("'" + path + "'");
+    each_block(a.get(), [&](const void* block, size_t size, la_int64_t offset) {
       if (archive_write_data_block(out.get(), block, size, offset)
           < ARCHIVE_WARN)
-        throw archive_error(400, std::string{"cannot unpack '"} + path
-                                   + "': " + archive_error_string(out.get()));
-    }
+        cannot("'" + path + "'");
+    });
     if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN)
-      throw archive_error(400, std::string{"cannot unpack '"} + path
-                                 + "': " + archive_error_string(out.get()));
+      cannot("'" + path + "'");
   }
   if (archive_write_close(out.get()) < ARCHIVE_WARN)
-    throw archive_error(400, std::string{"cannot unpack: "}
-                               + archive_error_string(out.get()));
+    cannot("the archive");
   return format;
 }
 

@@ -1,8 +1,16 @@
 #include "augur/runtime/state/state_store.hpp"
 
+#include <chrono>
+
 #include <sqlite3.h>
 
 namespace augur {
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 namespace {
 
@@ -118,6 +126,9 @@ private:
   sqlite3* db_;
   bool done_ = false;
 };
+
+constexpr const char* record_columns
+  = "id, tenant, task, status, created_ms, finished_ms, body";
 
 invocation_record record_of(statement& q) {
   invocation_record r;
@@ -274,19 +285,7 @@ std::vector<deployed_task> state_store::tasks() {
   return result;
 }
 
-std::optional<deployed_task> state_store::task(const std::string& tenant,
-                                               const std::string& name) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  statement q{db_, (std::string{"SELECT "} + task_columns
-                    + " FROM tasks WHERE tenant = ? AND name = ?")
-                     .c_str()};
-  q.bind(1, tenant).bind(2, name);
-  if (!q.step())
-    return std::nullopt;
-  return task_of(q);
-}
-
-void state_store::put_task(deployed_task& x) {
+void state_store::put_task(deployed_task& x, bool keep_code) {
   std::lock_guard<std::mutex> guard{mtx_};
   transaction tx{db_};
   statement next{db_, "UPDATE counters SET value = value + 1"
@@ -296,7 +295,13 @@ void state_store::put_task(deployed_task& x) {
   while (next.step()) {
     // nop (RETURNING rows must be stepped through)
   }
-  statement q{db_, "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)"};
+  statement q{db_, keep_code ? "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)"
+                               " ON CONFLICT (tenant, name) DO UPDATE SET"
+                               " version = excluded.version,"
+                               " definition = excluded.definition,"
+                               " updated_ms = excluded.updated_ms"
+                             : "INSERT OR REPLACE INTO tasks"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?)"};
   q.bind(1, x.tenant)
     .bind(2, x.name)
     .bind(3, static_cast<int64_t>(x.version))
@@ -416,8 +421,9 @@ void state_store::put_records(const std::vector<invocation_record>& xs,
 
 std::optional<invocation_record> state_store::record(uint64_t id) {
   std::lock_guard<std::mutex> guard{mtx_};
-  statement q{db_, "SELECT id, tenant, task, status, created_ms, finished_ms,"
-                   " body FROM invocations WHERE id = ?"};
+  statement q{db_, (std::string{"SELECT "} + record_columns
+                    + " FROM invocations WHERE id = ?")
+                     .c_str()};
   q.bind(1, static_cast<int64_t>(id));
   if (!q.step())
     return std::nullopt;
@@ -428,13 +434,11 @@ std::vector<invocation_record> state_store::records(const std::string& tenant,
                                                     const std::string& task,
                                                     size_t limit) {
   std::lock_guard<std::mutex> guard{mtx_};
-  statement q{db_, task.empty()
-                     ? "SELECT id, tenant, task, status, created_ms,"
-                       " finished_ms, body FROM invocations WHERE tenant = ?"
-                       " ORDER BY id DESC LIMIT ?"
-                     : "SELECT id, tenant, task, status, created_ms,"
-                       " finished_ms, body FROM invocations WHERE tenant = ?"
-                       " AND task = ? ORDER BY id DESC LIMIT ?"};
+  auto sql = std::string{"SELECT "} + record_columns
+             + " FROM invocations WHERE tenant = ?"
+             + (task.empty() ? "" : " AND task = ?")
+             + " ORDER BY id DESC LIMIT ?";
+  statement q{db_, sql.c_str()};
   q.bind(1, tenant);
   if (task.empty())
     q.bind(2, static_cast<int64_t>(limit));

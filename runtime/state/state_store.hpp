@@ -21,6 +21,10 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Milliseconds since the epoch, by the wall clock: the times the state
+/// file keeps (records, deployments).
+int64_t wall_clock_ms();
+
 /// A task deployed over the API, as the state file keeps it.
 struct deployed_task {
   /// The tenant that owns it (empty: a cluster without tenants).
@@ -84,11 +88,10 @@ public:
 
   std::vector<deployed_task> tasks();
 
-  std::optional<deployed_task> task(const std::string& tenant,
-                                    const std::string& name);
-
-  /// Stores a task under the next version (set in `x`), durably.
-  void put_task(deployed_task& x);
+  /// Stores a task under the next version (set in `x`), durably. With
+  /// `keep_code`, a task already stored keeps its code (`x.code` and
+  /// `x.code_format` are not written): a new definition only.
+  void put_task(deployed_task& x, bool keep_code = false);
 
   /// Removes a task and its profile; returns whether it was there.
   bool delete_task(const std::string& tenant, const std::string& name,

@@ -4,16 +4,6 @@
 
 namespace augur {
 
-namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-} // namespace
-
 state_writer::state_writer(std::shared_ptr<state_store> store,
                            std::chrono::milliseconds interval)
   : store_(std::move(store)), interval_(interval) {
@@ -87,7 +77,7 @@ void state_writer::write_batch(std::unique_lock<std::mutex>& guard) {
       std::make_move_iterator(profiles.end()));
     store_->put_profiles(xs);
     if (!records.empty())
-      store_->put_records(records, wall_ms());
+      store_->put_records(records, wall_clock_ms());
     ++batches_;
   } catch (const std::exception& e) {
     std::cerr << "augur: " << store_->path()
