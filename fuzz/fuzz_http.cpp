@@ -40,9 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto type = std::string{req[http::field::content_type]};
   if (type.rfind("application/json", 0) == 0)
     nlohmann::json::accept(req.body());
-  // A route names a task only when it is one.
-  if (!r.task.empty() && r.kind != augur::route_kind::task_invoke
-      && r.kind != augur::route_kind::task_profile)
+  // A route names a task only when it is one, and a record only when it
+  // is one.
+  using augur::route_kind;
+  if (!r.task.empty() && r.kind != route_kind::task_invoke
+      && r.kind != route_kind::task_profile && r.kind != route_kind::task
+      && r.kind != route_kind::task_code)
+    __builtin_trap();
+  if (r.id != 0 && r.kind != route_kind::invocation)
     __builtin_trap();
   return 0;
 }
