@@ -35,6 +35,12 @@ instance_pool::index free_home(frontend_ptr self, const task_profile& profile);
 const std::vector<instance_pool::index>&
 homes_of(frontend_ptr self, const task_profile& profile,
          const std::vector<double>* costs = nullptr);
+size_t active_homes(frontend_ptr self, const std::string& task,
+                    const std::vector<instance_pool::index>& homes);
+bool wait_for_home(frontend_ptr self, invocation_id id,
+                   const task_profile& profile, double budget_ms,
+                   const std::vector<double>* costs);
+void serve_waiters(frontend_ptr self, instance_pool::index i);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
 void finish(frontend_ptr self, invocation_id id, invoke_result r);
 void pump(frontend_ptr self);
@@ -218,7 +224,7 @@ void place(frontend_ptr self, invocation_id id) {
     // Its arrival, not its placement: queued work placed at once is no
     // burst of arrivals.
     inv.counted = true;
-    st.rates[inv.request.task].add(inv.admitted_ms);
+    st.demand[inv.request.task].arrive(inv.admitted_ms);
   }
   // Any service at or above the threshold (the most likely one is) opens
   // negotiation; the score then counts every service.
@@ -260,10 +266,10 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
 // -- homes -------------------------------------------------------------------
 
 // A task lives on a few home instances, chosen by channel to the services it
-// uses and kept stable, so that it stays warm there. The good hosts are
-// checked again when the profile moved or a probe interval passed; the homes
-// are chosen again only when those hosts or the pool changed. `costs`, when
-// the caller has them, are the hosts' expected times in services.
+// uses and kept stable, so that it stays warm there (model/homes). They are
+// checked again when the profile moved, the pool changed or a probe interval
+// passed; a home moves only when its host falls behind the best. `costs`,
+// when the caller has them, are the hosts' expected times in services.
 const std::vector<instance_pool::index>&
 homes_of(frontend_ptr self, const task_profile& profile,
          const std::vector<double>* costs) {
@@ -272,23 +278,70 @@ homes_of(frontend_ptr self, const task_profile& profile,
   auto& h = st.homes[profile.task];
   auto pool_changed = h.pool_size != st.pool.size() || h.live != st.pool.live();
   if (!pool_changed && h.profile_version == profile.version
-      && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.good.empty())
+      && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.instances.empty())
     return h.instances;
-  auto good = homes::good_hosts(
-    costs != nullptr ? *costs : host_costs(self, profile), st.cfg.homes);
+  auto computed = costs != nullptr ? std::vector<double>{}
+                                   : host_costs(self, profile);
+  auto& c = costs != nullptr ? *costs : computed;
+  h.instances = homes::choose(st.pool, c, profile.task, st.cfg.homes,
+                              h.instances);
+  h.service_ms = h.instances.empty() ? 0.0
+                                     : c[st.pool.host_of(h.instances.front())];
   h.checked_ms = now;
   h.profile_version = profile.version;
-  if (!pool_changed && good == h.good)
-    return h.instances;
-  h.good = std::move(good);
-  h.instances = homes::choose_on(st.pool, h.good, profile.task, st.cfg.homes);
   h.pool_size = st.pool.size();
   h.live = st.pool.live();
   return h.instances;
 }
 
-/// The first of the task's homes with a free slot, or npos.
+/// How many of its `homes` the task uses: as many as its load needs.
+size_t active_homes(frontend_ptr self, const std::string& task,
+                    const std::vector<instance_pool::index>& homes) {
+  auto& st = self->state;
+  auto h = st.homes.find(task);
+  if (homes.empty() || h == st.homes.end())
+    return 0;
+  auto d = st.demand.find(task);
+  auto concurrency = d != st.demand.end()
+                       ? d->second.concurrency(now_ms(self),
+                                               h->second.service_ms)
+                       : 0.0;
+  auto slots = st.pool.slots(homes.front());
+  auto& active = h->second.active;
+  auto need = homes::needed(concurrency, slots, homes.size(), st.cfg.homes);
+  if (need > active
+      || homes::needed(1.5 * concurrency, slots, homes.size(), st.cfg.homes)
+           < active)
+    active = need;
+  return std::min(active, homes.size());
+}
+
+/// The first of the task's homes in use with a free slot; else the first
+/// free one further down its list that keeps the task warm (where it spilled
+/// before); else npos.
 instance_pool::index free_home(frontend_ptr self, const task_profile& profile) {
+  auto& st = self->state;
+  auto& homes = homes_of(self, profile);
+  auto active = active_homes(self, profile.task, homes);
+  for (size_t k = 0; k < homes.size(); ++k)
+    if (st.pool.has_free_slot(homes[k])
+        && (k < active || st.pool.warm(homes[k], profile.task)))
+      return homes[k];
+  return instance_pool::npos;
+}
+
+/// Whether `i` is one of the homes the task uses now.
+bool is_active_home(frontend_ptr self, const task_profile& profile,
+                    instance_pool::index i) {
+  auto& homes = homes_of(self, profile);
+  auto end = homes.begin() + active_homes(self, profile.task, homes);
+  return std::find(homes.begin(), end, i) != end;
+}
+
+/// The first free instance of the task's list, warm or not (a stable spill,
+/// so that spills stay warm for the next time), or npos.
+instance_pool::index free_spill(frontend_ptr self,
+                                const task_profile& profile) {
   auto& st = self->state;
   for (auto i : homes_of(self, profile))
     if (st.pool.has_free_slot(i))
@@ -296,12 +349,73 @@ instance_pool::index free_home(frontend_ptr self, const task_profile& profile) {
   return instance_pool::npos;
 }
 
-/// The runs a cold start on one of the task's homes is expected to serve.
-double runs_per_cold_start(frontend_ptr self, const std::string& task) {
+/// Whether one of the task's homes in use beats `budget_ms` (what a cold
+/// start elsewhere would cost more): one that has a free slot again takes
+/// the invocation at once; else it waits for the full home it expects to
+/// free soonest, counting the home's expected time in services when `costs`
+/// are given (at most a home's slots wait for it).
+bool wait_for_home(frontend_ptr self, invocation_id id,
+                   const task_profile& profile, double budget_ms,
+                   const std::vector<double>* costs) {
   auto& st = self->state;
-  auto i = st.rates.find(task);
-  auto rate = i != st.rates.end() ? i->second.per_s(now_ms(self)) : 0.0;
-  return expected_runs(rate, st.cfg.warm_horizon_s, st.cfg.homes.count);
+  auto& homes = homes_of(self, profile);
+  auto active = active_homes(self, profile.task, homes);
+  auto best = instance_pool::npos;
+  auto best_ms = budget_ms;
+  auto& refused = st.live.at(id).refused_by;
+  for (size_t k = 0; k < active; ++k) {
+    auto i = homes[k];
+    if (std::find(refused.begin(), refused.end(), i) != refused.end())
+      continue;
+    auto& q = st.waiters[i];
+    if (q.empty() && st.pool.has_free_slot(i)) {
+      dispatch(self, id, i);
+      return true;
+    }
+    if (st.pool.retired(i) || st.run_ms[i] <= 0 || q.size() >= st.pool.slots(i))
+      continue;
+    auto ms = expected_wait_ms(q.size(), st.pool.slots(i), st.run_ms[i]);
+    if (costs != nullptr)
+      ms += (*costs)[st.pool.host_of(i)];
+    if (ms < best_ms) {
+      best = i;
+      best_ms = ms;
+    }
+  }
+  if (best == instance_pool::npos)
+    return false;
+  auto& inv = st.live.at(id);
+  inv.waiting_at = best;
+  if (!inv.reason.note.empty())
+    inv.reason.note += "; ";
+  inv.reason.note += "waited for its home " + st.pool.name(best);
+  st.waiters[best].push_back(id);
+  return true;
+}
+
+/// Slots of instance `i` went free: the invocations waiting for it go first.
+void serve_waiters(frontend_ptr self, instance_pool::index i) {
+  auto& st = self->state;
+  auto& q = st.waiters[i];
+  while (!q.empty() && st.pool.has_free_slot(i)) {
+    auto id = q.front();
+    q.pop_front();
+    auto it = st.live.find(id);
+    if (it == st.live.end() || it->second.waiting_at != i)
+      continue;
+    it->second.waiting_at = instance_pool::npos;
+    dispatch(self, id, i);
+  }
+}
+
+/// The runs a cold start on one of the task's `active` homes is expected to
+/// serve.
+double runs_per_cold_start(frontend_ptr self, const std::string& task,
+                           size_t active) {
+  auto& st = self->state;
+  auto d = st.demand.find(task);
+  auto rate = d != st.demand.end() ? d->second.per_s(now_ms(self)) : 0.0;
+  return expected_runs(rate, st.cfg.warm_horizon_s, active);
 }
 
 /// A profile just tripped the threshold: its first home warms the task up
@@ -346,17 +460,27 @@ void negotiate(frontend_ptr self, invocation_id id,
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto& profile = st.profiles.at(inv.request.task);
-  // The task's free homes first, then the instances with the best channels.
+  // The task's free homes in use first; then, up to k more, the free ones
+  // further down its list (where it spilled before: maybe warm), then the
+  // instances with the best channels.
   std::vector<instance_pool::index> shortlist;
   auto costs = host_costs(self, profile);
-  for (auto h : homes_of(self, profile, &costs))
-    if (st.pool.has_free_slot(h))
-      shortlist.push_back(h);
-  auto homes = shortlist.size();
-  for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates))
-    if (shortlist.size() < st.cfg.candidates + homes
+  auto& homes = homes_of(self, profile, &costs);
+  auto active = active_homes(self, inv.request.task, homes);
+  for (size_t k = 0; k < active; ++k)
+    if (st.pool.has_free_slot(homes[k]))
+      shortlist.push_back(homes[k]);
+  auto limit = shortlist.size() + st.cfg.candidates;
+  auto add = [&](instance_pool::index i) {
+    if (shortlist.size() < limit
         && std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
       shortlist.push_back(i);
+  };
+  for (size_t k = active; k < homes.size(); ++k)
+    if (st.pool.has_free_slot(homes[k]))
+      add(homes[k]);
+  for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates))
+    add(i);
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
     ++st.counters.fallbacks;
@@ -408,9 +532,9 @@ void negotiate(frontend_ptr self, invocation_id id,
                   profile.services,
                   st.cfg.threshold,
                   {},
-                  runs_per_cold_start(self, inv.request.task)};
-  for (auto h : homes_of(self, profile))
-    req.homes.push_back(st.pool.name(h));
+                  runs_per_cold_start(self, inv.request.task, active)};
+  for (size_t k = 0; k < active; ++k)
+    req.homes.push_back(st.pool.name(homes[k]));
   for (auto i : shortlist) {
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(
@@ -442,6 +566,14 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
     auto& b = inv.ranked[inv.next_bid++];
     auto i = st.pool.find(b.instance);
     if (i != instance_pool::npos && st.pool.has_free_slot(i)) {
+      // A cold start away from its homes: a full home may be worth waiting
+      // for instead.
+      auto& profile = st.profiles.at(inv.request.task);
+      if (!b.warm && !is_active_home(self, profile, i)) {
+        auto costs = host_costs(self, profile);
+        if (wait_for_home(self, id, profile, b.expected_ms, &costs))
+          return;
+      }
       dispatch(self, id, i);
       return;
     }
@@ -459,10 +591,27 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   invocation_scope scope{id};
   auto& st = self->state;
   auto& inv = st.live.at(id);
-  // A home with a free slot keeps the task warm; else power of k choices.
+  // A home with a free slot keeps the task warm; else a full home may be
+  // worth waiting for rather than a cold start; else the task's list, then
+  // power of k choices.
   auto i = instance_pool::npos;
-  if (st.cfg.policy == placement_policy::predictive)
-    i = free_home(self, st.profiles.at(inv.request.task));
+  if (st.cfg.policy == placement_policy::predictive) {
+    auto& profile = st.profiles.at(inv.request.task);
+    i = free_home(self, profile);
+    if (i == instance_pool::npos) {
+      auto d = st.demand.find(inv.request.task);
+      auto cold = d != st.demand.end()
+                    ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
+                    : st.cfg.cold_start_ms;
+      if (wait_for_home(self, id, profile, cold, nullptr)) {
+        if (why == placement_route::fast_path)
+          ++st.counters.fast_path;
+        inv.reason.policy = why;
+        return;
+      }
+      i = free_spill(self, profile);
+    }
+  }
   if (i == instance_pool::npos)
     i = placement::power_of_k(st.pool, st.cfg.candidates, inv.request.task,
                               st.rng);
@@ -490,6 +639,15 @@ bool still_placed(frontend_ptr self, invocation_id id, instance_pool::index i) {
 void lose_instance(frontend_ptr self, instance_pool::index i) {
   auto& st = self->state;
   st.pool.retire(i);
+  // Those waiting for it are placed anew.
+  auto waiting = std::move(st.waiters[i]);
+  st.waiters[i].clear();
+  for (auto w : waiting)
+    if (auto it = st.live.find(w);
+        it != st.live.end() && it->second.waiting_at == i) {
+      it->second.waiting_at = instance_pool::npos;
+      route(self, w);
+    }
   std::vector<invocation_id> lost;
   for (auto& [id, inv] : st.live)
     if (inv.placed == i)
@@ -551,15 +709,19 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   auto& inv = st.live.at(id);
   if (st.cfg.policy == placement_policy::predictive) {
     auto h = st.homes.find(inv.request.task);
-    if (h != st.homes.end()
-        && std::find(h->second.instances.begin(), h->second.instances.end(), i)
-             != h->second.instances.end())
-      ++st.counters.home_placements;
+    if (h != st.homes.end()) {
+      auto& homes = h->second.instances;
+      auto active = active_homes(self, inv.request.task, homes);
+      if (std::find(homes.begin(), homes.begin() + active, i)
+          != homes.begin() + active)
+        ++st.counters.home_placements;
+    }
   }
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
   inv.placed = i;
   inv.started = false;
+  inv.dispatched_ms = now_ms(self);
   ++st.counters.in_flight;
   if (!inv.reason.service.empty())
     inv.reason.channel_ms = host_cost(self, inv.reason.service,
@@ -573,10 +735,20 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
           return; // answered already: the instance was lost meanwhile
         st.pool.release(i);
         --st.counters.in_flight;
-        st.live.at(id).placed = instance_pool::npos;
+        auto& done = st.live.at(id);
+        done.placed = instance_pool::npos;
+        if (r.status != outcome::refused) {
+          auto ms = now_ms(self) - done.dispatched_ms;
+          auto& run = st.run_ms[i];
+          run = run <= 0 ? ms : run + (ms - run) / 8;
+          if (auto d = st.demand.find(done.request.task); d != st.demand.end())
+            d->second.ran(ms, r.aux_ms, r.cold_start);
+        }
+        serve_waiters(self, i);
         if (r.status == outcome::refused) {
           ++st.counters.refusals;
           auto& inv = st.live.at(id);
+          inv.refused_by.push_back(i);
           if (!inv.reason.note.empty())
             inv.reason.note += "; ";
           inv.reason.note += r.instance + " refused";
@@ -601,6 +773,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
           return;
         st.pool.release(i);
         --st.counters.in_flight;
+        serve_waiters(self, i);
         invoke_result r;
         r.status = outcome::failed;
         r.host = st.pool.host_name(st.pool.host_of(i));
@@ -675,7 +848,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
         // Deleted: the next invocation asks the registry, and hears so.
         st.profiles.erase(p.task);
         st.homes.erase(p.task);
-        st.rates.erase(p.task);
+        st.demand.erase(p.task);
         st.tripped.erase(p.task);
         return;
       }
@@ -705,6 +878,8 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       st.host_zones[info.host] = info.zone;
       self->monitor(h);
       st.handles.push_back(std::move(h));
+      st.waiters.emplace_back();
+      st.run_ms.push_back(0);
       pump(self);
     },
     [=](started_atom, invocation_id id) {

@@ -44,12 +44,16 @@ struct frontend_settings {
   /// How long a task is expected to stay warm on a home, for weighing a cold
   /// start against the runs it serves.
   double warm_horizon_s = 60;
-  /// The good hosts of a task are checked again at least this often (and
-  /// whenever its profile moves); its homes change only with them.
+  /// A task's homes are checked again at least this often (and whenever its
+  /// profile moves or the pool changes).
   double homes_refresh_ms = 1000;
   /// Whether a home warms a task up as soon as its profile trips the
   /// threshold.
   bool prewarm = true;
+  /// What a cold start is assumed to add to a run until the task's own runs
+  /// tell: an invocation whose homes are full waits for one of them when
+  /// that is expected to be quicker than a cold start elsewhere.
+  double cold_start_ms = 0;
   uint64_t seed = 1;
 };
 
@@ -74,12 +78,24 @@ struct frontend_state {
     bool started = false;
     /// Whether its arrival counted in the task's rate already.
     bool counted = false;
+    /// When it was last sent to an instance.
+    double dispatched_ms = 0;
+    /// The full home it waits for (npos: not waiting).
+    instance_pool::index waiting_at = instance_pool::npos;
+    /// Instances that refused it (their slots were taken behind the
+    /// frontend's back): no home it waits for.
+    std::vector<instance_pool::index> refused_by;
   };
 
   frontend_settings cfg;
   profile_registry_actor registry;
   instance_pool pool;
   std::vector<instance_actor> handles;
+  /// By instance: invocations waiting for one of its slots (at most its
+  /// slots), and how long its runs hold a slot (weighted 1/8 to the newest;
+  /// 0 before the first).
+  std::vector<std::deque<invocation_id>> waiters;
+  std::vector<double> run_ms;
   /// Profiles pushed by the registry (or fetched on a miss).
   std::unordered_map<std::string, task_profile> profiles;
   /// Invocations waiting for a profile lookup, by task.
@@ -91,11 +107,16 @@ struct frontend_state {
   std::deque<invocation_id> queue;
   frontend_status counters;
   std::mt19937_64 rng;
-  /// A task's homes, when they were chosen and for which profile version.
+  /// A task's homes, in the order they are used, when they were checked and
+  /// for which profile version.
   struct task_homes {
     std::vector<instance_pool::index> instances;
-    /// The good hosts they were chosen on.
-    std::vector<bool> good;
+    /// Expected time in services of a run on the first home.
+    double service_ms = 0;
+    /// How many of them the task uses: more at once when its load grows,
+    /// fewer only when it fell well below (so that noise in the rate
+    /// estimate does not swing it).
+    size_t active = 1;
     double checked_ms = 0;
     uint64_t profile_version = 0;
     size_t pool_size = 0;
@@ -104,8 +125,8 @@ struct frontend_state {
 
   /// Homes by task (known tasks only: bounded by the registry's tasks).
   std::unordered_map<std::string, task_homes> homes;
-  /// Arrival rate by task (known tasks only).
-  std::unordered_map<std::string, arrival_rate> rates;
+  /// Arrivals and run times by task (known tasks only).
+  std::unordered_map<std::string, task_demand> demand;
   /// Tasks whose profile tripped the threshold (pre-warmed once).
   std::unordered_set<std::string> tripped;
   /// The zone of every host that joined (the hint-zone baseline).

@@ -25,14 +25,15 @@ uint64_t weight(const std::string& task, const std::string& instance) {
 }
 
 std::vector<bool> good_hosts(const std::vector<double>& host_cost,
-                             const settings& cfg) {
+                             const settings& cfg, double share) {
   std::vector<bool> result(host_cost.size(), false);
   double best = INFINITY;
   for (auto c : host_cost)
     best = std::min(best, c);
   if (!std::isfinite(best))
     return result;
-  auto limit = best + std::max(cfg.tolerance_ms, cfg.tolerance_ratio * best);
+  auto limit = best
+               + share * std::max(cfg.tolerance_ms, cfg.tolerance_ratio * best);
   for (size_t h = 0; h < host_cost.size(); ++h)
     result[h] = host_cost[h] <= limit;
   return result;
@@ -40,24 +41,30 @@ std::vector<bool> good_hosts(const std::vector<double>& host_cost,
 
 std::vector<instance_pool::index>
 choose(const instance_pool& pool, const std::vector<double>& host_cost,
-       const std::string& task, const settings& cfg) {
-  return choose_on(pool, good_hosts(host_cost, cfg), task, cfg);
-}
-
-std::vector<instance_pool::index>
-choose_on(const instance_pool& pool, const std::vector<bool>& good,
-          const std::string& task, const settings& cfg) {
+       const std::string& task, const settings& cfg,
+       const std::vector<instance_pool::index>& previous) {
   std::vector<instance_pool::index> result;
   if (cfg.count == 0)
     return result;
-  std::vector<std::pair<uint64_t, instance_pool::index>> candidates;
-  for (instance_pool::index i = 0; i < pool.size(); ++i) {
+  auto usable = [&](instance_pool::index i, const std::vector<bool>& hosts) {
+    if (i >= pool.size() || pool.retired(i))
+      return false;
     auto h = pool.host_of(i);
-    if (pool.retired(i) || h >= good.size() || !good[h])
-      continue;
-    candidates.emplace_back(weight(task, pool.name(i)), i);
-  }
-  auto n = std::min(cfg.count, candidates.size());
+    return h < hosts.size() && hosts[h];
+  };
+  auto keep = good_hosts(host_cost, cfg, 1.0);
+  for (auto i : previous)
+    if (result.size() < cfg.count && usable(i, keep))
+      result.push_back(i);
+  if (result.size() == cfg.count)
+    return result;
+  auto good = good_hosts(host_cost, cfg, 0.5);
+  std::vector<std::pair<uint64_t, instance_pool::index>> candidates;
+  for (instance_pool::index i = 0; i < pool.size(); ++i)
+    if (usable(i, good)
+        && std::find(result.begin(), result.end(), i) == result.end())
+      candidates.emplace_back(weight(task, pool.name(i)), i);
+  auto n = std::min(cfg.count - result.size(), candidates.size());
   std::partial_sort(candidates.begin(), candidates.begin() + n,
                     candidates.end(), [](auto& a, auto& b) {
                       return a.first > b.first
@@ -66,6 +73,16 @@ choose_on(const instance_pool& pool, const std::vector<bool>& good,
   for (size_t k = 0; k < n; ++k)
     result.push_back(candidates[k].second);
   return result;
+}
+
+size_t needed(double concurrency, uint32_t slots, size_t available,
+              const settings& cfg) {
+  if (available == 0)
+    return 0;
+  auto per_home = std::max(1.0, slots * cfg.utilization);
+  auto n = std::ceil(std::max(concurrency, 0.0) / per_home);
+  return std::clamp<size_t>(static_cast<size_t>(std::min(n, 1e6)), 1,
+                            available);
 }
 
 } // namespace augur::homes
@@ -88,6 +105,28 @@ double arrival_rate::per_s(double now_ms) const {
   // The silence since the last arrival is a gap in the making.
   auto gap = std::max(mean_gap_ms_, now_ms - last_ms_);
   return gap <= 0 ? 1e6 : 1000.0 / gap;
+}
+
+void task_demand::ran(double ms, double aux_ms, bool cold) {
+  auto own = std::max(ms - std::max(aux_ms, 0.0), 0.0);
+  auto& mean = cold ? cold_ms_ : warm_ms_;
+  mean = mean < 0 ? own : mean + (own - mean) / 8;
+}
+
+double task_demand::concurrency(double now_ms, double service_ms) const {
+  auto own = warm_ms_ >= 0 ? warm_ms_ : std::max(cold_ms_, 0.0);
+  return per_s(now_ms) * (own + std::max(service_ms, 0.0)) / 1000.0;
+}
+
+double task_demand::cold_extra_ms(double prior) const noexcept {
+  if (cold_ms_ < 0 || warm_ms_ < 0)
+    return prior;
+  return std::max(cold_ms_ - warm_ms_, 0.0);
+}
+
+double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms) {
+  return static_cast<double>(waiting + 1) * std::max(run_ms, 0.0)
+         / std::max<uint32_t>(slots, 1);
 }
 
 double expected_runs(double rate_per_s, double horizon_s, size_t homes) {

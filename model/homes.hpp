@@ -9,43 +9,57 @@
 
 namespace augur {
 
-/// Where a task should live: a small, stable set of *home* instances, so
+/// Where a task should live: a small, stable list of *home* instances, so
 /// that the task stays warm there, chosen by channel to the services it
 /// uses. A channel-aware version of OpenWhisk's hash-home: among the hosts
-/// whose expected time in services is within `tolerance` of the best, the
-/// `count` instances with the highest rendezvous hash of (task, instance).
-/// Rendezvous hashing keeps homes where they are when other instances come
-/// and go, and spreads tasks evenly over the instances of good hosts.
+/// whose expected time in services is close to the best, the instances with
+/// the highest rendezvous hash of (task, instance), in that order. The task
+/// uses as many of them as its load needs (`needed`), the first one alone
+/// for most tasks, and spills along the list when they are full, so that its
+/// spills are warm too. Homes are sticky: a home stays while its host stays
+/// within the tolerance of the best, and new homes are taken only among the
+/// hosts within half of it, so that noise in the channel estimates moves
+/// nobody; rendezvous hashing keeps homes where they are when other
+/// instances come and go, and spreads tasks evenly over good hosts.
 namespace homes {
 
 /// Tunables of the choice.
 struct settings {
-  /// Homes per task.
-  size_t count = 2;
-  /// A host is good when its expected time in services is at most this
-  /// much (ms) above the best host's...
+  /// Most homes per task (its load decides how many it uses).
+  size_t count = 8;
+  /// A home stays while its host's expected time in services is at most
+  /// this much (ms) above the best host's...
   double tolerance_ms = 0.5;
-  /// ...or this fraction above it.
+  /// ...or this fraction above it; a new home is taken only within half of
+  /// that.
   double tolerance_ratio = 0.1;
+  /// The share of one home's slots a task may expect to fill before it
+  /// gets another home.
+  double utilization = 0.5;
 };
 
-/// The homes of `task`, best first, given every host's expected time in
-/// services (`host_cost[h]`; infinity: unusable). Retired instances are no
-/// homes; hosts beyond `host_cost` count as unusable. Empty when no host is
-/// usable.
-std::vector<instance_pool::index>
-choose(const instance_pool& pool, const std::vector<double>& host_cost,
-       const std::string& task, const settings& cfg);
-
-/// The good hosts: within the tolerance of the best expected time in
+/// The hosts within `share` x the tolerance of the best expected time in
 /// services (all false when no host is usable).
 std::vector<bool> good_hosts(const std::vector<double>& host_cost,
-                             const settings& cfg);
+                             const settings& cfg, double share = 1.0);
 
-/// The homes of `task` among the instances of the `good` hosts.
+/// The homes of `task`, in the order they are used, given every host's
+/// expected time in services (`host_cost[h]`; infinity: unusable) and its
+/// homes so far (`previous`): the previous homes on hosts within the
+/// tolerance stay, in their order; the rest are the instances with the
+/// highest rendezvous weight on the hosts within half the tolerance. At
+/// most `cfg.count`; retired instances are no homes; hosts beyond
+/// `host_cost` count as unusable. Empty when no host is usable.
 std::vector<instance_pool::index>
-choose_on(const instance_pool& pool, const std::vector<bool>& good,
-          const std::string& task, const settings& cfg);
+choose(const instance_pool& pool, const std::vector<double>& host_cost,
+       const std::string& task, const settings& cfg,
+       const std::vector<instance_pool::index>& previous = {});
+
+/// How many homes a task uses: enough that its expected concurrent runs
+/// (`concurrency`) fill each home's `slots` to at most `cfg.utilization`;
+/// at least one, at most `available`.
+size_t needed(double concurrency, uint32_t slots, size_t available,
+              const settings& cfg);
 
 /// The rendezvous weight of `instance` for `task` (FNV-1a of both, mixed):
 /// deterministic across runs and platforms.
@@ -71,6 +85,46 @@ private:
   double mean_gap_ms_ = 0;
   uint64_t arrivals_ = 0;
 };
+
+/// What a task asks of the instances: its arrivals and how long each run
+/// holds a slot besides its time in services, warm and cold apart (each
+/// weighted 1/8 to the newest), so that its expected concurrent runs where
+/// it lives (Little's law: rate x time in the system) size its homes, and a
+/// cold start's price is known.
+class task_demand {
+public:
+  /// Records an arrival at `now_ms`.
+  void arrive(double now_ms) {
+    arrivals_.add(now_ms);
+  }
+
+  /// Records that a run held its slot for `ms`, `aux_ms` of it in
+  /// services, cold or warm.
+  void ran(double ms, double aux_ms, bool cold);
+
+  double per_s(double now_ms) const {
+    return arrivals_.per_s(now_ms);
+  }
+
+  /// Expected runs in progress at once where a warm run spends `service_ms`
+  /// in services (a task's first, cold runs, and runs far from its
+  /// services, say little of how many slots it needs at home).
+  double concurrency(double now_ms, double service_ms) const;
+
+  /// What a cold start adds to a run: cold runs' mean minus warm runs'
+  /// once both were seen, else `prior`.
+  double cold_extra_ms(double prior) const noexcept;
+
+private:
+  arrival_rate arrivals_;
+  double warm_ms_ = -1;
+  double cold_ms_ = -1;
+};
+
+/// The expected wait for a slot on an instance whose `slots` are all busy
+/// with runs of `run_ms` on average, behind `waiting` others: each slot
+/// frees after about run_ms / slots (the next of `slots` runs to end).
+double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms);
 
 /// How many runs a cold start on a home buys: the task's expected arrivals
 /// over `horizon_s`, shared by its `homes`, and at least one.

@@ -10,9 +10,9 @@ double channel_quality::cost_ms(const channel_sample& x, double age_ms) const {
     return unusable;
   auto loss = std::clamp(x.loss, 0.0, cfg_.max_loss);
   auto rto = std::max(x.srtt_ms + 4 * x.rttvar_ms, cfg_.min_rto_ms);
-  auto staleness = 1
-                   - std::exp2(-std::max(age_ms, 0.0)
-                               / std::max(cfg_.stale_half_life_ms, 1e-9));
+  auto overdue = std::max(age_ms - cfg_.fresh_ms, 0.0);
+  auto staleness
+    = 1 - std::exp2(-overdue / std::max(cfg_.stale_half_life_ms, 1e-9));
   return x.srtt_ms + x.rttvar_ms + loss / (1 - loss) * rto
          + staleness * cfg_.stale_penalty_ms;
 }

@@ -14,17 +14,22 @@ namespace augur {
 ///        + loss / (1 - loss) * RTO             (expected retransmissions,
 ///                                               RTO = max(SRTT + 4 RTTVAR,
 ///                                               min_rto), TCP's timer)
-///        + (1 - 2^(-age / stale_half_life)) * stale_penalty
+///        + (1 - 2^(-overdue / stale_half_life)) * stale_penalty
 ///
 /// and moving `bytes` over it costs bytes / throughput on top (`transfer_ms`).
 ///
-/// The last term is staleness: an estimate loses confidence as it ages, so an
-/// old good measurement does not beat a fresh one by much.
+/// The last term is staleness: an estimate loses confidence once it is
+/// overdue (older than `fresh_ms`, two probe intervals: the next probe
+/// should have answered), so an old good measurement does not beat a fresh
+/// one by much. Before that an estimate is as good as new: which host was
+/// probed last must not decide where a task runs.
 class channel_quality {
 public:
   /// Tunables of the score.
   struct settings {
-    /// Age at which half the staleness penalty applies.
+    /// Age up to which an estimate counts as fresh.
+    double fresh_ms = 0;
+    /// Age beyond `fresh_ms` at which half the staleness penalty applies.
     double stale_half_life_ms = 1000;
     /// The penalty of a fully stale estimate.
     double stale_penalty_ms = 10;

@@ -321,6 +321,86 @@ TEST_CASE("homes: stable, on the good hosts, spread by task") {
   CHECK(homes::choose(pool, {inf, inf, inf}, "orders", cfg).empty());
 }
 
+TEST_CASE("homes: sticky while their host stays close to the best") {
+  instance_pool pool;
+  for (int h = 0; h < 3; ++h)
+    for (int k = 0; k < 4; ++k)
+      pool.add("h" + std::to_string(h) + "/" + std::to_string(k),
+               "h" + std::to_string(h), 2);
+  homes::settings cfg;
+  cfg.count = 4;
+  // Only host 0 is good at first.
+  auto a = homes::choose(pool, {1.0, 5.0, 9.0}, "orders", cfg);
+  REQUIRE(a.size() == 4);
+  for (auto i : a)
+    CHECK(pool.host_of(i) == 0);
+  // Host 1 comes within the tolerance (noise, or a better estimate): nobody
+  // moves, although a fresh choice would have spread over both hosts.
+  std::vector<double> close{1.0, 1.2, 9.0};
+  CHECK(homes::choose(pool, close, "orders", cfg, a) == a);
+  // Host 0 falls behind by more than the tolerance: the homes move to the
+  // new best host, in rendezvous order.
+  std::vector<double> degraded{3.0, 1.2, 9.0};
+  auto b = homes::choose(pool, degraded, "orders", cfg, a);
+  REQUIRE(b.size() == 4);
+  for (auto i : b)
+    CHECK(pool.host_of(i) == 1);
+  CHECK(b == homes::choose(pool, degraded, "orders", cfg));
+  // It recovers: back to the same instances as before (still warm there).
+  CHECK(homes::choose(pool, {1.0, 1.6, 9.0}, "orders", cfg, b) == a);
+  // New homes come only from hosts within half the tolerance; a home that
+  // is kept may sit anywhere within all of it.
+  cfg.count = 6;
+  auto c = homes::choose(pool, {1.0, 1.4, 9.0}, "orders", cfg, b);
+  REQUIRE(c.size() == 6);
+  CHECK(std::equal(b.begin(), b.end(), c.begin()));
+  CHECK(pool.host_of(c[4]) == 0);
+  CHECK(pool.host_of(c[5]) == 0);
+  // A retired home is dropped; the rest keep their order.
+  pool.retire(a[1]);
+  auto d = homes::choose(pool, {1.0, 5.0, 9.0}, "orders", cfg, a);
+  CHECK(d[0] == a[0]);
+  CHECK(d[1] == a[2]);
+  CHECK(std::find(d.begin(), d.end(), a[1]) == d.end());
+}
+
+TEST_CASE("homes: as many as the task's load needs") {
+  homes::settings cfg; // half of each home's slots
+  CHECK(homes::needed(0, 4, 8, cfg) == 1);
+  CHECK(homes::needed(1.9, 4, 8, cfg) == 1);
+  CHECK(homes::needed(2.1, 4, 8, cfg) == 2);
+  CHECK(homes::needed(7.5, 4, 8, cfg) == 4);
+  CHECK(homes::needed(100, 4, 8, cfg) == 8);
+  CHECK(homes::needed(1e300, 4, 8, cfg) == 8);
+  CHECK(homes::needed(3, 4, 0, cfg) == 0);
+  // A one-slot home counts as one run at a time.
+  CHECK(homes::needed(2.5, 1, 8, cfg) == 3);
+}
+
+TEST_CASE("task demand: concurrency where it lives, and a cold start's price") {
+  task_demand d;
+  CHECK(d.concurrency(0, 5) == 0);
+  CHECK(d.cold_extra_ms(50) == 50); // nothing seen: the prior
+  for (int i = 0; i < 40; ++i)
+    d.arrive(i * 10.0); // a hundred a second
+  // The first run was cold: 208 ms, 8 of them in services.
+  d.ran(208, 8, true);
+  CHECK(d.cold_extra_ms(50) == 50); // no warm run yet
+  for (int i = 0; i < 40; ++i)
+    d.ran(38, 30, false); // far from its service: 30 ms of 38 there
+  CHECK(d.cold_extra_ms(50) == doctest::Approx(192));
+  // At home a run spends 2 ms in services: 8 + 2 ms a run, 100 a second.
+  CHECK(d.concurrency(390, 2) == doctest::Approx(1.0));
+  CHECK(d.concurrency(390, 30) == doctest::Approx(3.8));
+}
+
+TEST_CASE("the wait for a slot of a full instance") {
+  CHECK(expected_wait_ms(0, 4, 20) == doctest::Approx(5));
+  CHECK(expected_wait_ms(3, 4, 20) == doctest::Approx(20));
+  CHECK(expected_wait_ms(0, 0, 20) == doctest::Approx(20));
+  CHECK(expected_wait_ms(0, 4, -1) == 0);
+}
+
 TEST_CASE("arrival rate and the runs a cold start serves") {
   arrival_rate r;
   CHECK(r.per_s(0) == 0);

@@ -83,6 +83,17 @@ TEST_CASE("channel_quality orders channels by latency, jitter, loss, age") {
   // Half the staleness penalty at one half-life.
   CHECK(q.cost_ms(base, q.config().stale_half_life_ms)
         == doctest::Approx(fresh + q.config().stale_penalty_ms / 2));
+  // Within `fresh_ms` (two probe intervals) an estimate is as good as new,
+  // so that which host was probed last decides nothing; staleness counts
+  // from there.
+  channel_quality::settings cadence;
+  cadence.fresh_ms = 200;
+  channel_quality p{cadence};
+  CHECK(p.cost_ms(base, 150) == doctest::Approx(fresh));
+  CHECK(p.cost_ms(base, 200) == doctest::Approx(fresh));
+  CHECK(p.cost_ms(base, 200 + cadence.stale_half_life_ms)
+        == doctest::Approx(fresh + cadence.stale_penalty_ms / 2));
+  CHECK(q.cost_ms(base, 150) > fresh);
   auto down = base;
   down.up = false;
   CHECK(std::isinf(q.cost_ms(down, 0)));

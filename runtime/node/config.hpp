@@ -165,10 +165,11 @@ struct cluster_config {
   /// Throughput assumed for a channel before any transfer over it was
   /// measured (Mbit/s).
   double assumed_bandwidth_mbps = 10000;
-  /// Home instances per task, the time a task is expected to stay warm on
-  /// one (weighs a cold start against the runs it serves), and whether a
-  /// home warms a task up when its profile trips the threshold.
-  uint32_t homes = 2;
+  /// Most home instances per task (its load decides how many it uses), the
+  /// time a task is expected to stay warm on one (weighs a cold start
+  /// against the runs it serves), and whether a home warms a task up when
+  /// its profile trips the threshold.
+  uint32_t homes = 8;
   /// Round trip between the frontend and an instance in virtual time
   /// (hosts may override it).
   double control_rtt_ms = 0;

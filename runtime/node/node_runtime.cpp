@@ -405,6 +405,7 @@ struct node_runtime::impl {
       service_actors.emplace(s.name, h);
     }
     channel_quality::settings quality;
+    quality.fresh_ms = 2 * cfg.probe_interval_ms;
     quality.stale_half_life_ms = cfg.stale_half_life_ms;
     quality.stale_penalty_ms = cfg.stale_penalty_ms;
     quality.assumed_mbps = cfg.assumed_bandwidth_mbps;
@@ -432,6 +433,7 @@ struct node_runtime::impl {
     fs.quality = quality;
     fs.load_weight_ms = cfg.load_weight_ms;
     fs.homes.count = cfg.homes;
+    fs.cold_start_ms = cfg.cold_start_ms;
     fs.warm_horizon_s = cfg.warm_horizon_s;
     fs.homes_refresh_ms = std::max(cfg.probe_interval_ms, 100.0);
     fs.prewarm = cfg.prewarm;
