@@ -31,7 +31,8 @@ void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
                      std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
 void fast_path(frontend_ptr self, invocation_id id, placement_route why);
-instance_pool::index free_home(frontend_ptr self, const task_profile& profile);
+instance_pool::index free_home(frontend_ptr self, const task_profile& profile,
+                               bool cold_ok);
 const std::vector<instance_pool::index>&
 homes_of(frontend_ptr self, const task_profile& profile,
          const std::vector<double>* costs = nullptr);
@@ -283,11 +284,24 @@ homes_of(frontend_ptr self, const task_profile& profile,
   auto computed = costs != nullptr ? std::vector<double>{}
                                    : host_costs(self, profile);
   auto& c = costs != nullptr ? *costs : computed;
+  h.checked_ms = now;
+  // The choice depends on which hosts are close enough to keep a home and
+  // to take a new one: unchanged, the homes are too.
+  auto keep = homes::good_hosts(c, st.cfg.homes, 1.0);
+  auto good = homes::good_hosts(c, st.cfg.homes, 0.5);
+  auto kept = std::all_of(h.instances.begin(), h.instances.end(),
+                          [&](auto i) { return keep[st.pool.host_of(i)]; });
+  if (!h.instances.empty()) // their time in services moves with the costs
+    h.service_ms = c[st.pool.host_of(h.instances.front())];
+  if (!pool_changed && kept && good == h.good && !h.instances.empty()) {
+    h.profile_version = profile.version;
+    return h.instances;
+  }
+  h.good = std::move(good);
   h.instances = homes::choose(st.pool, c, profile.task, st.cfg.homes,
                               h.instances);
   h.service_ms = h.instances.empty() ? 0.0
                                      : c[st.pool.host_of(h.instances.front())];
-  h.checked_ms = now;
   h.profile_version = profile.version;
   h.pool_size = st.pool.size();
   h.live = st.pool.live();
@@ -318,35 +332,30 @@ size_t active_homes(frontend_ptr self, const std::string& task,
 
 /// The first of the task's homes in use with a free slot; else the first
 /// free one further down its list that keeps the task warm (where it spilled
-/// before); else npos.
-instance_pool::index free_home(frontend_ptr self, const task_profile& profile) {
+/// before), or, with `cold_ok`, any free one there (a stable spill, so that
+/// spills stay warm for the next time); else npos.
+instance_pool::index free_home(frontend_ptr self, const task_profile& profile,
+                               bool cold_ok) {
   auto& st = self->state;
   auto& homes = homes_of(self, profile);
   auto active = active_homes(self, profile.task, homes);
   for (size_t k = 0; k < homes.size(); ++k)
     if (st.pool.has_free_slot(homes[k])
-        && (k < active || st.pool.warm(homes[k], profile.task)))
+        && (cold_ok || k < active || st.pool.warm(homes[k], profile.task)))
       return homes[k];
   return instance_pool::npos;
 }
 
-/// Whether `i` is one of the homes the task uses now.
-bool is_active_home(frontend_ptr self, const task_profile& profile,
+/// Whether `i` is one of the homes `task` uses now (as its last placement
+/// counted them).
+bool is_active_home(frontend_ptr self, const std::string& task,
                     instance_pool::index i) {
-  auto& homes = homes_of(self, profile);
-  auto end = homes.begin() + active_homes(self, profile.task, homes);
+  auto h = self->state.homes.find(task);
+  if (h == self->state.homes.end())
+    return false;
+  auto& homes = h->second.instances;
+  auto end = homes.begin() + std::min(h->second.active, homes.size());
   return std::find(homes.begin(), end, i) != end;
-}
-
-/// The first free instance of the task's list, warm or not (a stable spill,
-/// so that spills stay warm for the next time), or npos.
-instance_pool::index free_spill(frontend_ptr self,
-                                const task_profile& profile) {
-  auto& st = self->state;
-  for (auto i : homes_of(self, profile))
-    if (st.pool.has_free_slot(i))
-      return i;
-  return instance_pool::npos;
 }
 
 /// Whether one of the task's homes in use beats `budget_ms` (what a cold
@@ -358,8 +367,9 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
                    const task_profile& profile, double budget_ms,
                    const std::vector<double>* costs) {
   auto& st = self->state;
-  auto& homes = homes_of(self, profile);
-  auto active = active_homes(self, profile.task, homes);
+  auto& h = st.homes.at(profile.task);
+  auto& homes = h.instances;
+  auto active = std::min(h.active, homes.size());
   auto best = instance_pool::npos;
   auto best_ms = budget_ms;
   auto& refused = st.live.at(id).refused_by;
@@ -569,7 +579,7 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
       // A cold start away from its homes: a full home may be worth waiting
       // for instead.
       auto& profile = st.profiles.at(inv.request.task);
-      if (!b.warm && !is_active_home(self, profile, i)) {
+      if (!b.warm && !is_active_home(self, inv.request.task, i)) {
         auto costs = host_costs(self, profile);
         if (wait_for_home(self, id, profile, b.expected_ms, &costs))
           return;
@@ -597,7 +607,7 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   auto i = instance_pool::npos;
   if (st.cfg.policy == placement_policy::predictive) {
     auto& profile = st.profiles.at(inv.request.task);
-    i = free_home(self, profile);
+    i = free_home(self, profile, false);
     if (i == instance_pool::npos) {
       auto d = st.demand.find(inv.request.task);
       auto cold = d != st.demand.end()
@@ -609,7 +619,7 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
         inv.reason.policy = why;
         return;
       }
-      i = free_spill(self, profile);
+      i = free_home(self, profile, true);
     }
   }
   if (i == instance_pool::npos)
@@ -708,14 +718,8 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   }
   auto& inv = st.live.at(id);
   if (st.cfg.policy == placement_policy::predictive) {
-    auto h = st.homes.find(inv.request.task);
-    if (h != st.homes.end()) {
-      auto& homes = h->second.instances;
-      auto active = active_homes(self, inv.request.task, homes);
-      if (std::find(homes.begin(), homes.begin() + active, i)
-          != homes.begin() + active)
-        ++st.counters.home_placements;
-    }
+    if (is_active_home(self, inv.request.task, i))
+      ++st.counters.home_placements;
   }
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);

@@ -111,6 +111,8 @@ struct frontend_state {
   /// for which profile version.
   struct task_homes {
     std::vector<instance_pool::index> instances;
+    /// The hosts new homes could come from when they were chosen.
+    std::vector<bool> good;
     /// Expected time in services of a run on the first home.
     double service_ms = 0;
     /// How many of them the task uses: more at once when its load grows,

@@ -288,12 +288,18 @@ TEST_CASE("network_emulator: deterministic draws, loss and retransmission") {
   CHECK(lost.ms == doctest::Approx(4 * 200));
 }
 
-TEST_CASE("homes: stable, on the good hosts, spread by task") {
+/// Hosts h0, h1, h2 with four instances of two slots each (h1/0, ...).
+static instance_pool three_hosts_of_four() {
   instance_pool pool;
   for (int h = 0; h < 3; ++h)
     for (int k = 0; k < 4; ++k)
       pool.add("h" + std::to_string(h) + "/" + std::to_string(k),
                "h" + std::to_string(h), 2);
+  return pool;
+}
+
+TEST_CASE("homes: stable, on the good hosts, spread by task") {
+  auto pool = three_hosts_of_four();
   homes::settings cfg;
   cfg.count = 2;
   // Host 1 is best, host 2 within the tolerance, host 0 far.
@@ -322,11 +328,7 @@ TEST_CASE("homes: stable, on the good hosts, spread by task") {
 }
 
 TEST_CASE("homes: sticky while their host stays close to the best") {
-  instance_pool pool;
-  for (int h = 0; h < 3; ++h)
-    for (int k = 0; k < 4; ++k)
-      pool.add("h" + std::to_string(h) + "/" + std::to_string(k),
-               "h" + std::to_string(h), 2);
+  auto pool = three_hosts_of_four();
   homes::settings cfg;
   cfg.count = 4;
   // Only host 0 is good at first.
