@@ -470,9 +470,9 @@ void negotiate(frontend_ptr self, invocation_id id,
   auto& st = self->state;
   auto& inv = st.live.at(id);
   auto& profile = st.profiles.at(inv.request.task);
-  // The task's free homes in use first; then, up to k more, the free ones
-  // further down its list (where it spilled before: maybe warm), then the
-  // instances with the best channels.
+  // k + 1 bids: the task's free homes in use first (at most k, least busy
+  // first); then the free ones further down its list (where it spilled
+  // before: maybe warm), then the instances with the best channels.
   std::vector<instance_pool::index> shortlist;
   auto costs = host_costs(self, profile);
   auto& homes = homes_of(self, profile, &costs);
@@ -480,7 +480,15 @@ void negotiate(frontend_ptr self, invocation_id id,
   for (size_t k = 0; k < active; ++k)
     if (st.pool.has_free_slot(homes[k]))
       shortlist.push_back(homes[k]);
-  auto limit = shortlist.size() + st.cfg.candidates;
+  size_t limit = st.cfg.candidates + 1;
+  if (shortlist.size() > st.cfg.candidates) {
+    std::partial_sort(shortlist.begin(), shortlist.begin() + st.cfg.candidates,
+                      shortlist.end(), [&](auto a, auto b) {
+                        return st.pool.busy(a) * st.pool.slots(b)
+                               < st.pool.busy(b) * st.pool.slots(a);
+                      });
+    shortlist.resize(st.cfg.candidates);
+  }
   auto add = [&](instance_pool::index i) {
     if (shortlist.size() < limit
         && std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
