@@ -367,7 +367,7 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
                    const task_profile& profile, double budget_ms,
                    const std::vector<double>* costs) {
   auto& st = self->state;
-  auto& h = st.homes.at(profile.task);
+  auto& h = st.homes[profile.task];
   auto& homes = h.instances;
   auto active = std::min(h.active, homes.size());
   auto best = instance_pool::npos;
@@ -586,10 +586,12 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
     if (i != instance_pool::npos && st.pool.has_free_slot(i)) {
       // A cold start away from its homes: a full home may be worth waiting
       // for instead.
-      auto& profile = st.profiles.at(inv.request.task);
-      if (!b.warm && !is_active_home(self, inv.request.task, i)) {
-        auto costs = host_costs(self, profile);
-        if (wait_for_home(self, id, profile, b.expected_ms, &costs))
+      // (Its profile is gone when the task was deleted while bids were out.)
+      auto profile = st.profiles.find(inv.request.task);
+      if (!b.warm && profile != st.profiles.end()
+          && !is_active_home(self, inv.request.task, i)) {
+        auto costs = host_costs(self, profile->second);
+        if (wait_for_home(self, id, profile->second, b.expected_ms, &costs))
           return;
       }
       dispatch(self, id, i);
@@ -613,8 +615,12 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
   // worth waiting for rather than a cold start; else the task's list, then
   // power of k choices.
   auto i = instance_pool::npos;
-  if (st.cfg.policy == placement_policy::predictive) {
-    auto& profile = st.profiles.at(inv.request.task);
+  // (No profile: the task was deleted while its bids were out; it runs
+  // where load says, as admitted work does.)
+  auto found = st.profiles.find(inv.request.task);
+  if (st.cfg.policy == placement_policy::predictive
+      && found != st.profiles.end()) {
+    auto& profile = found->second;
     i = free_home(self, profile, false);
     if (i == instance_pool::npos) {
       auto d = st.demand.find(inv.request.task);
