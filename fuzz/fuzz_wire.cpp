@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   decode_all<invoke_request, bid, placement_reason, invoke_result, bid_request,
              execute_request, service_use, observation, service_likelihood,
              task_profile, task_spec, channel_sample, link_spec, instance_info,
-             service_info, instance_status, frontend_status, process_outcome>(
-    bytes);
+             service_info, instance_status, frontend_status, process_outcome,
+             task_definition>(bytes);
   return 0;
 }

@@ -24,6 +24,8 @@ enum class ec : uint8_t {
   unknown_task,
   /// A request named an instance that is not (or no longer) there.
   unknown_instance,
+  /// A worker node could not install a deployed task (its code).
+  not_installed,
 };
 
 /// The code's name (`wrong_secret`, ...).

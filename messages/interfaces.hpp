@@ -93,13 +93,35 @@ using frontend_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom,
                   channels_atom>::with<std::vector<channel_sample>>>;
 
+/// A worker node's keeper of the tasks deployed at run time: it installs
+/// what the control node's hub hands it (code unpacked on this node).
+using node_agent_actor = caf::typed_actor<
+  // Defines (or redefines) a deployed task here; the reply comes once its
+  // code is unpacked and the instances of this node can run it.
+  caf::replies_to<task_definition>::with<bool>,
+  // Forgets a deployed task: running executions finish, new ones find none.
+  caf::replies_to<caf::delete_atom, std::string>::with<bool>>;
+
+/// The control node's hub of deployed tasks: hands every definition to
+/// every worker node, and all of them to a worker that joins.
+using deploy_hub_actor = caf::typed_actor<
+  // A worker node's agent joins; the reply (the number of definitions
+  // handed over) comes once the agent has installed them all.
+  caf::replies_to<caf::join_atom, node_agent_actor>::with<uint64_t>,
+  // A task was deployed on the control node; the reply (the number of
+  // worker nodes that installed it) comes once every agent answered.
+  caf::replies_to<task_definition>::with<uint64_t>,
+  // A deployed task was deleted; the reply as above.
+  caf::replies_to<caf::delete_atom, std::string>::with<uint64_t>>;
+
 /// The gate of a control node, the only actor it publishes: a worker node
-/// that presents the cluster's secret gets the frontend and the registry;
-/// anybody else gets an error and nothing to talk to.
+/// that presents the cluster's secret gets the frontend, the registry and
+/// the hub of deployed tasks; anybody else gets an error and nothing to
+/// talk to.
 using gate_actor = caf::typed_actor<
   // A worker node joins: (secret, node name) -> the handles it needs.
-  caf::replies_to<caf::join_atom, std::string,
-                  std::string>::with<frontend_actor, profile_registry_actor>>;
+  caf::replies_to<caf::join_atom, std::string, std::string>::with<
+    frontend_actor, profile_registry_actor, deploy_hub_actor>>;
 
 /// One channel probe per host: measures every service from that host.
 using channel_probe_actor = caf::typed_actor<

@@ -74,6 +74,8 @@ const char* to_string(ec x) {
       return "unknown_task";
     case ec::unknown_instance:
       return "unknown_instance";
+    case ec::not_installed:
+      return "not_installed";
   }
   return "invalid";
 }
@@ -102,6 +104,8 @@ void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_type<frontend_actor>("augur::frontend_actor");
   cfg.add_message_type<profile_registry_actor>("augur::profile_registry_actor");
   cfg.add_message_type<gate_actor>("augur::gate_actor");
+  cfg.add_message_type<node_agent_actor>("augur::node_agent_actor");
+  cfg.add_message_type<deploy_hub_actor>("augur::deploy_hub_actor");
 }
 
 } // namespace augur

@@ -300,6 +300,34 @@ typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), x.name, x.hints, x.idempotent);
 }
 
+/// A task deployed at run time, as the control node hands it to every
+/// worker node: what the worker's instances need to run it.
+struct task_definition {
+  std::string name;
+  std::vector<std::string> hints;
+  std::vector<std::string> argv;
+  /// `NAME=value`, as a process's environment is written.
+  std::vector<std::string> env;
+  double timeout_ms = 10000;
+  uint64_t memory_mb = 0;
+  std::vector<std::string> setup;
+  /// Grows with every redeployment: instances treat a new one as cold.
+  uint64_t version = 0;
+  bool idempotent = false;
+  /// The code archive's bytes (empty: the task has no files).
+  std::string code;
+  /// Where the control node keeps the archive (read into `code` before it
+  /// is sent; a worker ignores it).
+  std::string code_path;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_definition& x) {
+  return f(caf::meta::type_name("task_definition"), x.name, x.hints, x.argv,
+           x.env, x.timeout_ms, x.memory_mb, x.setup, x.version, x.idempotent,
+           x.code, x.code_path);
+}
+
 // -- channels ----------------------------------------------------------------
 
 /// A probe's smoothed view of the channel from one host to one service.
@@ -475,6 +503,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(augur, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(augur, (augur::instance_status))
   CAF_ADD_TYPE_ID(augur, (augur::frontend_status))
   CAF_ADD_TYPE_ID(augur, (augur::process_outcome))
+  CAF_ADD_TYPE_ID(augur, (augur::task_definition))
 
   CAF_ADD_ATOM(augur, augur, status_atom, "status")
   CAF_ADD_ATOM(augur, augur, done_atom, "done")

@@ -244,8 +244,9 @@ TEST_CASE("wire: every message type keeps its ID and round-trips") {
   round_trips<instance_status>(sys, 15);
   round_trips<frontend_status>(sys, 16);
   round_trips<process_outcome>(sys, 17);
+  round_trips<task_definition>(sys, 18);
   // Every type of the block is above.
-  CHECK(caf::id_block::augur::end - caf::id_block::augur::begin == 18);
+  CHECK(caf::id_block::augur::end - caf::id_block::augur::begin == 19);
   // Atoms travel as their text's value: a changed text is another message.
   CHECK(caf::to_string(status_atom::value) == "status");
   CHECK(caf::to_string(done_atom::value) == "done");

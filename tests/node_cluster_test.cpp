@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+
+#include <unistd.h>
 
 #include <caf/io/accept_handle.hpp>
 #include <caf/io/connection_handle.hpp>
@@ -163,6 +167,79 @@ TEST_CASE("nodes: a wrong secret gets nothing") {
         == "the control node refused to join: wrong_secret: the cluster's "
            "secret was not given");
   CHECK(control.status().live_instances == 0);
+}
+
+namespace {
+
+/// Publishes the control node's gate and joins the worker to it.
+void connect(node_runtime& control, node_runtime& worker) {
+  auto acceptor = caf::io::accept_handle::from_int(1);
+  control.test_network()->provide_acceptor(7400, acceptor);
+  control.publish(7400);
+  REQUIRE(
+    settle(control, worker, [&] { return control.cluster_port() == 7400; }));
+  control.test_network()->prepare_connection(
+    acceptor, caf::io::connection_handle::from_int(1), *worker.test_network(),
+    "127.0.0.1", 7400, caf::io::connection_handle::from_int(1));
+  worker.join();
+}
+
+command_spec echo_command() {
+  command_spec cmd;
+  cmd.argv = {"cat"};
+  cmd.env = {{"GREETING", "hi"}};
+  return cmd;
+}
+
+} // namespace
+
+TEST_CASE("nodes: tasks deployed on the control node reach every worker") {
+  auto clock = node_runtime::clock_mode::virtual_time;
+  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
+  node_runtime worker{parse_config(two_nodes), clock, {}, "w1"};
+  // Deployed before the worker joins: it installs it before its instances
+  // join the pool, so no invocation placed there misses it.
+  control.define_command_task("alice/early", {{"db"}}, echo_command(), 1);
+  CHECK_FALSE(worker.has_task("alice/early"));
+  connect(control, worker);
+  REQUIRE(settle(control, worker,
+                 [&] { return control.status().live_instances == 2; }));
+  CHECK(worker.has_task("alice/early"));
+  // Deployed, and deleted, while it is there.
+  control.define_command_task("alice/late", {}, echo_command(), 2);
+  REQUIRE(
+    settle(control, worker, [&] { return worker.has_task("alice/late"); }));
+  CHECK(control.remove_task("alice/early"));
+  REQUIRE(
+    settle(control, worker, [&] { return !worker.has_task("alice/early"); }));
+  CHECK(worker.has_task("alice/late"));
+  CHECK(worker.last_error().empty());
+}
+
+TEST_CASE("nodes: a worker that cannot install a deployed task stays out") {
+  auto clock = node_runtime::clock_mode::virtual_time;
+  // An archive the hub reads and hands over; this worker has nowhere to
+  // unpack it (no unpacker, no working directory in virtual time).
+  auto path = std::filesystem::temp_directory_path()
+              / ("augur-node-test-" + std::to_string(::getpid()) + ".tar.gz");
+  {
+    std::ofstream out{path, std::ios::binary};
+    out << "not really an archive";
+  }
+  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
+  node_runtime worker{parse_config(two_nodes), clock, {}, "w1"};
+  control.define_command_task("alice/coded", {}, echo_command(), 1, false,
+                              path.string());
+  connect(control, worker);
+  REQUIRE(
+    settle(control, worker, [&] { return !worker.last_error().empty(); }));
+  CHECK(worker.last_error()
+        == "cannot install the deployed tasks: not_installed: this node "
+           "cannot unpack the code of 'alice/coded'");
+  CHECK_FALSE(worker.joined());
+  CHECK_FALSE(worker.has_task("alice/coded"));
+  CHECK(control.status().live_instances == 0);
+  std::filesystem::remove(path);
 }
 
 namespace {

@@ -10,6 +10,7 @@ from `augur certs`, three nodes over mutual TLS, a worker killed and
 restarted joins again and serves, a stranger gets nothing. Usage: node_test.py AUGUR SOURCE_DIR"""
 
 import http.client
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -35,6 +37,31 @@ def request(port, method, path, body=None):
     data = res.read().decode()
     conn.close()
     return res.status, data
+
+
+def code_archive(version):
+    """A .tar.gz of a Python function that says its version and its input."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        data = ("import sys\nprint('%s ' + sys.stdin.read())\n"
+                % version).encode()
+        info = tarfile.TarInfo("greet.py")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def deploy_code(api, version):
+    status, body = request(api, "PUT", "/v1/tasks/greet/code",
+                           code_archive(version))
+    check(status == 200, "code %s deployed: %s" % (version, body))
+    return json.loads(body).get("version") if status == 200 else None
+
+
+def invoke_greet(api, data):
+    status, body = request(api, "POST", "/v1/tasks/greet/invoke", data)
+    r = json.loads(body)
+    return status, r.get("output", r.get("error", "")).strip(), r.get("host")
 
 
 def health(api):
@@ -163,6 +190,7 @@ def main():
     check(made.returncode == 0, "certs made: %s" % made.stderr)
 
     procs = {"control": start(config, "control")}
+    killed = set()
     try:
         check(wait_for(lambda: health(api).get("status") == "ok"),
               "control node serves")
@@ -178,6 +206,26 @@ def main():
                                    "x%d" % i)
             check(status == 200 and json.loads(body)["output"] == "X%d" % i,
                   "invoke across nodes: %d %s" % (status, body))
+
+        # Deployed at run time on the control node, run on the workers:
+        # every worker has installed a version before the API answers.
+        status, body = request(api, "PUT", "/v1/tasks/greet", json.dumps(
+            {"command": ["/usr/bin/python3", "greet.py"], "hints": ["db"]}))
+        check(status == 201, "a task deployed on a distributed cluster: %d %s"
+              % (status, body))
+        deploy_code(api, "v1")
+        hosts = set()
+        for i in range(6):
+            status, out, host = invoke_greet(api, "a%d" % i)
+            check(status == 200 and out == "v1 a%d" % i,
+                  "the deployed code runs on a worker: %d %s" % (status, out))
+            hosts.add(host)
+        check(hosts <= {"h1", "h2"}, "on the workers' hosts: %s" % hosts)
+        deploy_code(api, "v2")
+        for i in range(4):
+            status, out, _ = invoke_greet(api, "b%d" % i)
+            check(status == 200 and out == "v2 b%d" % i,
+                  "the next invocation runs the new version: %s" % out)
         # Eight slow ones at once fill the eight slots of both workers.
         first = {}
 
@@ -215,6 +263,8 @@ def main():
         procs["w2"].wait()
         check(wait_for(lambda: health(api).get("instances") == 2, 60),
               "the lost worker's instances leave the pool")
+        # Deployed while w2 is away: it installs it when it joins again.
+        deploy_code(api, "v3")
         # Released: h1's four finish, then the retried ones run on h1.
         redis_command(redis_port, "RPUSH gate " + " ".join(["x"] * 16))
         for t in threads:
@@ -245,6 +295,21 @@ def main():
         procs["w2"] = start(config, "w2")
         check(wait_for(lambda: health(api).get("instances") == 4),
               "the worker joined again")
+        # Only w2 left: the version deployed while it was away runs there.
+        procs["w1"].send_signal(signal.SIGKILL)
+        procs["w1"].wait()
+        killed.add("w1")
+        check(wait_for(lambda: health(api).get("instances") == 2, 60),
+              "w1's instances leave the pool")
+        for i in range(3):
+            status, out, host = invoke_greet(api, "c%d" % i)
+            check(status == 200 and out == "v3 c%d" % i and host == "h2",
+                  "a worker that joined later runs the latest version: "
+                  "%d %s on %s" % (status, out, host))
+        status, body = request(api, "DELETE", "/v1/tasks/greet")
+        check(status == 200, "deleted: %s" % body)
+        status, _, _ = invoke_greet(api, "d")
+        check(status == 404, "a deleted task is gone: %d" % status)
 
         # A stranger on the cluster port gets nothing.
         with socket.create_connection(("127.0.0.1", cluster)) as s:
@@ -266,17 +331,18 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
                 code = "hung"
-            if name != "w2" or code != -9:
+            if name not in killed and (name != "w2" or code != -9):
                 check(code == 0, "%s exits 0 on SIGTERM (got %s)"
                       % (name, code))
         redis.kill()
         redis.wait()
     # The nodes' traces merge by time, and show messages between nodes.
+    # (w2's, as it ran again to the end: w1 was killed.)
     out = subprocess.run([AUGUR, "trace", "dump", TRACES["control"],
-                          TRACES["w1"]], capture_output=True, text=True)
+                          TRACES["w2"]], capture_output=True, text=True)
     lines = out.stdout.splitlines()
     check(any(" control " in l for l in lines)
-          and any(" w1 " in l for l in lines), "records of both nodes")
+          and any(" w2 " in l for l in lines), "records of both nodes")
     check(any("remote@" in l and "execute_request" in l for l in lines),
           "a worker consumed an execute sent from the control node")
     check(any("remote@" in l and "invoke_result" in l for l in lines),

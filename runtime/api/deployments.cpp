@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "augur/runtime/state/code_archive.hpp"
 #include "augur/runtime/state/state_store.hpp"
@@ -93,7 +94,9 @@ deployments::deployments(node_runtime& cluster, const cluster_config& cfg,
         throw state_error(where + ": its code cannot be unpacked: " + e.what());
       }
       x.code_bytes = row.code.size();
+      keep_archive(x, row.code);
     }
+    // No worker has joined yet: they get it when they join.
     define(x);
     tasks_.emplace(x.config.name, std::move(x));
   }
@@ -164,6 +167,24 @@ std::string deployments::parse(const json& body,
   return "";
 }
 
+std::string deployments::archive_of(const deployed& x) const {
+  if (x.code_dir.empty() || cluster_.role() != node_role::control)
+    return "";
+  return x.code_dir + ".archive";
+}
+
+void deployments::keep_archive(const deployed& x, const std::string& bytes) {
+  auto path = archive_of(x);
+  if (path.empty())
+    return;
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out)
+    throw archive_error(500, "cannot keep the archive for the worker nodes at "
+                               + path);
+}
+
 void deployments::define(const deployed& x) {
   task_options opts;
   opts.hints = x.config.hints;
@@ -175,7 +196,26 @@ void deployments::define(const deployed& x) {
   cmd.setup = x.config.setup;
   cmd.code_dir = x.code_dir;
   cluster_.define_command_task(x.config.name, opts, cmd, x.version,
-                               x.config.idempotent);
+                               x.config.idempotent, archive_of(x));
+}
+
+std::string deployments::define_everywhere(const deployed& x) {
+  try {
+    define(x);
+    return "";
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+}
+
+deployments::answer deployments::partly(unsigned status, nlohmann::json out,
+                                        const std::string& failed) {
+  if (failed.empty())
+    return {status, std::move(out)};
+  return {
+    502,
+    {{"error", "the control node took it, but " + failed + "; send it again"},
+     {"task", std::move(out)}}};
 }
 
 json deployments::to_json(const deployed& x) const {
@@ -256,12 +296,12 @@ deployments::put_definition(state_store& store, const std::string& tenant,
   row.updated_ms = x.updated_ms;
   store.put_task(row, true);
   x.version = row.version;
-  define(x);
+  auto failed = define_everywhere(x);
   auto out = to_json(x);
   std::lock_guard<std::mutex> guard{mtx_};
   auto created = tasks_.count(key) == 0;
   tasks_[key] = std::move(x);
-  return {created ? 201u : 200u, out};
+  return partly(created ? 201u : 200u, std::move(out), failed);
 }
 
 deployments::answer
@@ -292,6 +332,7 @@ deployments::put_code(state_store& store, const std::string& tenant,
   try {
     archive_limits lim{cfg_.state.max_unpacked_bytes, 10000};
     x.code_format = unpack_code(archive, x.code_dir, lim);
+    keep_archive(x, archive);
   } catch (const archive_error& e) {
     std::error_code ignored;
     fs::remove_all(x.code_dir, ignored);
@@ -308,18 +349,21 @@ deployments::put_code(state_store& store, const std::string& tenant,
   row.updated_ms = x.updated_ms;
   store.put_task(row);
   x.version = row.version;
-  define(x);
-  // Kept: this version's files and the one before (a cold start of it may
-  // be copying them now); older ones go.
+  auto failed = define_everywhere(x);
+  // Kept: this version's files (and its archive, for workers that join
+  // later) and the one before (a cold start of it may be copying them
+  // now); older ones go.
   std::error_code ec;
+  auto archive_path = archive_of(x);
   for (auto& d :
        fs::directory_iterator(code_root_ + "/" + task_directory_name(key), ec))
-    if (d.path() != x.code_dir && d.path() != previous)
+    if (d.path() != x.code_dir && d.path() != previous
+        && d.path() != archive_path)
       fs::remove_all(d.path(), ec);
   auto out = to_json(x);
   std::lock_guard<std::mutex> guard{mtx_};
   tasks_[key] = std::move(x);
-  return {200, out};
+  return partly(200, std::move(out), failed);
 }
 
 deployments::answer deployments::describe(const std::string& tenant,
@@ -366,13 +410,22 @@ deployments::answer deployments::remove(state_store& store,
     }
   }
   store.delete_task(tenant, name, key);
-  cluster_.remove_task(key);
+  std::string failed;
+  try {
+    cluster_.remove_task(key);
+  } catch (const std::runtime_error& e) {
+    failed = e.what();
+  }
   std::lock_guard<std::mutex> guard{mtx_};
   tasks_.erase(key);
   if (!code_root_.empty()) {
     std::error_code ec;
     fs::remove_all(code_root_ + "/" + task_directory_name(key), ec);
   }
+  if (!failed.empty())
+    return {502,
+            {{"error", "deleted on the control node, but " + failed
+                         + "; it is gone there when it joins again"}}};
   return {200, {{"deleted", name}}};
 }
 

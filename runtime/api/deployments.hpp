@@ -98,8 +98,24 @@ private:
   /// `from_file` with the lock held.
   bool read_only(const std::string& name) const;
 
-  /// Defines `x` in the cluster.
+  /// Defines `x` in the cluster (on every worker node too: throws
+  /// `std::runtime_error` when one could not install it).
   void define(const deployed& x);
+
+  /// `define`, answering why a worker node could not (empty: all did).
+  std::string define_everywhere(const deployed& x);
+
+  /// The answer `status` with `out`, or 502 when `failed` says why a worker
+  /// node did not take it.
+  static answer partly(unsigned status, nlohmann::json out,
+                       const std::string& failed);
+
+  /// On a distributed control node, where `x`'s archive is kept for the
+  /// worker nodes (beside its files); empty elsewhere.
+  std::string archive_of(const deployed& x) const;
+
+  /// Writes `x`'s archive where `archive_of` says (throws `archive_error`).
+  void keep_archive(const deployed& x, const std::string& bytes);
 
   nlohmann::json to_json(const deployed& x) const;
 

@@ -645,18 +645,6 @@ private:
     return std::nullopt;
   }
 
-  /// Whether tasks may be deployed here; answers 501 when not.
-  bool can_deploy(bool keep) {
-    if (!need_state(keep))
-      return false;
-    if (st_->cluster.role() != node_role::control)
-      return true;
-    reply(error(501, "deploying on a distributed cluster is not supported "
-                     "yet: worker nodes run only the cluster file's tasks"),
-          keep);
-    return false;
-  }
-
   bool need_state(bool keep) {
     if (st_->deploys)
       return true;
@@ -680,7 +668,7 @@ private:
 
   void change_task(const tenant_config* tenant, const std::string& name,
                    http_method method, bool keep) {
-    if (!can_deploy(keep))
+    if (!need_state(keep))
       return;
     auto self = shared_from_this();
     auto t = tenant_name(tenant);
@@ -697,7 +685,7 @@ private:
 
   void upload_code(const tenant_config* tenant, const std::string& name,
                    bool keep) {
-    if (!can_deploy(keep))
+    if (!need_state(keep))
       return;
     auto self = shared_from_this();
     auto t = tenant_name(tenant);

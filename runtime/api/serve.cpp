@@ -11,6 +11,7 @@
 #include "augur/runtime/execution/endpoint.hpp"
 #include "augur/runtime/execution/io_runner.hpp"
 #include "augur/runtime/node/node_runtime.hpp"
+#include "augur/runtime/state/code_archive.hpp"
 
 namespace augur {
 
@@ -25,7 +26,13 @@ int serve_node(const cluster_config& cfg, const std::string& name,
   // sessions, whose sockets need their context; the thread stops first
   // (`io.stop()` below), as the cluster's shutdown needs.
   io_runner io;
-  node_runtime cluster{cfg, node_runtime::clock_mode::real_time, {}, name};
+  // A worker node unpacks the code of deployed tasks as the API does.
+  auto unpack = [limit = cfg.state.max_unpacked_bytes](const std::string& bytes,
+                                                       const std::string& dir) {
+    return unpack_code(bytes, dir, archive_limits{limit, 10000});
+  };
+  node_runtime cluster{
+    cfg, node_runtime::clock_mode::real_time, {}, name, unpack};
   if (cluster.role() == node_role::worker) {
     std::promise<int> stopped;
     auto done = stopped.get_future();

@@ -100,6 +100,13 @@ struct command_spec {
   std::string code_dir;
 };
 
+/// Unpacks a code archive's bytes into a new directory `dir`; returns the
+/// archive's format, throws `std::exception` on a bad archive. A worker
+/// node gets it from its caller (`augur node` passes libarchive's, which
+/// the library behind `<augur/embedded.hpp>` does not link).
+using code_unpacker = std::function<std::string(const std::string& bytes,
+                                                const std::string& dir)>;
+
 /// A directory name for a task: letters and digits as they are, every other
 /// byte as `_XX` in hex, so that no two task names (`alice/x`, `alice_x`)
 /// share a directory.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/io/network/test_multiplexer.hpp>
+#include <caf/logger.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/openssl/remote_actor.hpp>
@@ -32,6 +34,7 @@
 
 #include "augur/actors/aux_service.hpp"
 #include "augur/actors/channel_probe.hpp"
+#include "augur/actors/deploy_hub.hpp"
 #include "augur/actors/frontend.hpp"
 #include "augur/actors/instance.hpp"
 #include "augur/actors/profile_registry.hpp"
@@ -167,6 +170,10 @@ void prepare_tls(caf::actor_system_config& cfg, const cluster_config& cluster,
           + "'");
 }
 
+/// How long a worker node may take to install a deployed task (unpack its
+/// code) before the control node gives up on it.
+constexpr int64_t install_timeout_ms = 60000;
+
 caf::actor_system_config& prepare(caf::actor_system_config& cfg,
                                   node_runtime::clock_mode mode,
                                   const cluster_config& cluster,
@@ -187,6 +194,12 @@ caf::actor_system_config& prepare(caf::actor_system_config& cfg,
             caf::timespan{static_cast<int64_t>(cluster.heartbeat_ms * 1e6)});
     cfg.set("middleman.connection-timeout",
             caf::timespan{static_cast<int64_t>(cluster.node_timeout_ms * 1e6)});
+    // No BASP worker threads: the multiplexer deserialises what it reads
+    // itself. Our messages are small, and the handover of a deserialised
+    // message between a BASP worker and the multiplexer happens entirely
+    // inside libcaf, where ThreadSanitizer sees a write and a read with no
+    // order between them and no frame of ours to suppress it by.
+    cfg.set("middleman.workers", size_t{0});
     prepare_tls(cfg, cluster, name);
   }
   if (mode == node_runtime::clock_mode::virtual_time) {
@@ -242,9 +255,14 @@ struct node_runtime::impl {
   /// Real mode: the working directories.
   std::string workdir;
   sandbox_spec sandbox;
-  /// Control node: the published gate. Worker node: the thread that joins
-  /// the control node and joins again after losing it.
+  /// Control node: the published gate, and the hub that hands deployed
+  /// tasks to the workers. Worker node: the thread that joins the control
+  /// node and joins again after losing it, and the agent that installs
+  /// what the hub hands it.
   gate_actor gate;
+  deploy_hub_actor hub;
+  node_agent_actor agent;
+  code_unpacker unpack;
   uint16_t published_port = 0;
   std::thread joiner;
   std::atomic<bool> stopping{false};
@@ -359,12 +377,13 @@ struct node_runtime::impl {
   }
 
   impl(cluster_config config, clock_mode m, oracle_view oracle,
-       std::string node)
+       std::string node, code_unpacker unpacker)
     : cfg(std::move(config)),
       mode(m),
       node_name(std::move(node)),
       role(role_of(cfg, node_name)),
       sys(prepare(sys_cfg, m, cfg, role != node_role::all, node_name)) {
+    unpack = std::move(unpacker);
     if (mode == clock_mode::virtual_time)
       sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
     if (cfg.trace.enabled) {
@@ -441,6 +460,15 @@ struct node_runtime::impl {
     fs.seed = cfg.seed;
     if (role != node_role::worker)
       front = sys.spawn(augur::frontend, fs, registry);
+    if (role == node_role::control)
+      hub = sys.spawn(deploy_hub, static_cast<double>(install_timeout_ms));
+    if (role == node_role::worker) {
+      auto code = workdir.empty() ? std::string{} : workdir + "/code";
+      // Unpacking blocks: a thread of its own in real time.
+      agent = mode == clock_mode::real_time
+                ? sys.spawn<caf::detached>(node_agent, catalog, code, unpack)
+                : sys.spawn(node_agent, catalog, code, unpack);
+    }
     uint64_t h_index = 0;
     for (auto& h : cfg.hosts) {
       if (!runs_host(h)) {
@@ -525,18 +553,20 @@ struct node_runtime::impl {
     // for argument-less function actors (UBSan flags it).
     gate = sys.spawn(
       [](gate_actor::pointer, std::string secret, frontend_actor f,
-         profile_registry_actor r) -> gate_actor::behavior_type {
+         profile_registry_actor r,
+         deploy_hub_actor h) -> gate_actor::behavior_type {
         return {
           [=](caf::join_atom, const std::string& given, const std::string&)
-            -> caf::result<frontend_actor, profile_registry_actor> {
+            -> caf::result<frontend_actor, profile_registry_actor,
+                           deploy_hub_actor> {
             if (!same_secret(given, secret))
               return make_error(ec::wrong_secret,
                                 "the cluster's secret was not given");
-            return {f, r};
+            return {f, r, h};
           },
         };
       },
-      cfg.secret, front, registry);
+      cfg.secret, front, registry, hub);
   }
 
   void publish_gate_now() {
@@ -622,10 +652,21 @@ struct node_runtime::impl {
                 ->request(g, caf::infinite, caf::join_atom::value, cfg.secret,
                           node_name)
                 .then(
-                  [=](frontend_actor& f, profile_registry_actor& r) {
-                    announce(f, r);
-                    joined = true;
-                    ++joins;
+                  [=](frontend_actor& f, profile_registry_actor& r,
+                      deploy_hub_actor& h) {
+                    // The deployed tasks first, then the instances.
+                    self
+                      ->request(h, caf::infinite, caf::join_atom::value, agent)
+                      .then(
+                        [=](uint64_t) {
+                          announce(f, r);
+                          joined = true;
+                          ++joins;
+                        },
+                        [this](caf::error& err) {
+                          report_error("cannot install the deployed tasks: "
+                                       + sys.render(err));
+                        });
                   },
                   [this](caf::error& err) {
                     report_error("the control node refused to join: "
@@ -648,6 +689,37 @@ struct node_runtime::impl {
     for (auto& p : probes)
       caf::anon_send(p, caf::subscribe_atom::value,
                      caf::actor_cast<channel_listener_actor>(f));
+  }
+
+  /// Control node: hands a deployment (or a deletion) to every worker node
+  /// through the hub. In real time it waits until all installed it (throws
+  /// `std::runtime_error` when one could not), so that the next invocation
+  /// finds it wherever it is placed; deterministic nodes install as the
+  /// test runs the network.
+  template <class... Ts>
+  void install(Ts&&... xs) {
+    if (sched != nullptr) {
+      caf::anon_send(hub, std::forward<Ts>(xs)...);
+      return;
+    }
+    auto answer = std::make_shared<std::promise<std::string>>();
+    auto done = answer->get_future();
+    request_from_outside<uint64_t>(
+      sys, hub, std::chrono::milliseconds(2 * install_timeout_ms),
+      [answer](uint64_t) { answer->set_value(""); },
+      [answer](const std::string& err) { answer->set_value(err); },
+      std::forward<Ts>(xs)...);
+    // Spawning keeps the system's logger in a thread-local of the calling
+    // thread (CAF 0.17's spawn_impl), and the system's destructor waits
+    // until the logger is gone: this thread (the state file's writer)
+    // outlives the system, so it lets go of it now.
+    caf::logger::set_current_actor_system(nullptr);
+    std::string failed = "no answer from the hub";
+    if (done.wait_for(std::chrono::milliseconds(3 * install_timeout_ms))
+        == std::future_status::ready)
+      failed = done.get();
+    if (!failed.empty())
+      throw std::runtime_error("a worker node did not install it: " + failed);
   }
 
   /// Keeps and logs an error no caller waits for (joining, publishing).
@@ -692,19 +764,34 @@ struct node_runtime::impl {
           caf::scoped_actor self{sys};
           frontend_actor f;
           profile_registry_actor r;
+          deploy_hub_actor h;
           self
             ->request(*g, std::chrono::seconds(5), caf::join_atom::value,
                       cfg.secret, node_name)
             .receive(
-              [&](frontend_actor& fx, profile_registry_actor& rx) {
+              [&](frontend_actor& fx, profile_registry_actor& rx,
+                  deploy_hub_actor& hx) {
                 f = std::move(fx);
                 r = std::move(rx);
+                h = std::move(hx);
               },
               [&](caf::error& err) {
                 report_error("the control node refused to join: "
                              + sys.render(err));
               });
-          if (f && r) {
+          // The deployed tasks first, then the instances: an invocation
+          // placed here finds its task.
+          bool installed = false;
+          if (h)
+            self
+              ->request(h, std::chrono::milliseconds(install_timeout_ms),
+                        caf::join_atom::value, agent)
+              .receive([&](uint64_t) { installed = true; },
+                       [&](caf::error& err) {
+                         report_error("cannot install the deployed tasks: "
+                                      + sys.render(err));
+                       });
+          if (f && r && installed) {
             announce(f, r);
             joined = true;
             ++joins;
@@ -755,6 +842,10 @@ struct node_runtime::impl {
       stop(front);
     if (registry)
       stop(registry);
+    if (hub)
+      stop(hub);
+    if (agent)
+      stop(agent);
     if (sched != nullptr) {
       // Pending timeouts keep actors alive: fire them all until none is left.
       do
@@ -886,9 +977,10 @@ node_runtime node_runtime::from_file(const std::string& path, clock_mode mode) {
 }
 
 node_runtime::node_runtime(cluster_config cfg, clock_mode mode,
-                           oracle_view oracle, std::string node)
+                           oracle_view oracle, std::string node,
+                           code_unpacker unpack)
   : impl_(std::make_unique<impl>(std::move(cfg), mode, std::move(oracle),
-                                 std::move(node))) {
+                                 std::move(node), std::move(unpack))) {
   // nop
 }
 
@@ -915,13 +1007,26 @@ void node_runtime::define_task(const std::string& name, task_options options,
 void node_runtime::define_command_task(const std::string& name,
                                        task_options options,
                                        command_spec command, uint64_t version,
-                                       bool idempotent) {
-  auto hints = options.hints;
+                                       bool idempotent,
+                                       const std::string& code_archive) {
+  task_definition d;
+  d.name = name;
+  d.hints = options.hints;
+  d.argv = command.argv;
+  for (auto& [k, v] : command.env)
+    d.env.push_back(k + "=" + v);
+  d.timeout_ms = command.timeout_ms;
+  d.memory_mb = command.memory_mb;
+  d.setup = command.setup;
+  d.version = version;
+  d.idempotent = idempotent;
+  d.code_path = code_archive;
   impl_->catalog->define_command(name, std::move(options), std::move(command),
                                  version);
   if (impl_->registry) // a worker node has none: the control node learns
-    caf::anon_send(impl_->registry,
-                   task_spec{name, std::move(hints), idempotent});
+    caf::anon_send(impl_->registry, task_spec{name, d.hints, idempotent});
+  if (impl_->hub)
+    impl_->install(std::move(d));
   impl_->run();
 }
 
@@ -929,6 +1034,8 @@ bool node_runtime::remove_task(const std::string& name) {
   auto removed = impl_->catalog->remove(name);
   if (removed && impl_->registry)
     caf::anon_send(impl_->registry, caf::delete_atom::value, name);
+  if (removed && impl_->hub)
+    impl_->install(caf::delete_atom::value, name);
   impl_->run();
   return removed;
 }

@@ -69,9 +69,13 @@ public:
   /// its port; a `worker` node runs the instances and probes of its hosts and
   /// joins the control node (presenting `[cluster] secret`), again and again
   /// with backoff whenever it loses it.
+  ///
+  /// A worker node unpacks the code of tasks deployed at run time with
+  /// `unpack` (none: it runs only tasks without code).
   explicit node_runtime(cluster_config cfg,
                         clock_mode mode = clock_mode::virtual_time,
-                        oracle_view oracle = {}, std::string node = "");
+                        oracle_view oracle = {}, std::string node = "",
+                        code_unpacker unpack = {});
 
   node_runtime(node_runtime&&) noexcept;
   node_runtime& operator=(node_runtime&&) noexcept;
@@ -87,12 +91,17 @@ public:
 
   /// Defines (or redefines, with a new `version`) a task that runs a
   /// program; `idempotent` ones may run again after losing their instance.
+  /// On a control node every worker node installs it too, its code from
+  /// the archive at `code_archive` (empty: none), before this returns
+  /// (throws `std::runtime_error` when a worker could not).
   void define_command_task(const std::string& name, task_options options,
                            command_spec command, uint64_t version = 0,
-                           bool idempotent = false);
+                           bool idempotent = false,
+                           const std::string& code_archive = {});
 
   /// Removes a task: running executions finish, new invocations find no
-  /// task, its profile is forgotten. Returns whether it was defined.
+  /// task, its profile is forgotten (on every worker node too). Returns
+  /// whether it was defined.
   bool remove_task(const std::string& name);
 
   void define_service(const std::string& name,
