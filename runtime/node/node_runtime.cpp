@@ -194,12 +194,6 @@ caf::actor_system_config& prepare(caf::actor_system_config& cfg,
             caf::timespan{static_cast<int64_t>(cluster.heartbeat_ms * 1e6)});
     cfg.set("middleman.connection-timeout",
             caf::timespan{static_cast<int64_t>(cluster.node_timeout_ms * 1e6)});
-    // No BASP worker threads: the multiplexer deserialises what it reads
-    // itself. Our messages are small, and the handover of a deserialised
-    // message between a BASP worker and the multiplexer happens entirely
-    // inside libcaf, where ThreadSanitizer sees a write and a read with no
-    // order between them and no frame of ours to suppress it by.
-    cfg.set("middleman.workers", size_t{0});
     prepare_tls(cfg, cluster, name);
   }
   if (mode == node_runtime::clock_mode::virtual_time) {
