@@ -81,7 +81,7 @@ deployments::deployments(node_runtime& cluster, const cluster_config& cfg,
     auto where = "state file " + store.path() + ": task '"
                  + key_of(row.tenant, row.name) + "'";
     x.definition = json::parse(row.definition, nullptr, false);
-    if (auto err = parse(x.definition, x.config); !err.empty())
+    if (auto err = parse_definition(x.definition, cfg, x.config); !err.empty())
       throw state_error(where + ": its definition cannot be used: " + err);
     x.config.name = key_of(x.tenant, x.name);
     if (!row.code.empty() && !code_root_.empty()) {
@@ -102,8 +102,9 @@ deployments::deployments(node_runtime& cluster, const cluster_config& cfg,
   }
 }
 
-std::string deployments::parse(const json& body,
-                               command_task_config& out) const {
+std::string deployments::parse_definition(const json& body,
+                                          const cluster_config& cfg,
+                                          command_task_config& out) {
   if (!body.is_object())
     return "the definition must be a JSON object";
   std::string error;
@@ -118,7 +119,7 @@ std::string deployments::parse(const json& body,
       out.hints = strings_of(v, "hints", error);
       for (auto& h : out.hints)
         if (error.empty()
-            && std::none_of(cfg_.services.begin(), cfg_.services.end(),
+            && std::none_of(cfg.services.begin(), cfg.services.end(),
                             [&](auto& s) { return s.name == h; }))
           error = "hints: no service named '" + h + "'";
     } else if (k == "setup") {
@@ -263,7 +264,7 @@ deployments::put_definition(state_store& store, const std::string& tenant,
   if (doc.is_discarded())
     return {400, {{"error", "malformed JSON body"}}};
   deployed x;
-  if (auto err = parse(doc, x.config); !err.empty())
+  if (auto err = parse_definition(doc, cfg_, x.config); !err.empty())
     return {400, {{"error", err}}};
   auto key = key_of(tenant, name);
   x.config.name = key;

@@ -78,6 +78,13 @@ public:
   /// Why `name` cannot name a deployed task (empty: it can).
   static std::string name_error(const std::string& name);
 
+  /// Reads the definition in `body` (the JSON of `PUT /v1/tasks/{name}`,
+  /// hints naming services of `cfg`) into `out`; returns why it cannot be
+  /// used (empty: it can).
+  static std::string parse_definition(const nlohmann::json& body,
+                                      const cluster_config& cfg,
+                                      command_task_config& out);
+
 private:
   struct deployed {
     std::string tenant;
@@ -92,8 +99,6 @@ private:
     int64_t updated_ms = 0;
   };
 
-  /// The definition in `body` as a task, or an error text.
-  std::string parse(const nlohmann::json& body, command_task_config& out) const;
 
   /// `from_file` with the lock held.
   bool read_only(const std::string& name) const;
