@@ -1,6 +1,8 @@
 #include "augur/actors/frontend.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <memory>
 
 #include <caf/actor_proxy.hpp>
@@ -244,8 +246,32 @@ double host_cost(frontend_ptr self, const std::string& service, uint32_t h,
   return st.channels.cost_ms(st.pool.host_name(h), service, now);
 }
 
+/// The control round trip to host `h` as measured so far (0: unknown).
+double control_of(frontend_ptr self, uint32_t h) {
+  auto& c = self->state.control_ms;
+  return h < c.size() && c[h] > 0 ? c[h] : 0.0;
+}
+
+/// A bid's answer from host `h` came `ms` after its request. When the
+/// estimate moved well away from what the homes were last chosen with, they
+/// are chosen again.
+void measured_control(frontend_ptr self, uint32_t h, double ms) {
+  auto& st = self->state;
+  auto& c = st.control_ms;
+  if (h >= c.size() || !(ms >= 0))
+    return;
+  c[h] = c[h] < 0 ? ms : c[h] + (ms - c[h]) / 8;
+  auto& seen = st.control_seen;
+  seen.resize(c.size(), -1.0);
+  if (seen[h] < 0 || std::fabs(c[h] - seen[h]) > std::max(0.5, seen[h] / 4)) {
+    seen[h] = c[h];
+    ++st.control_epoch;
+  }
+}
+
 /// Expected time in services of one execution of a task with `profile`, from
-/// every host of the pool (infinite: a likely service is unreachable).
+/// every host of the pool, with the control round trip every execution there
+/// pays (infinite: a likely service is unreachable).
 std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
   auto& st = self->state;
   auto now = now_ms(self);
@@ -259,7 +285,8 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
                   st.channels.transfer_ms(st.pool.host_name(h), svc.service,
                                           svc.bytes())};
     }
-    result[h] = placement::expected_service_ms(terms, st.cfg.threshold);
+    result[h] = placement::expected_service_ms(terms, st.cfg.threshold)
+                + control_of(self, h);
   }
   return result;
 }
@@ -279,8 +306,10 @@ homes_of(frontend_ptr self, const task_profile& profile,
   auto& h = st.homes[profile.task];
   auto pool_changed = h.pool_size != st.pool.size() || h.live != st.pool.live();
   if (!pool_changed && h.profile_version == profile.version
+      && h.control_epoch == st.control_epoch
       && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.instances.empty())
     return h.instances;
+  h.control_epoch = st.control_epoch;
   auto computed = costs != nullptr ? std::vector<double>{}
                                    : host_costs(self, profile);
   auto& c = costs != nullptr ? *costs : computed;
@@ -379,6 +408,9 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
       continue;
     auto& q = st.waiters[i];
     if (q.empty() && st.pool.has_free_slot(i)) {
+      // (With `costs`, only a home that beats the budget.)
+      if (costs != nullptr && !((*costs)[st.pool.host_of(i)] < budget_ms))
+        continue;
       dispatch(self, id, i);
       return true;
     }
@@ -512,13 +544,23 @@ void negotiate(frontend_ptr self, invocation_id id,
   inv.reserved = shortlist.front();
   st.pool.acquire(inv.reserved);
   struct round {
-    size_t expected;
+    size_t expected = 0;
     size_t answered = 0;
     std::vector<bid> bids;
     std::vector<std::string> failures;
+    /// The bids still out: what each could offer at best (its host's
+    /// expected time in services and control round trip; load and a cold
+    /// start only add to it).
+    std::vector<std::pair<std::string, double>> pending;
+    bool concluded = false;
+    bool early = false;
   };
-  auto rnd = std::make_shared<round>(round{shortlist.size(), 0, {}, {}});
+  auto rnd = std::make_shared<round>();
+  rnd->expected = shortlist.size();
+  for (auto i : shortlist)
+    rnd->pending.emplace_back(st.pool.name(i), costs[st.pool.host_of(i)]);
   auto conclude = [self, id, rnd] {
+    rnd->concluded = true;
     auto& st = self->state;
     auto i = st.live.find(id);
     if (i == st.live.end())
@@ -532,7 +574,7 @@ void negotiate(frontend_ptr self, invocation_id id,
     inv.ranked.assign(bids.begin(), bids.begin() + accepting);
     inv.next_bid = 0;
     auto missed = rnd->expected - bids.size() - rnd->failures.size();
-    if (missed > 0)
+    if (missed > 0 && !rnd->early)
       inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
                          + std::to_string(missed) + " of "
                          + std::to_string(rnd->expected)
@@ -553,22 +595,60 @@ void negotiate(frontend_ptr self, invocation_id id,
                   runs_per_cold_start(self, inv.request.task, active)};
   for (size_t k = 0; k < active; ++k)
     req.homes.push_back(st.pool.name(homes[k]));
+  // Done when every bid is in, or as soon as no bid still out can beat the
+  // best one in: waiting for a far instance's answer costs its round trip.
+  auto settled = [rnd](const std::string& from) {
+    auto& p = rnd->pending;
+    p.erase(std::remove_if(p.begin(), p.end(),
+                           [&](auto& x) { return x.first == from; }),
+            p.end());
+    if (rnd->answered == rnd->expected)
+      return true;
+    auto best = std::numeric_limits<double>::infinity();
+    for (auto& b : rnd->bids)
+      if (b.accept)
+        best = std::min(best, b.expected_ms + b.control_ms);
+    for (auto& [_, bound] : p)
+      if (!(best <= bound))
+        return false;
+    rnd->early = true;
+    return true;
+  };
+  auto sent = now_ms(self);
   for (auto i : shortlist) {
+    auto name = st.pool.name(i);
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(
         [=](bid& b) {
+          if (rnd->concluded)
+            return;
+          ++rnd->answered;
+          auto j = self->state.pool.find(b.instance);
+          if (j != instance_pool::npos) {
+            auto h = self->state.pool.host_of(j);
+            measured_control(self, h, now_ms(self) - sent);
+            b.control_ms = control_of(self, h);
+          }
           rnd->bids.push_back(std::move(b));
-          if (++rnd->answered == rnd->expected)
+          if (settled(name))
             conclude();
         },
         [=](caf::error& err) {
-          // A missed deadline is counted; any other failure is noted in the
-          // answer's reason.
-          if (err == caf::sec::request_timeout)
+          if (rnd->concluded)
+            return;
+          ++rnd->answered;
+          // A missed deadline is counted, and the trip to that host is at
+          // least as long; any other failure is noted in the answer's
+          // reason.
+          if (err == caf::sec::request_timeout) {
             ++self->state.counters.bid_timeouts;
-          else
+            auto j = self->state.pool.find(name);
+            if (j != instance_pool::npos)
+              measured_control(self, self->state.pool.host_of(j),
+                               self->state.cfg.bid_deadline_ms);
+          } else
             rnd->failures.push_back(self->system().render(err));
-          if (++rnd->answered == rnd->expected)
+          if (settled(name))
             conclude();
         });
   }
@@ -591,7 +671,8 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
       if (!b.warm && profile != st.profiles.end()
           && !is_active_home(self, inv.request.task, i)) {
         auto costs = host_costs(self, profile->second);
-        if (wait_for_home(self, id, profile->second, b.expected_ms, &costs))
+        if (wait_for_home(self, id, profile->second,
+                          b.expected_ms + b.control_ms, &costs))
           return;
       }
       dispatch(self, id, i);
@@ -898,6 +979,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       st.handles.push_back(std::move(h));
       st.waiters.emplace_back();
       st.run_ms.push_back(0);
+      st.control_ms.resize(st.pool.hosts(), -1.0);
       pump(self);
     },
     [=](started_atom, invocation_id id) {

@@ -96,6 +96,14 @@ struct frontend_state {
   /// 0 before the first).
   std::vector<std::deque<invocation_id>> waiters;
   std::vector<double> run_ms;
+  /// By host: the round trip between the frontend and its instances, from
+  /// their bids' answers (weighted 1/8 to the newest; negative before the
+  /// first). Every execution there pays it.
+  std::vector<double> control_ms;
+  /// The control round trips as the homes were last chosen with, and a
+  /// count of their moves (homes are chosen again after one).
+  std::vector<double> control_seen;
+  uint64_t control_epoch = 0;
   /// Profiles pushed by the registry (or fetched on a miss).
   std::unordered_map<std::string, task_profile> profiles;
   /// Invocations waiting for a profile lookup, by task.
@@ -121,6 +129,7 @@ struct frontend_state {
     size_t active = 1;
     double checked_ms = 0;
     uint64_t profile_version = 0;
+    uint64_t control_epoch = 0;
     size_t pool_size = 0;
     size_t live = 0;
   };

@@ -98,12 +98,17 @@ struct bid {
   double channel_ms = 0;
   uint32_t free_slots = 0;
   bool warm = false;
+  /// The round trip between frontend and instance that the frontend
+  /// measured (its bids' answers): every execution there pays it on top of
+  /// `expected_ms`. Set by the frontend, which ranks by the sum.
+  double control_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bid& x) {
   return f(caf::meta::type_name("bid"), x.invocation, x.instance, x.host,
-           x.accept, x.expected_ms, x.channel_ms, x.free_slots, x.warm);
+           x.accept, x.expected_ms, x.channel_ms, x.free_slots, x.warm,
+           x.control_ms);
 }
 
 /// Why an invocation ran where it ran.

@@ -31,8 +31,9 @@ namespace augur::wire {
 /// every service and the task's homes, a placement reason is an enum, the
 /// frontend's status counts pre-warms and home placements. 3: links have a
 /// bandwidth, channel samples a throughput, a service's use the bytes and
-/// time of its transfers, a profile the bytes received.
-constexpr uint32_t version = 3;
+/// time of its transfers, a profile the bytes received. 4: a bid carries the
+/// control round trip the frontend measured to its instance.
+constexpr uint32_t version = 4;
 
 /// A buffer that does not hold the message expected, or is damaged.
 class wire_error : public std::runtime_error {

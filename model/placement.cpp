@@ -229,7 +229,8 @@ size_t rank_bids(std::vector<bid>& bids) {
   std::stable_sort(bids.begin(), bids.end(), [](const bid& a, const bid& b) {
     if (a.accept != b.accept)
       return a.accept;
-    return a.accept && a.expected_ms < b.expected_ms;
+    return a.accept
+           && a.expected_ms + a.control_ms < b.expected_ms + b.control_ms;
   });
   return static_cast<size_t>(std::count_if(
     bids.begin(), bids.end(), [](const bid& x) { return x.accept; }));

@@ -161,9 +161,9 @@ struct bid_inputs {
 /// ranks last yet stays comparable), plus load x load_weight.
 double expected_latency_ms(const bid_inputs& x);
 
-/// Ranks bids best first: accepting bids by expected latency (ties keep
-/// their order of arrival), then the declining ones. Returns how many
-/// accept.
+/// Ranks bids best first: accepting bids by expected latency plus the
+/// control round trip to the instance (ties keep their order of arrival),
+/// then the declining ones. Returns how many accept.
 size_t rank_bids(std::vector<bid>& bids);
 
 } // namespace placement

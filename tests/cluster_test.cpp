@@ -399,6 +399,61 @@ name = "db"
   CHECK(s.fallbacks == 1);
 }
 
+TEST_CASE("the control round trip counts, and far bids are not waited for") {
+  // The far host has the better channel but is 8 ms from the frontend, a
+  // trip every execution there pays twice over (bid, then execute).
+  std::string cfg = R"(
+[cluster]
+cold_start_ms = 0
+candidates = 3
+bid_deadline_ms = 20
+[[host]]
+name = "near"
+zone = "a"
+instances = 1
+slots = 2
+control_rtt_ms = 0.5
+[[host]]
+name = "far"
+zone = "b"
+instances = 2
+slots = 2
+control_rtt_ms = 8
+[[service]]
+name = "db"
+zone = "a"
+[[link]]
+host = "near"
+service = "db"
+rtt_ms = 1
+[[link]]
+host = "far"
+service = "db"
+rtt_ms = 0.8
+)";
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("orders", {{"db"}}, queries(1));
+  c.advance(1s); // the probes measure both channels
+  // First: the far bids could beat near's (their channel is better), so
+  // they are waited for; their answers show what the trip costs.
+  auto r = c.invoke("orders");
+  REQUIRE(r.ok());
+  CHECK(r.host == "near");
+  REQUIRE(r.reason.bids.size() == 3);
+  CHECK(r.reason.bids[0].host == "near");
+  CHECK(r.reason.bids[1].control_ms == doctest::Approx(8));
+  CHECK(r.reason.bids[1].expected_ms < r.reason.bids[0].expected_ms);
+  CHECK(r.latency.count() == doctest::Approx(8 + 0.5 + 1));
+  // Then: no far bid can beat near's any more; the placement does not wait
+  // for them.
+  auto r2 = c.invoke("orders");
+  REQUIRE(r2.ok());
+  CHECK(r2.host == "near");
+  REQUIRE(r2.reason.bids.size() == 1);
+  CHECK(r2.reason.note.find("missed") == std::string::npos);
+  CHECK(r2.latency.count() == doctest::Approx(0.5 + 0.5 + 1));
+}
+
 TEST_CASE("a full queue answers a clear rejection and loses nothing") {
   std::string cfg = R"(
 [cluster]
