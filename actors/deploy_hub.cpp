@@ -53,16 +53,14 @@ void hand_over(hub_pointer self, node_agent_actor agent,
     return;
   }
   self->request(agent, as_timespan(timeout_ms), std::move(*d))
-    .then(
-      [=](bool) { hand_over(self, agent, names, i + 1, rp, timeout_ms); },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then([=](bool) { hand_over(self, agent, names, i + 1, rp, timeout_ms); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 /// Sends `msg` to every agent; answers how many took it, or the first
 /// error once all answered.
 template <class... Ts>
-caf::result<uint64_t> fan_out(hub_pointer self, double timeout_ms,
-                              Ts... msg) {
+caf::result<uint64_t> fan_out(hub_pointer self, double timeout_ms, Ts... msg) {
   auto& agents = self->state.agents;
   if (agents.empty())
     return uint64_t{0};
@@ -111,7 +109,8 @@ deploy_hub(traced_pointer<deploy_hub_actor, deploy_hub_state> self,
                  agents.end());
   });
   return {
-    [=](caf::join_atom, const node_agent_actor& agent) -> caf::result<uint64_t> {
+    [=](caf::join_atom,
+        const node_agent_actor& agent) -> caf::result<uint64_t> {
       auto& st = self->state;
       // Joining again (the same agent after a lost connection) replaces.
       if (std::find(st.agents.begin(), st.agents.end(), agent)
@@ -134,8 +133,7 @@ deploy_hub(traced_pointer<deploy_hub_actor, deploy_hub_state> self,
         return full.error();
       return fan_out(self, timeout_ms, std::move(*full));
     },
-    [=](caf::delete_atom,
-        const std::string& name) -> caf::result<uint64_t> {
+    [=](caf::delete_atom, const std::string& name) -> caf::result<uint64_t> {
       self->state.tasks.erase(name);
       return fan_out(self, timeout_ms, caf::delete_atom::value, name);
     },
@@ -178,9 +176,9 @@ node_agent(traced_pointer<node_agent_actor, node_agent_state> self,
           st.unpack(d.code, cmd.code_dir);
         } catch (const std::exception& e) {
           fs::remove_all(cmd.code_dir, ignored);
-          return make_error(ec::not_installed, "the code of '" + d.name
-                                                 + "' did not unpack: "
-                                                 + e.what());
+          return make_error(ec::not_installed,
+                            "the code of '" + d.name
+                              + "' did not unpack: " + e.what());
         }
         // Kept: this version's files and the one before (a cold start of
         // it may be copying them now); older ones go.
@@ -199,8 +197,7 @@ node_agent(traced_pointer<node_agent_actor, node_agent_state> self,
       st.catalog->remove(name);
       if (!st.code_root.empty()) {
         std::error_code ignored;
-        fs::remove_all(st.code_root + "/" + task_directory_name(name),
-                       ignored);
+        fs::remove_all(st.code_root + "/" + task_directory_name(name), ignored);
       }
       return true;
     },

@@ -47,6 +47,16 @@ bool warm_for(const instance_state& st, const std::string& task,
   return i != st.warm_versions.end() && i->second == version;
 }
 
+/// What is left at `now` of a pre-warm of `task` in `version` under way
+/// (negative: none).
+double warming_left(const instance_state& st, const std::string& task,
+                    uint64_t version, double now) {
+  auto i = st.warming.find(task);
+  if (i == st.warming.end() || i->second.first != version)
+    return -1;
+  return std::max(0.0, i->second.second - now);
+}
+
 /// Marks `task` in `version` as just used; returns true when it was cold
 /// (not warm, or warm with another version).
 bool touch(instance_state& st, const std::string& task, uint64_t version) {
@@ -107,7 +117,10 @@ run(instance_ptr self, const execute_request& req,
     const task_catalog::entry& task) {
   auto& st = self->state;
   auto r = answer(st, req);
-  r.cold_start = touch(st, req.task, task.version);
+  // During a pre-warm it waits for the rest of it: that cold start is the
+  // pre-warm's, counted once.
+  auto left = warming_left(st, req.task, task.version, now_ms(self));
+  r.cold_start = touch(st, req.task, task.version) && left < 0;
   auto services = st.catalog->services();
   task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network, *services};
   ctx.compute(task.options.compute_ms);
@@ -127,7 +140,7 @@ run(instance_ptr self, const execute_request& req,
   r.aux_ms = ctx.aux_ms();
   observation seen{req.invocation, req.task, st.cfg.info.host, st.cfg.info.name,
                    ctx.used()};
-  auto duration = (r.cold_start ? cold_start_of(st, task) : 0.0)
+  auto duration = (r.cold_start ? cold_start_of(st, task) : std::max(left, 0.0))
                   + ctx.compute_ms() + ctx.aux_ms();
   return {std::move(r), std::move(seen), duration};
 }
@@ -343,6 +356,10 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       placement::bid_inputs in;
       in.warm = b.warm;
       in.cold_start_ms = task ? cold_start_of(st, *task) : st.cfg.cold_start_ms;
+      // Warming up already: what is left of it.
+      auto left = task && !b.warm
+                    ? warming_left(st, req.task, task->version, now_ms(self))
+                    : -1.0;
       if (req.services.empty())
         in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
       for (auto& s : req.services)
@@ -352,8 +369,10 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       in.must_reach = req.threshold;
       // A cold start on a home is an investment in the runs it warms up for;
       // anywhere else it serves this run alone.
-      if (std::find(req.homes.begin(), req.homes.end(), st.cfg.info.name)
-          != req.homes.end())
+      if (left >= 0)
+        in.cold_start_ms = left;
+      else if (std::find(req.homes.begin(), req.homes.end(), st.cfg.info.name)
+               != req.homes.end())
         in.cold_start_ms /= std::max(req.expected_runs, 1.0);
       in.busy = st.busy;
       in.slots = st.cfg.info.slots;
@@ -402,13 +421,17 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       auto entry = st.catalog->find(task);
       if (!entry || entry->command || warm_for(st, task, entry->version))
         return false;
+      if (warming_left(st, task, entry->version, now_ms(self)) >= 0)
+        return true; // under way already
       ++st.cold_starts;
-      self->delayed_send(self, to_timespan(cold_start_of(st, *entry)),
-                         warmed_atom::value, task);
+      auto cold = cold_start_of(st, *entry);
+      st.warming[task] = {entry->version, now_ms(self) + cold};
+      self->delayed_send(self, to_timespan(cold), warmed_atom::value, task);
       return true;
     },
     [=](warmed_atom, const std::string& task) {
       auto& st = self->state;
+      st.warming.erase(task);
       if (auto entry = st.catalog->find(task))
         touch(st, task, entry->version);
     },

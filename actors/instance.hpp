@@ -61,6 +61,10 @@ struct instance_state {
   /// The version of each task the instance was warmed with: another
   /// version of it is cold (kept for warm tasks and a few more).
   std::unordered_map<std::string, uint64_t> warm_versions;
+  /// Pre-warms under way: the task's version and when it is warm. A run
+  /// meanwhile waits for the rest of it, never starts a cold start of its
+  /// own (at most one entry per task the frontend made this a home of).
+  std::unordered_map<std::string, std::pair<uint64_t, double>> warming;
   /// Real mode: launches go through this strand in order, so that a run
   /// never starts while a cold start before it still copies its files.
   std::optional<boost::asio::strand<boost::asio::thread_pool::executor_type>>

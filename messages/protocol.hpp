@@ -148,6 +148,9 @@ struct invoke_result {
   double latency_ms = 0;
   /// Time the execution spent in calls to auxiliary services.
   double aux_ms = 0;
+  /// Whether this run started a cold start of its own. A run that came
+  /// while its instance pre-warmed the task waits for the rest of that
+  /// warm-up (its latency shows it), which counts once, as the pre-warm.
   bool cold_start = false;
   /// What a process task wrote to stderr (bounded).
   std::string log;

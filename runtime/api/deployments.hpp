@@ -99,7 +99,6 @@ private:
     int64_t updated_ms = 0;
   };
 
-
   /// `from_file` with the lock held.
   bool read_only(const std::string& name) const;
 

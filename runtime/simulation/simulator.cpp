@@ -376,8 +376,9 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
   out["negotiations"] = status.negotiations;
   out["fast_path"] = status.fast_path;
   out["fallbacks"] = status.fallbacks;
-  // Pre-warms are cold starts no invocation waited for: counted apart, and
-  // in the table's cold column with the others.
+  // Pre-warms are cold starts no invocation started (one may wait for the
+  // rest of one): counted apart, and in the table's cold column with the
+  // others.
   out["prewarms"] = status.prewarms;
   out["home_placements"] = status.home_placements;
   out["after_first_minute"] = stats->after_first_minute.to_json();
