@@ -476,6 +476,10 @@ def main():
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
+        elif proc is not None and proc.returncode not in (0, -signal.SIGTERM):
+            # It died on its own: what it said (a sanitizer's report).
+            print("the server exited with %s:\n%s"
+                  % (proc.returncode, proc.stderr.read()[-20000:]))
         redis.kill()
         redis.wait()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -278,8 +278,8 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> in_flight{0};
   std::function<void()> drained;
-  /// Open client connections (I/O thread only).
-  size_t sessions = 0;
+  /// Open client connections.
+  std::atomic<size_t> sessions{0};
   /// The process tasks' time limits, by name (from the file, read once).
   std::unordered_map<std::string, double> task_timeouts;
   /// The tenants' tokens as they are compared, in the tenants' order.
@@ -296,14 +296,18 @@ struct http_api::state : std::enable_shared_from_this<http_api::state> {
   void on_writer(std::function<deployments::answer(state_store&)> job,
                  std::function<void(deployments::answer)> k) {
     auto self = shared_from_this();
-    writer->run([self, job, k](state_store& store) {
+    // `k` holds the session: it travels to the I/O thread and ends there,
+    // never on the writer's thread (a session ends where its socket lives).
+    writer->run([self, job = std::move(job),
+                 k = std::move(k)](state_store& store) mutable {
       deployments::answer a;
       try {
         a = job(store);
       } catch (const std::exception& e) {
         a = {500, {{"error", std::string{"state file: "} + e.what()}}};
       }
-      asio::post(self->io, [k, a] { k(a); });
+      job = nullptr;
+      asio::post(self->io, [k = std::move(k), a = std::move(a)] { k(a); });
     });
   }
 
