@@ -566,7 +566,8 @@ void negotiate(frontend_ptr self, invocation_id id,
     if (i == st.live.end())
       return;
     auto& inv = i->second;
-    st.pool.release(inv.reserved);
+    auto held = inv.reserved;
+    st.pool.release(held);
     inv.reserved = instance_pool::npos;
     auto& bids = rnd->bids;
     auto accepting = placement::rank_bids(bids);
@@ -583,6 +584,11 @@ void negotiate(frontend_ptr self, invocation_id id,
       inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
                          + std::string{"a bid failed: "} + failure;
     try_next_bid(self, id);
+    // The slot held while the bids were out is free again unless this one
+    // took it: whoever waits for it (it looked full meanwhile) goes now,
+    // else nothing might ever serve them.
+    serve_waiters(self, held);
+    pump(self);
   };
   bid_request req{id,
                   inv.request.task,

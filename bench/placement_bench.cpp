@@ -58,17 +58,23 @@ double closed_loop(caf::actor_system& sys, Handle dest, size_t total,
     auto send_one = std::make_shared<std::function<void()>>();
     *send_one = [=] {
       ++st->sent;
+      auto next = [=] {
+        if (++st->answered == total) {
+          std::chrono::duration<double> secs = clk::now() - st->start;
+          st->done.set_value(total / secs.count());
+          *send_one = nullptr; // break the cycle
+          return;
+        }
+        if (st->sent < total)
+          (*send_one)();
+      };
       self->request(dest, caf::infinite, make_request(st->sent))
-        .then([=](Reply&) {
-          if (++st->answered == total) {
-            std::chrono::duration<double> secs = clk::now() - st->start;
-            st->done.set_value(total / secs.count());
-            *send_one = nullptr; // break the cycle
-            return;
-          }
-          if (st->sent < total)
-            (*send_one)();
-        });
+        .then([=](Reply&) { next(); },
+              [=](caf::error& err) {
+                std::cerr << "augur_bench: a request failed: "
+                          << self->system().render(err) << std::endl;
+                next();
+              });
     };
     for (size_t i = 0; i < window && i < total; ++i)
       (*send_one)();
@@ -305,6 +311,7 @@ int main(int argc, char** argv) {
       return x;
     }};
   });
+  std::cerr << "augur_bench: raw, fast path, negotiated" << std::endl;
   auto raw = closed_loop<uint64_t>(sys, echo, requests, window, [](size_t i) {
     return static_cast<uint64_t>(i);
   });
@@ -312,6 +319,7 @@ int main(int argc, char** argv) {
                                          [](size_t) {
                                            return invoke_request{"noop", ""};
                                          });
+  std::cerr << "augur_bench: negotiated" << std::endl;
   auto negotiated = closed_loop<invoke_result>(
     sys, c.frontend(), requests / 4, window, [](size_t) {
       return invoke_request{"noop-db", ""};
