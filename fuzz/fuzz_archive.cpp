@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,6 +30,12 @@ const fs::path& root() {
   return dir;
 }
 
+/// Says why the unpacked tree breaks a promise, and stops.
+[[noreturn]] void broken(const char* why, const std::string& path) {
+  std::fprintf(stderr, "unpacked tree: %s: %s\n", why, path.c_str());
+  __builtin_trap();
+}
+
 /// Path -> what it is (a file's size, a link's target), checking each.
 std::map<std::string, std::string> tree(const fs::path& dir,
                                         const augur::archive_limits& lim) {
@@ -39,17 +46,17 @@ std::map<std::string, std::string> tree(const fs::path& dir,
     auto rel = fs::relative(it->path(), dir).string();
     struct stat st;
     if (::lstat(it->path().c_str(), &st) != 0)
-      __builtin_trap();
+      broken("cannot stat", rel);
     if (st.st_mode & (S_ISUID | S_ISGID))
-      __builtin_trap();
+      broken("a set-id bit", rel);
     if (S_ISLNK(st.st_mode)) {
       auto target = fs::read_symlink(it->path());
       if (target.is_absolute())
-        __builtin_trap();
+        broken("an absolute link", rel);
       auto where = (it->path().parent_path() / target).lexically_normal();
       auto inside = fs::relative(where, dir).lexically_normal().string();
       if (inside == ".." || inside.rfind("../", 0) == 0)
-        __builtin_trap();
+        broken("a link out of the directory", rel);
       out[rel] = "link " + target.string();
     } else if (S_ISREG(st.st_mode)) {
       bytes += static_cast<uint64_t>(st.st_size);
@@ -57,11 +64,11 @@ std::map<std::string, std::string> tree(const fs::path& dir,
     } else if (S_ISDIR(st.st_mode)) {
       out[rel] = "dir";
     } else {
-      __builtin_trap(); // a device, FIFO or socket
+      broken("a device, FIFO or socket", rel);
     }
   }
   if (bytes > lim.max_unpacked_bytes || out.size() > lim.max_entries + 1)
-    __builtin_trap();
+    broken("beyond the limits", dir.string());
   return out;
 }
 
@@ -83,8 +90,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   auto first = tree(dir, lim);
-  auto packed = augur::pack_directory(dir.string());
-  augur::unpack_code(packed, again.string(), lim);
+  try {
+    auto packed = augur::pack_directory(dir.string());
+    augur::unpack_code(packed, again.string(), lim);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "what was unpacked does not pack again: %s\n",
+                 e.what());
+    __builtin_trap();
+  }
   if (tree(again, lim) != first)
     __builtin_trap();
   return 0;

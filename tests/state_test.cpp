@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 
@@ -224,6 +226,110 @@ TEST_CASE("archives: limits and damage are refused before writing") {
     FAIL("too many entries were taken");
   } catch (const archive_error& e) {
     CHECK(e.status() == 413);
+  }
+}
+
+namespace {
+
+/// A plain tar of one regular file, its header written by hand: names no
+/// archiver of ours would write.
+std::string raw_tar(const std::string& name, const std::string& data) {
+  std::string h(512, '\0');
+  auto put = [&](size_t at, const std::string& x) {
+    h.replace(at, x.size(), x);
+  };
+  char size[12];
+  std::snprintf(size, sizeof size, "%011o", static_cast<unsigned>(data.size()));
+  put(0, name);
+  put(100, "0000644");
+  put(108, "0000000");
+  put(116, "0000000");
+  put(124, size);
+  put(136, "00000000000");
+  put(148, "        ");
+  put(156, "0");
+  put(257, std::string{"ustar\0", 6});
+  put(263, "00");
+  unsigned sum = 0;
+  for (unsigned char c : h)
+    sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  put(148, std::string{chk, 6} + std::string{"\0 ", 2});
+  auto body = data + std::string((512 - data.size() % 512) % 512, '\0');
+  return h + body + std::string(1024, '\0');
+}
+
+} // namespace
+
+TEST_CASE("archives: a name that is not UTF-8 is refused, and said safely") {
+  // (Found by fuzz_archive: such a name unpacked, then could not be packed
+  // again, and an error naming it would not be valid JSON.)
+  test::temp_dir dir;
+  auto out = dir.file("out");
+  CHECK(unpack_code(raw_tar("main.py", "print(1)"), out, {}) == "tar");
+  CHECK(read(out + "/main.py") == "print(1)");
+  fs::remove_all(out);
+  try {
+    unpack_code(raw_tar("main.\xff", "print(1)"), out, {});
+    FAIL("a name that is not UTF-8 was taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 400);
+    CHECK(std::string{e.what()}
+          == "entry 'main.\\xff': a name that is not UTF-8");
+  }
+  CHECK_FALSE(fs::exists(out));
+  // Well-formed UTF-8 beyond ASCII is a name like any other.
+  CHECK(unpack_code(raw_tar("caf\xc3\xa9.py", "x"), out, {}) == "tar");
+  CHECK(fs::exists(out + "/caf\xc3\xa9.py"));
+}
+
+TEST_CASE("archives: an entry whose header says more than it holds") {
+  // (Found by fuzz_archive: a zip entry of 13 bytes whose header says 128
+  // MiB unpacked to a sparse file of 128 MiB, which a cold start's copy
+  // would write out whole.)
+  const std::string zip{
+    "\x50\x4b\x03\x04\x14\x00\x00\x00\x00\x00\x51\x7e\x82\x5d\xac\xe8"
+    "\xb5\xd8\x0d\x00\x00\x00\x0d\x00\x00\x08\x07\x00\x00\x00\x6d\x61"
+    "\x69\x6e\x2e\x00\x00\x69\x00\xa8\x6e\x74\x28\x27\x7a\x69\x70\x27"
+    "\x74\x61\x0a\x50\x4b\x01\x02\x14\x03\x14\x00\x00\x00\x00\x00\x51"
+    "\x7e\x82\x5d\xac\xe8\xb5\xd8\x0d\x00\x00\x00\x0d\x00\x00\x00\x07"
+    "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x01\x00\x00\x00"
+    "\x00\x6d\x61\x69\x6e\x2e\x70\x79\x50\x50\x4b\x05\x06\x00\x00\x00"
+    "\x00\x02\x00\x02\x00\x6d\x00\x00\x00\x5c\x00\x00\x00\x00\x00",
+    127};
+  test::temp_dir dir;
+  auto out = dir.file("out");
+  try {
+    unpack_code(zip, out, {});
+    FAIL("an entry that lies about its size was taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 400);
+    CHECK(std::string{e.what()}.find("says 134217741 bytes and holds")
+          != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("archives: damage libarchive gives no reason for") {
+  // (Found by fuzz_archive: libarchive's error text was null here, and
+  // reading it crashed the server.)
+  const std::string tgz{
+    "\x1f\x8b\x08\x00\x4b\x3e\x10\x6b\x02\xff\xed\xcd\xc1\x09\x83\x40"
+    "\x14\x04\xd0\x7f\x4e\x15\xa9\x60\x15\x56\x4c\x3d\x36\xa0\x92\xac"
+    "\x90\xf2\xb3\x7a\x0a\xde\x15\xc4\xf7\x2e\x33\xcc\x65\x52\x6a\x96"
+    "\x39\x95\x6f\x89\xe3\xb4\x55\xdf\x75\x5b\x56\xfb\xac\xf2\x5f\x5f"
+    "\xf7\x57\xce\x7d\x3c\xdb\x38\xc1\xf2\x29\xc3\xbb\x5e\xc6\x3d\x8d"
+    "\xd3\x23\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xb8\x9e\x1f"
+    "\x6b\x2e\x00\x28\x00\x00",
+    102};
+  test::temp_dir dir;
+  auto out = dir.file("out");
+  try {
+    unpack_code(tgz, out, {});
+    FAIL("a damaged archive was taken");
+  } catch (const archive_error& e) {
+    CHECK(e.status() == 400);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "augur/runtime/state/code_archive.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -19,6 +20,12 @@ namespace {
 using reader = std::unique_ptr<archive, decltype(&archive_read_free)>;
 using writer = std::unique_ptr<archive, decltype(&archive_write_free)>;
 
+/// libarchive's error text (it may have none: null, never to be read).
+std::string error_of(archive* a) {
+  auto why = archive_error_string(a);
+  return why != nullptr ? why : "no reason given";
+}
+
 reader open_reader(const std::string& bytes) {
   reader a{archive_read_new(), archive_read_free};
   archive_read_support_filter_gzip(a.get());
@@ -30,7 +37,7 @@ reader open_reader(const std::string& bytes) {
       != ARCHIVE_OK)
     throw archive_error(400, std::string{"not a .tar.gz or .zip archive, or "
                                          "a damaged or truncated one: "}
-                               + archive_error_string(a.get()));
+                               + error_of(a.get()));
   return a;
 }
 
@@ -67,12 +74,58 @@ void each_block(archive* a, F f) {
   }
 }
 
+/// Whether `x` is well-formed UTF-8 (no overlong forms, no surrogates).
+bool valid_utf8(const std::string& x) {
+  size_t i = 0;
+  while (i < x.size()) {
+    auto c = static_cast<unsigned char>(x[i]);
+    size_t n = c < 0x80         ? 0
+               : (c >> 5) == 6  ? 1
+               : (c >> 4) == 14 ? 2
+               : (c >> 3) == 30 ? 3
+                                : 9;
+    if (n == 9 || i + n >= x.size())
+      return false;
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      auto d = static_cast<unsigned char>(x[i + k]);
+      if ((d >> 6) != 2)
+        return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800)
+        || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+/// `x` with every byte outside printable ASCII as `\xNN`: safe in a message.
+std::string printable(const std::string& x) {
+  std::string out;
+  for (unsigned char c : x) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 /// `name` made relative and plain: no leading `./`, no `.` parts (empty for
-/// the directory itself). Throws when it is absolute, empty or climbs out
-/// with `..`.
+/// the directory itself). Throws when it is not UTF-8 (a name every system
+/// and the API's JSON can carry), absolute, empty or climbs out with `..`.
 std::string safe_path(const std::string& name, const char* what) {
   if (name.empty())
     throw archive_error(400, std::string{what} + ": an empty path");
+  if (!valid_utf8(name))
+    throw archive_error(400, std::string{what} + " '" + printable(name)
+                               + "': a name that is not UTF-8");
   fs::path p{name};
   if (p.is_absolute())
     throw archive_error(400, std::string{what} + " '" + name
@@ -143,6 +196,10 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
         safe_path(hard, "hard link target");
       } else if (type == AE_IFLNK) {
         auto target = archive_entry_symlink(e);
+        if (target != nullptr && !valid_utf8(target))
+          throw archive_error(400, "symbolic link '" + path
+                                     + "': a target that is not UTF-8 ("
+                                     + printable(target) + ")");
         if (target == nullptr || !link_stays_inside(path, target))
           throw archive_error(400, "symbolic link '" + path
                                      + "' points out of the directory ("
@@ -152,13 +209,24 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
                                    + "': device files, FIFOs and sockets are "
                                      "not allowed");
       }
+      uint64_t held = 0;
       each_block(a.get(), [&](const void*, size_t size, la_int64_t) {
         total += size;
+        held += size;
         if (total > limits.max_unpacked_bytes)
           throw archive_error(413, "the archive unpacks to more than "
                                      + std::to_string(limits.max_unpacked_bytes)
                                      + " bytes");
       });
+      // A header that says more than its entry holds would leave a file
+      // of that size (sparse: written as zeros when copied).
+      if (type == AE_IFREG && archive_entry_hardlink(e) == nullptr
+          && archive_entry_size_is_set(e)
+          && static_cast<uint64_t>(archive_entry_size(e)) != held)
+        throw archive_error(
+          400, "damaged or truncated archive: entry '" + path + "' says "
+                 + std::to_string(archive_entry_size(e)) + " bytes and holds "
+                 + std::to_string(held));
     }
     bool gzip = false;
     for (int i = 0; i < archive_filter_count(a.get()); ++i)
@@ -175,8 +243,8 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
                                               | ARCHIVE_EXTRACT_SECURE_SYMLINKS
                                               | ARCHIVE_EXTRACT_PERM);
   auto cannot = [&](const std::string& what) {
-    throw archive_error(400, "cannot unpack " + what + ": "
-                               + archive_error_string(out.get()));
+    throw archive_error(400,
+                        "cannot unpack " + what + ": " + error_of(out.get()));
   };
   archive_entry* e = nullptr;
   while (next_entry(a.get(), e)) {
@@ -224,7 +292,7 @@ std::string pack_directory(const std::string& dir) {
   };
   if (archive_write_open(a.get(), &result, nullptr, append, nullptr)
       != ARCHIVE_OK)
-    throw std::runtime_error(archive_error_string(a.get()));
+    throw std::runtime_error(error_of(a.get()));
   std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e{
     archive_entry_new(), archive_entry_free};
   // (Absolute and plain, so that `lexically_relative` below is exact.)
@@ -263,13 +331,13 @@ std::string pack_directory(const std::string& dir) {
       continue; // devices, FIFOs and sockets are no code
     }
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
-      throw std::runtime_error(archive_error_string(a.get()));
+      throw std::runtime_error(error_of(a.get()));
     if (!data.empty()
         && archive_write_data(a.get(), data.data(), data.size()) < 0)
-      throw std::runtime_error(archive_error_string(a.get()));
+      throw std::runtime_error(error_of(a.get()));
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK)
-    throw std::runtime_error(archive_error_string(a.get()));
+    throw std::runtime_error(error_of(a.get()));
   return result;
 }
 
