@@ -145,30 +145,6 @@ TEST_CASE("nodes: join, placement across nodes, node loss") {
   CHECK(control.status().live_instances == 0);
 }
 
-TEST_CASE("nodes: a wrong secret gets nothing") {
-  auto clock = node_runtime::clock_mode::virtual_time;
-  std::string other = two_nodes;
-  other.replace(other.find("s3cret"), 6, "guess!");
-  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
-  node_runtime stranger{parse_config(other), clock, {}, "w1"};
-  auto acceptor = caf::io::accept_handle::from_int(1);
-  control.test_network()->provide_acceptor(7400, acceptor);
-  control.publish(7400);
-  REQUIRE(
-    settle(control, stranger, [&] { return control.cluster_port() == 7400; }));
-  control.test_network()->prepare_connection(
-    acceptor, caf::io::connection_handle::from_int(1), *stranger.test_network(),
-    "127.0.0.1", 7400, caf::io::connection_handle::from_int(1));
-  stranger.join();
-  settle(control, stranger, [] { return false; });
-  CHECK_FALSE(stranger.joined());
-  // The refusal is a value the worker keeps (and logs in real time).
-  CHECK(stranger.last_error()
-        == "the control node refused to join: wrong_secret: the cluster's "
-           "secret was not given");
-  CHECK(control.status().live_instances == 0);
-}
-
 namespace {
 
 /// Publishes the control node's gate and joins the worker to it.
@@ -183,6 +159,26 @@ void connect(node_runtime& control, node_runtime& worker) {
     "127.0.0.1", 7400, caf::io::connection_handle::from_int(1));
   worker.join();
 }
+
+} // namespace
+
+TEST_CASE("nodes: a wrong secret gets nothing") {
+  auto clock = node_runtime::clock_mode::virtual_time;
+  std::string other = two_nodes;
+  other.replace(other.find("s3cret"), 6, "guess!");
+  node_runtime control{parse_config(two_nodes), clock, {}, "control"};
+  node_runtime stranger{parse_config(other), clock, {}, "w1"};
+  connect(control, stranger);
+  settle(control, stranger, [] { return false; });
+  CHECK_FALSE(stranger.joined());
+  // The refusal is a value the worker keeps (and logs in real time).
+  CHECK(stranger.last_error()
+        == "the control node refused to join: wrong_secret: the cluster's "
+           "secret was not given");
+  CHECK(control.status().live_instances == 0);
+}
+
+namespace {
 
 command_spec echo_command() {
   command_spec cmd;
