@@ -262,7 +262,6 @@ void measured_control(frontend_ptr self, uint32_t h, double ms) {
     return;
   c[h] = c[h] < 0 ? ms : c[h] + (ms - c[h]) / 8;
   auto& seen = st.control_seen;
-  seen.resize(c.size(), -1.0);
   if (seen[h] < 0 || std::fabs(c[h] - seen[h]) > std::max(0.5, seen[h] / 4)) {
     seen[h] = c[h];
     ++st.control_epoch;
@@ -546,19 +545,19 @@ void negotiate(frontend_ptr self, invocation_id id,
   struct round {
     size_t expected = 0;
     size_t answered = 0;
+    size_t timeouts = 0;
     std::vector<bid> bids;
     std::vector<std::string> failures;
     /// The bids still out: what each could offer at best (its host's
     /// expected time in services and control round trip; load and a cold
     /// start only add to it).
-    std::vector<std::pair<std::string, double>> pending;
+    std::vector<std::pair<instance_pool::index, double>> pending;
     bool concluded = false;
-    bool early = false;
   };
   auto rnd = std::make_shared<round>();
   rnd->expected = shortlist.size();
   for (auto i : shortlist)
-    rnd->pending.emplace_back(st.pool.name(i), costs[st.pool.host_of(i)]);
+    rnd->pending.emplace_back(i, costs[st.pool.host_of(i)]);
   auto conclude = [self, id, rnd] {
     rnd->concluded = true;
     auto& st = self->state;
@@ -574,10 +573,9 @@ void negotiate(frontend_ptr self, invocation_id id,
     inv.reason.bids = bids;
     inv.ranked.assign(bids.begin(), bids.begin() + accepting);
     inv.next_bid = 0;
-    auto missed = rnd->expected - bids.size() - rnd->failures.size();
-    if (missed > 0 && !rnd->early)
+    if (rnd->timeouts > 0)
       inv.reason.note += (inv.reason.note.empty() ? "" : "; ")
-                         + std::to_string(missed) + " of "
+                         + std::to_string(rnd->timeouts) + " of "
                          + std::to_string(rnd->expected)
                          + " bids missed the deadline";
     for (auto& failure : rnd->failures)
@@ -603,7 +601,7 @@ void negotiate(frontend_ptr self, invocation_id id,
     req.homes.push_back(st.pool.name(homes[k]));
   // Done when every bid is in, or as soon as no bid still out can beat the
   // best one in: waiting for a far instance's answer costs its round trip.
-  auto settled = [rnd](const std::string& from) {
+  auto settled = [rnd](instance_pool::index from) {
     auto& p = rnd->pending;
     p.erase(std::remove_if(p.begin(), p.end(),
                            [&](auto& x) { return x.first == from; }),
@@ -617,26 +615,21 @@ void negotiate(frontend_ptr self, invocation_id id,
     for (auto& [_, bound] : p)
       if (!(best <= bound))
         return false;
-    rnd->early = true;
     return true;
   };
   auto sent = now_ms(self);
   for (auto i : shortlist) {
-    auto name = st.pool.name(i);
     self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
       .then(
         [=](bid& b) {
           if (rnd->concluded)
             return;
           ++rnd->answered;
-          auto j = self->state.pool.find(b.instance);
-          if (j != instance_pool::npos) {
-            auto h = self->state.pool.host_of(j);
-            measured_control(self, h, now_ms(self) - sent);
-            b.control_ms = control_of(self, h);
-          }
+          auto h = self->state.pool.host_of(i);
+          measured_control(self, h, now_ms(self) - sent);
+          b.control_ms = control_of(self, h);
           rnd->bids.push_back(std::move(b));
-          if (settled(name))
+          if (settled(i))
             conclude();
         },
         [=](caf::error& err) {
@@ -648,13 +641,13 @@ void negotiate(frontend_ptr self, invocation_id id,
           // reason.
           if (err == caf::sec::request_timeout) {
             ++self->state.counters.bid_timeouts;
-            auto j = self->state.pool.find(name);
-            if (j != instance_pool::npos)
-              measured_control(self, self->state.pool.host_of(j),
-                               self->state.cfg.bid_deadline_ms);
-          } else
+            ++rnd->timeouts;
+            measured_control(self, self->state.pool.host_of(i),
+                             self->state.cfg.bid_deadline_ms);
+          } else {
             rnd->failures.push_back(self->system().render(err));
-          if (settled(name))
+          }
+          if (settled(i))
             conclude();
         });
   }
@@ -986,6 +979,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       st.waiters.emplace_back();
       st.run_ms.push_back(0);
       st.control_ms.resize(st.pool.hosts(), -1.0);
+      st.control_seen.resize(st.pool.hosts(), -1.0);
       pump(self);
     },
     [=](started_atom, invocation_id id) {
