@@ -291,6 +291,44 @@ TEST_CASE("archives: a name that is not UTF-8 is refused, and said safely") {
   CHECK(fs::exists(out + "/caf\xc3\xa9.py"));
 }
 
+TEST_CASE("archives: names beyond ASCII are kept exactly, whatever the "
+          "locale") {
+  // (Found by fuzz_archive: in the C locale, libarchive could not write a
+  // UTF-8 name into the pax header, so a tree with one did not pack again,
+  // and a zip that marks its names UTF-8 unpacked them with '?'.)
+  test::temp_dir dir;
+  const std::string name = "caf\xc3\xa9 \xd2\x8b.py";
+  auto bytes = pack(dir, {{name, "print(1)"}, {"d\xc3\xa9p/x.py", "2"}});
+  auto out = dir.file("out");
+  CHECK(unpack_code(bytes, out, {}) == "tar.gz");
+  CHECK(read(out + "/" + name) == "print(1)");
+  CHECK(read(out + "/d\xc3\xa9p/x.py") == "2");
+  // A zip whose entry says its name is UTF-8 (as Python's zipfile and
+  // Info-ZIP write one), and one that says nothing of it.
+  const std::string flagged{
+    "\x50\x4b\x03\x04\x14\x00\x00\x08\x00\x00\x00\x00\x21\x50\x83\x16"
+    "\xdc\x8c\x01\x00\x00\x00\x01\x00\x00\x00\x08\x00\x00\x00\x63\x61"
+    "\x66\xc3\xa9\x2e\x70\x79\x78\x50\x4b\x01\x02\x14\x03\x14\x00\x00"
+    "\x08\x00\x00\x00\x00\x21\x50\x83\x16\xdc\x8c\x01\x00\x00\x00\x01"
+    "\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80"
+    "\x01\x00\x00\x00\x00\x63\x61\x66\xc3\xa9\x2e\x70\x79\x50\x4b\x05"
+    "\x06\x00\x00\x00\x00\x01\x00\x01\x00\x36\x00\x00\x00\x27\x00\x00"
+    "\x00\x00\x00",
+    115};
+  fs::remove_all(out);
+  CHECK(unpack_code(flagged, out, {}) == "zip");
+  CHECK(read(out + "/caf\xc3\xa9.py") == "x");
+  auto plain = flagged;
+  plain[7] = plain[48] = '\0'; // the UTF-8 flag of both headers, cleared
+  fs::remove_all(out);
+  CHECK(unpack_code(plain, out, {}) == "zip");
+  CHECK(read(out + "/caf\xc3\xa9.py") == "x");
+  // What was unpacked packs again, names and all.
+  auto again = dir.file("again");
+  CHECK(unpack_code(pack_directory(out), again, {}) == "tar.gz");
+  CHECK(read(again + "/caf\xc3\xa9.py") == "x");
+}
+
 TEST_CASE("archives: an entry whose header says more than it holds") {
   // (Found by fuzz_archive: a zip entry of 13 bytes whose header says 128
   // MiB unpacked to a sparse file of 128 MiB, which a cold start's copy

@@ -9,6 +9,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <locale.h>
 #include <sys/stat.h>
 
 namespace augur {
@@ -19,6 +20,32 @@ namespace {
 
 using reader = std::unique_ptr<archive, decltype(&archive_read_free)>;
 using writer = std::unique_ptr<archive, decltype(&archive_write_free)>;
+
+/// libarchive converts names between an archive's character set and the
+/// locale's. In the C locale (a server's, unless it sets one) no name
+/// beyond ASCII converts: a UTF-8 name could not be written into a pax
+/// header, and one a zip marks UTF-8 was read as '?'. For as long as it
+/// lives, this makes the calling thread's character set UTF-8 (glibc's
+/// built-in C.UTF-8), whatever the process's locale; names then pass as
+/// they are, and the UTF-8 checks below judge them.
+class utf8_names {
+public:
+  utf8_names() {
+    static const locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8",
+                                             static_cast<locale_t>(nullptr));
+    if (utf8 != nullptr)
+      previous_ = ::uselocale(utf8);
+  }
+  ~utf8_names() {
+    if (previous_ != nullptr)
+      ::uselocale(previous_);
+  }
+  utf8_names(const utf8_names&) = delete;
+  utf8_names& operator=(const utf8_names&) = delete;
+
+private:
+  locale_t previous_ = nullptr;
+};
 
 /// libarchive's error text (it may have none: null, never to be read).
 std::string error_of(archive* a) {
@@ -177,6 +204,7 @@ const char* format_of(archive* a, bool gzip) {
 
 std::string unpack_code(const std::string& bytes, const std::string& dir,
                         const archive_limits& limits) {
+  utf8_names names;
   // First pass: every entry is checked before anything is written.
   std::string format;
   {
@@ -280,6 +308,7 @@ std::string unpack_code(const std::string& bytes, const std::string& dir,
 std::string pack_directory(const std::string& dir) {
   if (!fs::is_directory(dir))
     throw std::runtime_error("'" + dir + "' is not a directory");
+  utf8_names names;
   std::string result;
   writer a{archive_write_new(), archive_write_free};
   archive_write_add_filter_gzip(a.get());
