@@ -24,7 +24,8 @@ using writer = std::unique_ptr<archive, decltype(&archive_write_free)>;
 /// libarchive converts names between an archive's character set and the
 /// locale's. In the C locale (a server's, unless it sets one) no name
 /// beyond ASCII converts: a UTF-8 name could not be written into a pax
-/// header, and one a zip marks UTF-8 was read as '?'. For as long as it
+/// header, and one a zip marks UTF-8 came out as no name at all (the
+/// archive was refused as holding an empty path). For as long as it
 /// lives, this makes the calling thread's character set UTF-8 (glibc's
 /// built-in C.UTF-8), whatever the process's locale; names then pass as
 /// they are, and the UTF-8 checks below judge them.
