@@ -309,14 +309,22 @@ homes_of(frontend_ptr self, const task_profile& profile,
       && now - h.checked_ms < st.cfg.homes_refresh_ms && !h.instances.empty())
     return h.instances;
   h.control_epoch = st.control_epoch;
-  auto computed = costs != nullptr ? std::vector<double>{}
-                                   : host_costs(self, profile);
-  auto& c = costs != nullptr ? *costs : computed;
+  // (While the task is learned, every host is as good: its name decides.)
+  auto learning = homes::learning(profile, st.cfg.homes);
+  auto computed = learning           ? std::vector<double>(st.pool.hosts(), 0.0)
+                  : costs != nullptr ? std::vector<double>{}
+                                     : host_costs(self, profile);
+  auto& c = costs != nullptr && !learning ? *costs : computed;
   h.checked_ms = now;
   // The choice depends on which hosts are close enough to keep a home and
   // to take a new one: unchanged, the homes are too.
   auto keep = homes::good_hosts(c, st.cfg.homes, 1.0);
   auto good = homes::good_hosts(c, st.cfg.homes, 0.5);
+  // Homes taken by name while the task was learned are no choice to keep
+  // once it is known.
+  if (h.learning && !learning)
+    h.instances.clear();
+  h.learning = learning;
   auto kept = std::all_of(h.instances.begin(), h.instances.end(),
                           [&](auto i) { return keep[st.pool.host_of(i)]; });
   if (!h.instances.empty()) // their time in services moves with the costs
@@ -413,9 +421,15 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
       dispatch(self, id, i);
       return true;
     }
-    if (st.pool.retired(i) || st.run_ms[i] <= 0 || q.size() >= st.pool.slots(i))
+    if (st.pool.retired(i) || q.size() >= st.pool.slots(i))
       continue;
-    auto ms = expected_wait_ms(q.size(), st.pool.slots(i), st.run_ms[i]);
+    // Before any run there ended, its runs are its first ones, cold starts
+    // and those waiting for them: they end about when the first one does.
+    auto ms = st.run_ms[i] > 0
+                ? expected_wait_ms(q.size(), st.pool.slots(i), st.run_ms[i])
+                : first_runs_wait_ms(st.first_dispatch_ms[i] - now_ms(self),
+                                     q.size(), st.pool.slots(i),
+                                     st.cfg.cold_start_ms);
     if (costs != nullptr)
       ms += (*costs)[st.pool.host_of(i)];
     if (ms < best_ms) {
@@ -815,6 +829,8 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
     if (is_active_home(self, inv.request.task, i))
       ++st.counters.home_placements;
   }
+  if (st.first_dispatch_ms[i] < 0)
+    st.first_dispatch_ms[i] = now_ms(self);
   st.pool.acquire(i);
   st.pool.touch(i, inv.request.task);
   inv.placed = i;
@@ -840,7 +856,7 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
           auto& run = st.run_ms[i];
           run = run <= 0 ? ms : run + (ms - run) / 8;
           if (auto d = st.demand.find(done.request.task); d != st.demand.end())
-            d->second.ran(ms, r.aux_ms, r.cold_start);
+            d->second.ran(ms, r.aux_ms, r.cold_start, r.warmup_ms);
         }
         serve_waiters(self, i);
         if (r.status == outcome::refused) {
@@ -978,6 +994,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
       st.handles.push_back(std::move(h));
       st.waiters.emplace_back();
       st.run_ms.push_back(0);
+      st.first_dispatch_ms.push_back(-1);
       st.control_ms.resize(st.pool.hosts(), -1.0);
       st.control_seen.resize(st.pool.hosts(), -1.0);
       pump(self);

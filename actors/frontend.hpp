@@ -96,6 +96,8 @@ struct frontend_state {
   /// 0 before the first).
   std::vector<std::deque<invocation_id>> waiters;
   std::vector<double> run_ms;
+  /// By instance: when its first run was dispatched (negative before).
+  std::vector<double> first_dispatch_ms;
   /// By host: the round trip between the frontend and its instances, from
   /// their bids' answers (weighted 1/8 to the newest; negative before the
   /// first). Every execution there pays it.
@@ -129,6 +131,8 @@ struct frontend_state {
     size_t active = 1;
     double checked_ms = 0;
     uint64_t profile_version = 0;
+    /// Chosen while the task was being learned (by its name alone).
+    bool learning = false;
     uint64_t control_epoch = 0;
     size_t pool_size = 0;
     size_t live = 0;

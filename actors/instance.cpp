@@ -117,10 +117,15 @@ run(instance_ptr self, const execute_request& req,
     const task_catalog::entry& task) {
   auto& st = self->state;
   auto r = answer(st, req);
-  // During a pre-warm it waits for the rest of it: that cold start is the
-  // pre-warm's, counted once.
-  auto left = warming_left(st, req.task, task.version, now_ms(self));
+  // During a cold start under way (a pre-warm's or another run's) it waits
+  // for the rest of it: that cold start is counted once.
+  auto now = now_ms(self);
+  auto left = warming_left(st, req.task, task.version, now);
   r.cold_start = touch(st, req.task, task.version) && left < 0;
+  if (auto cold = cold_start_of(st, task); r.cold_start && cold > 0) {
+    st.warming[req.task] = {task.version, now + cold};
+    self->delayed_send(self, to_timespan(cold), warmed_atom::value, req.task);
+  }
   auto services = st.catalog->services();
   task_context ctx{st.cfg.info.host, st.cfg.info.name, *st.network, *services};
   ctx.compute(task.options.compute_ms);
@@ -140,8 +145,8 @@ run(instance_ptr self, const execute_request& req,
   r.aux_ms = ctx.aux_ms();
   observation seen{req.invocation, req.task, st.cfg.info.host, st.cfg.info.name,
                    ctx.used()};
-  auto duration = (r.cold_start ? cold_start_of(st, task) : std::max(left, 0.0))
-                  + ctx.compute_ms() + ctx.aux_ms();
+  r.warmup_ms = r.cold_start ? cold_start_of(st, task) : std::max(left, 0.0);
+  auto duration = r.warmup_ms + ctx.compute_ms() + ctx.aux_ms();
   return {std::move(r), std::move(seen), duration};
 }
 
@@ -351,15 +356,15 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       b.free_slots = st.cfg.info.slots - std::min(st.busy, st.cfg.info.slots);
       b.accept = b.free_slots > 0;
       auto task = st.catalog->find(req.task);
-      b.warm = task && warm_for(st, req.task, task->version);
+      // Warming up already (a pre-warm, or another run's cold start): not
+      // warm yet, and what is left of it is the cost.
+      auto left = task ? warming_left(st, req.task, task->version, now_ms(self))
+                       : -1.0;
+      b.warm = task && !(left > 0) && warm_for(st, req.task, task->version);
       b.channel_ms = channel_cost(self, req.service);
       placement::bid_inputs in;
       in.warm = b.warm;
       in.cold_start_ms = task ? cold_start_of(st, *task) : st.cfg.cold_start_ms;
-      // Warming up already: what is left of it.
-      auto left = task && !b.warm
-                    ? warming_left(st, req.task, task->version, now_ms(self))
-                    : -1.0;
       if (req.services.empty())
         in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
       for (auto& s : req.services)
@@ -369,7 +374,7 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
       in.must_reach = req.threshold;
       // A cold start on a home is an investment in the runs it warms up for;
       // anywhere else it serves this run alone.
-      if (left >= 0)
+      if (left >= 0 && !b.warm)
         in.cold_start_ms = left;
       else if (std::find(req.homes.begin(), req.homes.end(), st.cfg.info.name)
                != req.homes.end())
@@ -431,7 +436,11 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
     },
     [=](warmed_atom, const std::string& task) {
       auto& st = self->state;
-      st.warming.erase(task);
+      // (Only a cold start that is over: a later one of another version may
+      // have taken its place.)
+      if (auto i = st.warming.find(task);
+          i != st.warming.end() && i->second.second <= now_ms(self) + 1)
+        st.warming.erase(i);
       if (auto entry = st.catalog->find(task))
         touch(st, task, entry->version);
     },

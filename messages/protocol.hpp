@@ -152,6 +152,10 @@ struct invoke_result {
   /// while its instance pre-warmed the task waits for the rest of that
   /// warm-up (its latency shows it), which counts once, as the pre-warm.
   bool cold_start = false;
+  /// How long the run waited for a warm-up before it began: its own cold
+  /// start's, or the rest of one under way (a modelled task's; 0 for a
+  /// process task, whose setup is part of its run).
+  double warmup_ms = 0;
   /// What a process task wrote to stderr (bounded).
   std::string log;
 };
@@ -160,7 +164,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, invoke_result& x) {
   return f(caf::meta::type_name("invoke_result"), x.invocation, x.task,
            x.status, x.error, x.output, x.host, x.instance, x.reason,
-           x.latency_ms, x.aux_ms, x.cold_start, x.log);
+           x.latency_ms, x.aux_ms, x.cold_start, x.warmup_ms, x.log);
 }
 
 /// The frontend tells an instance to run an invocation.

@@ -32,8 +32,9 @@ namespace augur::wire {
 /// frontend's status counts pre-warms and home placements. 3: links have a
 /// bandwidth, channel samples a throughput, a service's use the bytes and
 /// time of its transfers, a profile the bytes received. 4: a bid carries the
-/// control round trip the frontend measured to its instance.
-constexpr uint32_t version = 4;
+/// control round trip the frontend measured to its instance. 5: a result
+/// carries the time its run waited for a warm-up.
+constexpr uint32_t version = 5;
 
 /// A buffer that does not hold the message expected, or is damaged.
 class wire_error : public std::runtime_error {

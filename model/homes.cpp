@@ -59,19 +59,33 @@ choose(const instance_pool& pool, const std::vector<double>& host_cost,
   if (result.size() == cfg.count)
     return result;
   auto good = good_hosts(host_cost, cfg, 0.5);
-  std::vector<std::pair<uint64_t, instance_pool::index>> candidates;
+  // Where the task is warm already (it spilled or was placed there) first:
+  // a home there costs no cold start; then where a slot is free (a home full
+  // of other tasks' runs would make it spill at once).
+  struct candidate {
+    bool warm;
+    bool free;
+    uint64_t weight;
+    instance_pool::index i;
+  };
+  std::vector<candidate> candidates;
   for (instance_pool::index i = 0; i < pool.size(); ++i)
     if (usable(i, good)
         && std::find(result.begin(), result.end(), i) == result.end())
-      candidates.emplace_back(weight(task, pool.name(i)), i);
+      candidates.push_back({pool.warm(i, task), pool.has_free_slot(i),
+                            weight(task, pool.name(i)), i});
   auto n = std::min(cfg.count - result.size(), candidates.size());
   std::partial_sort(candidates.begin(), candidates.begin() + n,
                     candidates.end(), [](auto& a, auto& b) {
-                      return a.first > b.first
-                             || (a.first == b.first && a.second < b.second);
+                      if (a.warm != b.warm)
+                        return a.warm;
+                      if (a.free != b.free)
+                        return a.free;
+                      return a.weight > b.weight
+                             || (a.weight == b.weight && a.i < b.i);
                     });
   for (size_t k = 0; k < n; ++k)
-    result.push_back(candidates[k].second);
+    result.push_back(candidates[k].i);
   return result;
 }
 
@@ -83,6 +97,12 @@ size_t needed(double concurrency, uint32_t slots, size_t available,
   auto n = std::ceil(std::max(concurrency, 0.0) / per_home);
   return std::clamp<size_t>(static_cast<size_t>(std::min(n, 1e6)), 1,
                             available);
+}
+
+bool learning(const task_profile& profile, const settings& cfg) {
+  return profile.observations < cfg.learning_runs
+         && std::none_of(profile.services.begin(), profile.services.end(),
+                         [](auto& s) { return s.hinted; });
 }
 
 } // namespace augur::homes
@@ -107,8 +127,9 @@ double arrival_rate::per_s(double now_ms) const {
   return gap <= 0 ? 1e6 : 1000.0 / gap;
 }
 
-void task_demand::ran(double ms, double aux_ms, bool cold) {
-  auto own = std::max(ms - std::max(aux_ms, 0.0), 0.0);
+void task_demand::ran(double ms, double aux_ms, bool cold, double warmup_ms) {
+  auto own = std::max(
+    ms - std::max(aux_ms, 0.0) - (cold ? 0.0 : std::max(warmup_ms, 0.0)), 0.0);
   auto& mean = cold ? cold_ms_ : warm_ms_;
   mean = mean < 0 ? own : mean + (own - mean) / 8;
 }
@@ -127,6 +148,13 @@ double task_demand::cold_extra_ms(double prior) const noexcept {
 double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms) {
   return static_cast<double>(waiting + 1) * std::max(run_ms, 0.0)
          / std::max<uint32_t>(slots, 1);
+}
+
+double first_runs_wait_ms(double since_ms, size_t waiting, uint32_t slots,
+                          double cold_ms) {
+  auto left = std::max(cold_ms + std::min(since_ms, 0.0), 0.0);
+  auto rounds = static_cast<double>(waiting / std::max<uint32_t>(slots, 1));
+  return left + rounds * std::max(cold_ms, 0.0);
 }
 
 double expected_runs(double rate_per_s, double horizon_s, size_t homes) {

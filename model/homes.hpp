@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "augur/messages/protocol.hpp"
 #include "augur/model/instance_pool.hpp"
 
 namespace augur {
@@ -36,7 +37,15 @@ struct settings {
   /// The share of one home's slots a task may expect to fill before it
   /// gets another home.
   double utilization = 0.5;
+  /// A task with nothing declared keeps the homes its name gives it until
+  /// this many of its runs were observed: a profile learned from its first
+  /// few runs knows some of its services, not all, and homes chosen by it
+  /// would move again (each move a cold start per home).
+  uint64_t learning_runs = 8;
 };
+
+/// Whether `profile` is still being learned in the sense of `learning_runs`.
+bool learning(const task_profile& profile, const settings& cfg);
 
 /// The hosts within `share` x the tolerance of the best expected time in
 /// services (all false when no host is usable).
@@ -46,8 +55,10 @@ std::vector<bool> good_hosts(const std::vector<double>& host_cost,
 /// The homes of `task`, in the order they are used, given every host's
 /// expected time in services (`host_cost[h]`; infinity: unusable) and its
 /// homes so far (`previous`): the previous homes on hosts within the
-/// tolerance stay, in their order; the rest are the instances with the
-/// highest rendezvous weight on the hosts within half the tolerance. At
+/// tolerance stay, in their order; the rest are the instances on the hosts
+/// within half the tolerance, those where the task is warm first (no cold
+/// start to take them), then those with a free slot, then by highest
+/// rendezvous weight. At
 /// most `cfg.count`; retired instances are no homes; hosts beyond
 /// `host_cost` count as unusable. Empty when no host is usable.
 std::vector<instance_pool::index>
@@ -99,8 +110,10 @@ public:
   }
 
   /// Records that a run held its slot for `ms`, `aux_ms` of it in
-  /// services, cold or warm.
-  void ran(double ms, double aux_ms, bool cold);
+  /// services, cold or warm; a warm run that waited `warmup_ms` for a
+  /// cold start under way counts without that wait (it says nothing of
+  /// the task's warm runs).
+  void ran(double ms, double aux_ms, bool cold, double warmup_ms = 0);
 
   double per_s(double now_ms) const {
     return arrivals_.per_s(now_ms);
@@ -125,6 +138,13 @@ private:
 /// with runs of `run_ms` on average, behind `waiting` others: each slot
 /// frees after about run_ms / slots (the next of `slots` runs to end).
 double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms);
+
+/// The expected wait for a slot on an instance whose first runs, cold
+/// starts, began `since_ms` ago (negative) and none has ended: its slots
+/// free together when the first cold start of `cold_ms` is over, and each
+/// `slots` waiting before this one wait a cold start more.
+double first_runs_wait_ms(double since_ms, size_t waiting, uint32_t slots,
+                          double cold_ms);
 
 /// How many runs a cold start on a home buys: the task's expected arrivals
 /// over `horizon_s`, shared by its `homes`, and at least one.

@@ -181,6 +181,37 @@ TEST_CASE("a learned task settles on warm homes next to its service") {
   CHECK(c.status().home_placements >= 29);
 }
 
+TEST_CASE("a run that comes during another run's cold start waits for it") {
+  // The instance is not warm until the first run's cold start is over: a
+  // second run 10 ms later waits for the rest of it, and it counts once.
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+cold_start_ms = 50
+[[host]]
+name = "solo"
+slots = 2
+)");
+  c.define_task("pure", {}, pure);
+  auto first = c.execute_on("solo/0", "pure");
+  c.advance(10ms);
+  auto second = c.execute_on("solo/0", "pure");
+  auto r = c.wait(second);
+  CHECK(r.ok());
+  CHECK_FALSE(r.cold_start);
+  CHECK(r.warmup_ms == doctest::Approx(40));
+  CHECK(c.now() >= 50ms);
+  auto f = c.wait(first);
+  CHECK(f.cold_start);
+  CHECK(f.warmup_ms == doctest::Approx(50));
+  CHECK(c.instance("solo/0").cold_starts == 1);
+  // Once warm, no wait.
+  auto t = c.now();
+  auto third = c.wait(c.execute_on("solo/0", "pure"));
+  CHECK_FALSE(third.cold_start);
+  CHECK(third.warmup_ms == 0);
+  CHECK(c.now() - t < 1ms);
+}
+
 TEST_CASE("a profile that trips the threshold pre-warms a home") {
   // A task declared while the cluster runs trips the threshold at once: its
   // home next to the database warms it up before its first invocation

@@ -33,6 +33,7 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   r.reason.bids = {b, b};
   r.latency_ms = 12.5;
   r.cold_start = true;
+  r.warmup_ms = 150;
   auto bytes = wire::encode(r);
   CHECK(wire::peek_tag(bytes) == caf::type_id<invoke_result>::value);
   auto back = wire::decode<invoke_result>(bytes);
@@ -43,6 +44,7 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   CHECK(back.reason.bids[1].expected_ms == 3.25);
   CHECK(back.reason.bids[1].accept);
   CHECK(back.cold_start);
+  CHECK(back.warmup_ms == 150);
   CHECK(back.latency_ms == 12.5);
 
   observation o{7,

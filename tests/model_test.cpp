@@ -366,6 +366,50 @@ TEST_CASE("homes: sticky while their host stays close to the best") {
   CHECK(std::find(d.begin(), d.end(), a[1]) == d.end());
 }
 
+TEST_CASE("homes: new ones where the task is warm, then where a slot is free") {
+  auto pool = three_hosts_of_four();
+  homes::settings cfg;
+  cfg.count = 2;
+  std::vector<double> cost{1.0, 9.0, 9.0}; // host 0 alone is good
+  auto plain = homes::choose(pool, cost, "orders", cfg);
+  REQUIRE(plain.size() == 2);
+  // The task ran on another instance of host 0: that one comes first.
+  instance_pool::index other = 0;
+  while (std::find(plain.begin(), plain.end(), other) != plain.end())
+    ++other;
+  pool.touch(other, "orders");
+  auto warm = homes::choose(pool, cost, "orders", cfg);
+  CHECK(warm[0] == other);
+  CHECK(warm[1] == plain[0]);
+  // Warm on another host: no home there.
+  pool.touch(4, "orders");
+  CHECK(homes::choose(pool, cost, "orders", cfg) == warm);
+  // The first choice full of other tasks' runs: passed over for one with
+  // a free slot.
+  pool.acquire(plain[0]);
+  pool.acquire(plain[0]);
+  auto free = homes::choose(pool, cost, "orders", cfg);
+  CHECK(free[0] == other);
+  CHECK(free[1] != plain[0]);
+  CHECK(pool.host_of(free[1]) == 0);
+  // Kept homes stay as they are, full or not.
+  CHECK(homes::choose(pool, cost, "orders", cfg, warm) == warm);
+}
+
+TEST_CASE("homes: a task with nothing declared is learned before they move") {
+  homes::settings cfg; // 8 runs
+  task_profile p;
+  p.services.push_back({"db", 0.6, 1, 0, 0, 2, false});
+  p.observations = 2;
+  CHECK(homes::learning(p, cfg));
+  p.observations = 8;
+  CHECK_FALSE(homes::learning(p, cfg));
+  // A declared service is known from the start.
+  p.observations = 0;
+  p.services.push_back({"cache", 0.9, 1, 0, 0, 0, true});
+  CHECK_FALSE(homes::learning(p, cfg));
+}
+
 TEST_CASE("homes: as many as the task's load needs") {
   homes::settings cfg; // half of each home's slots
   CHECK(homes::needed(0, 4, 8, cfg) == 1);
@@ -394,6 +438,13 @@ TEST_CASE("task demand: concurrency where it lives, and a cold start's price") {
   // At home a run spends 2 ms in services: 8 + 2 ms a run, 100 a second.
   CHECK(d.concurrency(390, 2) == doctest::Approx(1.0));
   CHECK(d.concurrency(390, 30) == doctest::Approx(3.8));
+  // A warm run that waited for a cold start under way says nothing of warm
+  // runs: its wait is left out.
+  task_demand e;
+  e.ran(208, 8, true, 200);
+  for (int i = 0; i < 40; ++i)
+    e.ran(148, 0, false, 140);
+  CHECK(e.cold_extra_ms(50) == doctest::Approx(192));
 }
 
 TEST_CASE("the wait for a slot of a full instance") {
@@ -401,6 +452,13 @@ TEST_CASE("the wait for a slot of a full instance") {
   CHECK(expected_wait_ms(3, 4, 20) == doctest::Approx(20));
   CHECK(expected_wait_ms(0, 0, 20) == doctest::Approx(20));
   CHECK(expected_wait_ms(0, 4, -1) == 0);
+  // No run ended yet: the first cold start, begun 30 ms ago, frees every
+  // slot in 90 ms; each round of four waiting before costs another one.
+  CHECK(first_runs_wait_ms(-30, 0, 4, 120) == doctest::Approx(90));
+  CHECK(first_runs_wait_ms(-30, 3, 4, 120) == doctest::Approx(90));
+  CHECK(first_runs_wait_ms(-30, 4, 4, 120) == doctest::Approx(210));
+  CHECK(first_runs_wait_ms(-500, 0, 4, 120) == 0);
+  CHECK(first_runs_wait_ms(-30, 2, 0, 120) == doctest::Approx(330));
 }
 
 TEST_CASE("arrival rate and the runs a cold start serves") {
