@@ -27,8 +27,15 @@ void channel_estimator::add_rtt(double rtt_ms, double now_ms) {
 }
 
 void channel_estimator::passive(const service_use& x, double now_ms) {
-  if (std::isfinite(x.first_response_ms) && x.first_response_ms >= 0)
-    add_rtt(x.first_response_ms, now_ms);
+  if (std::isfinite(x.first_response_ms) && x.first_response_ms >= 0) {
+    if (last_probe_ms_ >= 0
+        && now_ms - last_probe_at_ <= service_time_max_age_ms) {
+      auto excess = x.first_response_ms - last_probe_ms_;
+      service_time_ms_
+        = std::max(service_time_ms_ + (excess - service_time_ms_) / 8, 0.0);
+    }
+    add_rtt(std::max(x.first_response_ms - service_time_ms_, 0.0), now_ms);
+  }
   if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0
       && std::isfinite(x.transfer_ms)) {
     throughputs_.emplace_back(

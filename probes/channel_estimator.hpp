@@ -35,13 +35,32 @@ public:
   void success(double rtt_ms, double now_ms) {
     add_rtt(rtt_ms, now_ms);
     loss_.add(false);
+    last_probe_ms_ = rtt_ms;
+    last_probe_at_ = now_ms;
   }
 
   /// Records what one execution saw of the service (passively, through its
   /// gateway or the emulator): its first response time as an RTT sample,
   /// and its transfers as a throughput sample when they moved at least
   /// `min_transfer_bytes`. Losses stay the active probes' to judge.
+  ///
+  /// A first response also holds the service's own time to answer that
+  /// request, which a probe's does not: the estimator learns it (the
+  /// passive samples' excess over the latest probe, no older than
+  /// `service_time_max_age_ms`, weighted 1/8 to the newest) and takes it
+  /// off, so that the instances executions run on do not look farther
+  /// from the service than those only probed.
   void passive(const service_use& x, double now_ms);
+
+  /// What the service's answer to a first request adds to the round trip,
+  /// as learned so far (0 before).
+  double service_time_ms() const noexcept {
+    return service_time_ms_;
+  }
+
+  /// A probe older than this says too little of the path to learn a
+  /// service time from.
+  static constexpr double service_time_max_age_ms = 2000;
 
   /// Throughput learned from transfers, in bytes per millisecond: the
   /// largest of the last `throughput_window` samples not older than
@@ -114,6 +133,10 @@ private:
   size_t down_after_;
   double last_success_ms_ = 0;
   bool ever_succeeded_ = false;
+  /// The latest probe's RTT and when it came (negative: none yet).
+  double last_probe_ms_ = -1;
+  double last_probe_at_ = 0;
+  double service_time_ms_ = 0;
 };
 
 } // namespace augur

@@ -195,6 +195,35 @@ TEST_CASE("channel_estimator learns passively from executions") {
         == doctest::Approx(1'250'000 / (q.config().assumed_mbps * 125)));
 }
 
+TEST_CASE("channel_estimator: a service's time to answer is no RTT") {
+  // Probes see 10 ms; an execution's first response comes after 13 ms, 3 of
+  // them the service's own work.
+  channel_estimator e;
+  for (int i = 0; i < 4; ++i)
+    e.success(10, i * 100.0);
+  service_use u;
+  u.first_response_ms = 13;
+  for (int i = 0; i < 60; ++i) {
+    e.passive(u, 400 + i * 10.0);
+    if (i % 10 == 9)
+      e.success(10, 400 + i * 10.0);
+  }
+  CHECK(e.service_time_ms() == doctest::Approx(3).epsilon(0.05));
+  CHECK(e.rtt().srtt() == doctest::Approx(10).epsilon(0.05));
+  CHECK(e.shifts() == 0);
+  // The path degrades by 20 ms: probes and executions both see it, and the
+  // estimate follows within a few probes.
+  u.first_response_ms = 33;
+  double t = 1000;
+  for (int i = 0; i < 4; ++i) {
+    e.success(30, t);
+    for (int k = 0; k < 5; ++k)
+      e.passive(u, t += 10);
+  }
+  CHECK(e.rtt().srtt() == doctest::Approx(30).epsilon(0.1));
+  CHECK(e.service_time_ms() == doctest::Approx(3).epsilon(0.1));
+}
+
 TEST_CASE("passive_sampler: transfers always, an RTT per interval") {
   passive_sampler p{100, 16384};
   service_use u;
