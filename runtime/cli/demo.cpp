@@ -1,5 +1,6 @@
 #include "augur/runtime/cli/demo.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -293,6 +294,16 @@ invoke_over_http(uint16_t port,
   return results;
 }
 
+/// Clients sending at once: one per core of this machine, at most four.
+/// Every instance of every emulated host shares these cores, where real
+/// hosts would each have their own: more clients than cores would make the
+/// hosts slow each other down, and a task that waits less for its services
+/// (augur's placements) would leave its neighbours less of the CPU.
+size_t demo_clients() {
+  auto cores = std::thread::hardware_concurrency();
+  return std::clamp<size_t>(cores == 0 ? 1 : cores, 1, 4);
+}
+
 run_summary
 run_real_policy(cluster_config cfg, placement_policy policy,
                 const std::vector<std::pair<std::string, std::string>>& reqs) {
@@ -316,7 +327,7 @@ run_real_policy(cluster_config cfg, placement_policy policy,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   run_summary out;
-  for (auto& r : invoke_over_http(api.port(), reqs, 4))
+  for (auto& r : invoke_over_http(api.port(), reqs, demo_clients()))
     add_result(out, r);
   out.status = c.status();
   for (auto& t : c.tasks())
@@ -360,7 +371,8 @@ void run_real_demo(const demo_options& opts, std::ostream& out) {
       << " instances on " << cfg.hosts.size() << " hosts with emulated links ("
       << opts.config << ").\n"
       << opts.requests << " invocations of real programs through the HTTP "
-      << "API (4 concurrent clients), placed by augur and then by "
+      << "API (" << demo_clients()
+      << " concurrent clients, one per core), placed by augur and then by "
          "least-loaded placement.\n\n";
   auto traced = cfg;
   if (!opts.trace_file.empty()) {
