@@ -311,9 +311,11 @@ homes_of(frontend_ptr self, const task_profile& profile,
   h.control_epoch = st.control_epoch;
   // (While the task is learned, every host is as good: its name decides.)
   auto learning = homes::learning(profile, st.cfg.homes);
-  auto computed = learning           ? std::vector<double>(st.pool.hosts(), 0.0)
-                  : costs != nullptr ? std::vector<double>{}
-                                     : host_costs(self, profile);
+  std::vector<double> computed;
+  if (learning)
+    computed.assign(st.pool.hosts(), 0.0);
+  else if (costs == nullptr)
+    computed = host_costs(self, profile);
   auto& c = costs != nullptr && !learning ? *costs : computed;
   h.checked_ms = now;
   // The choice depends on which hosts are close enough to keep a home and

@@ -122,7 +122,8 @@ run(instance_ptr self, const execute_request& req,
   auto now = now_ms(self);
   auto left = warming_left(st, req.task, task.version, now);
   r.cold_start = touch(st, req.task, task.version) && left < 0;
-  if (auto cold = cold_start_of(st, task); r.cold_start && cold > 0) {
+  auto cold = cold_start_of(st, task);
+  if (r.cold_start && cold > 0) {
     st.warming[req.task] = {task.version, now + cold};
     self->delayed_send(self, to_timespan(cold), warmed_atom::value, req.task);
   }
@@ -145,7 +146,7 @@ run(instance_ptr self, const execute_request& req,
   r.aux_ms = ctx.aux_ms();
   observation seen{req.invocation, req.task, st.cfg.info.host, st.cfg.info.name,
                    ctx.used()};
-  r.warmup_ms = r.cold_start ? cold_start_of(st, task) : std::max(left, 0.0);
+  r.warmup_ms = r.cold_start ? cold : std::max(left, 0.0);
   auto duration = r.warmup_ms + ctx.compute_ms() + ctx.aux_ms();
   return {std::move(r), std::move(seen), duration};
 }
@@ -437,9 +438,10 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
     [=](warmed_atom, const std::string& task) {
       auto& st = self->state;
       // (Only a cold start that is over: a later one of another version may
-      // have taken its place.)
+      // have taken its place. One left behind is harmless: nothing is left
+      // of it to wait for.)
       if (auto i = st.warming.find(task);
-          i != st.warming.end() && i->second.second <= now_ms(self) + 1)
+          i != st.warming.end() && i->second.second <= now_ms(self))
         st.warming.erase(i);
       if (auto entry = st.catalog->find(task))
         touch(st, task, entry->version);

@@ -152,9 +152,13 @@ double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms) {
 
 double first_runs_wait_ms(double since_ms, size_t waiting, uint32_t slots,
                           double cold_ms) {
-  auto left = std::max(cold_ms + std::min(since_ms, 0.0), 0.0);
+  auto elapsed = std::max(-since_ms, 0.0);
   auto rounds = static_cast<double>(waiting / std::max<uint32_t>(slots, 1));
-  return left + rounds * std::max(cold_ms, 0.0);
+  if (elapsed < cold_ms)
+    return cold_ms - elapsed + rounds * cold_ms;
+  // The first cold start is over and still no run ended: a run that has
+  // lasted this long is expected to last about as long again.
+  return (1 + rounds) * elapsed;
 }
 
 double expected_runs(double rate_per_s, double horizon_s, size_t homes) {

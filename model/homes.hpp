@@ -142,7 +142,9 @@ double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms);
 /// The expected wait for a slot on an instance whose first runs, cold
 /// starts, began `since_ms` ago (negative) and none has ended: its slots
 /// free together when the first cold start of `cold_ms` is over, and each
-/// `slots` waiting before this one wait a cold start more.
+/// `slots` waiting before this one wait a cold start more. Once that cold
+/// start is over, a run that has lasted this long is expected to last
+/// about as long again (each round of `slots` waiting too).
 double first_runs_wait_ms(double since_ms, size_t waiting, uint32_t slots,
                           double cold_ms);
 

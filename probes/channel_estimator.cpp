@@ -31,10 +31,9 @@ void channel_estimator::passive(const service_use& x, double now_ms) {
     if (last_probe_ms_ >= 0
         && now_ms - last_probe_at_ <= service_time_max_age_ms) {
       auto excess = x.first_response_ms - last_probe_ms_;
-      service_time_ms_
-        = std::max(service_time_ms_ + (excess - service_time_ms_) / 8, 0.0);
+      service_time_ms_ += (excess - service_time_ms_) / 8;
     }
-    add_rtt(std::max(x.first_response_ms - service_time_ms_, 0.0), now_ms);
+    add_rtt(std::max(x.first_response_ms - service_time_ms(), 0.0), now_ms);
   }
   if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0
       && std::isfinite(x.transfer_ms)) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <string>
@@ -53,9 +54,11 @@ public:
   void passive(const service_use& x, double now_ms);
 
   /// What the service's answer to a first request adds to the round trip,
-  /// as learned so far (0 before).
+  /// as learned so far (0 before). The mean excess is kept as it is
+  /// (jitter makes it negative as often as positive) and only its use is
+  /// bounded below by 0.
   double service_time_ms() const noexcept {
-    return service_time_ms_;
+    return std::max(service_time_ms_, 0.0);
   }
 
   /// A probe older than this says too little of the path to learn a

@@ -457,7 +457,10 @@ TEST_CASE("the wait for a slot of a full instance") {
   CHECK(first_runs_wait_ms(-30, 0, 4, 120) == doctest::Approx(90));
   CHECK(first_runs_wait_ms(-30, 3, 4, 120) == doctest::Approx(90));
   CHECK(first_runs_wait_ms(-30, 4, 4, 120) == doctest::Approx(210));
-  CHECK(first_runs_wait_ms(-500, 0, 4, 120) == 0);
+  // Its first cold start is over and still no run ended: a run that has
+  // lasted 500 ms is expected to last as long again, not to end now.
+  CHECK(first_runs_wait_ms(-500, 0, 4, 120) == doctest::Approx(500));
+  CHECK(first_runs_wait_ms(-500, 4, 4, 120) == doctest::Approx(1000));
   CHECK(first_runs_wait_ms(-30, 2, 0, 120) == doctest::Approx(330));
 }
 
