@@ -160,6 +160,28 @@ TEST_CASE("state: the writer batches and flushes in order") {
   CHECK(w.dropped_records() == 0);
 }
 
+TEST_CASE("state: a record handed over while the writer was busy comes first") {
+  // An asynchronous invocation's record is handed over, and a query for it
+  // follows at once, while the writer is busy with something else (here:
+  // a job, which lets the lock go as a batch being written does): the
+  // query must find it.
+  test::temp_dir dir;
+  auto store = std::make_shared<state_store>(dir.file("s.state"),
+                                             state_store::limits{});
+  state_writer w{store, std::chrono::hours(1)};
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  bool found = false;
+  w.run([&](state_store&) {
+    w.record({8, "t", "x", "running", now, 0, ""});
+    w.run([&](state_store& s) { found = s.record(8).has_value(); });
+  });
+  w.flush(); // the first job
+  w.flush(); // what it handed over
+  CHECK(found);
+}
+
 namespace {
 
 /// A .tar.gz of `entries`, made by the same library the client uses.

@@ -99,6 +99,10 @@ void state_writer::loop() {
     auto target = handed_;
     write_batch(guard);
     while (!jobs_.empty()) {
+      // What was handed over while the lock was let go (the batch above,
+      // an earlier job) goes first: a record handed over just before a job
+      // is written when the job runs.
+      write_batch(guard);
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
       guard.unlock();
