@@ -32,6 +32,10 @@ void negotiate(frontend_ptr self, invocation_id id,
 void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
                      std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
+bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
+               const service_likelihood& svc, const std::vector<double>& costs);
+double runs_per_cold_start(frontend_ptr self, const std::string& task,
+                           size_t active);
 void fast_path(frontend_ptr self, invocation_id id, placement_route why);
 instance_pool::index free_home(frontend_ptr self, const task_profile& profile,
                                bool cold_ok);
@@ -511,19 +515,15 @@ void prewarm(frontend_ptr self, const task_profile& profile) {
 
 // -- negotiation -------------------------------------------------------------
 
-void negotiate(frontend_ptr self, invocation_id id,
-               const service_likelihood& svc) {
-  invocation_scope scope{id};
+/// Who is asked for a bid: k + 1 instances, the task's free homes in use
+/// first (at most k, least busy first); then the free ones further down its
+/// list (where it spilled before: maybe warm), then the instances with the
+/// best channels (`costs`).
+std::vector<instance_pool::index>
+bid_shortlist(frontend_ptr self, const std::vector<instance_pool::index>& homes,
+              size_t active, const std::vector<double>& costs) {
   auto& st = self->state;
-  auto& inv = st.live.at(id);
-  auto& profile = st.profiles.at(inv.request.task);
-  // k + 1 bids: the task's free homes in use first (at most k, least busy
-  // first); then the free ones further down its list (where it spilled
-  // before: maybe warm), then the instances with the best channels.
   std::vector<instance_pool::index> shortlist;
-  auto costs = host_costs(self, profile);
-  auto& homes = homes_of(self, profile, &costs);
-  auto active = active_homes(self, inv.request.task, homes);
   for (size_t k = 0; k < active; ++k)
     if (st.pool.has_free_slot(homes[k]))
       shortlist.push_back(homes[k]);
@@ -546,6 +546,43 @@ void negotiate(frontend_ptr self, invocation_id id,
       add(homes[k]);
   for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates))
     add(i);
+  return shortlist;
+}
+
+/// What the instances are asked to bid on for invocation `id` of a task
+/// with `profile`, most likely using `svc`.
+bid_request make_bid_request(frontend_ptr self, invocation_id id,
+                             const task_profile& profile,
+                             const service_likelihood& svc,
+                             const std::vector<instance_pool::index>& homes,
+                             size_t active) {
+  auto& st = self->state;
+  bid_request req{id,
+                  profile.task,
+                  svc.service,
+                  svc.likelihood,
+                  svc.round_trips,
+                  profile.services,
+                  st.cfg.threshold,
+                  {},
+                  runs_per_cold_start(self, profile.task, active)};
+  for (size_t k = 0; k < active; ++k)
+    req.homes.push_back(st.pool.name(homes[k]));
+  return req;
+}
+
+void negotiate(frontend_ptr self, invocation_id id,
+               const service_likelihood& svc) {
+  invocation_scope scope{id};
+  auto& st = self->state;
+  auto& inv = st.live.at(id);
+  auto& profile = st.profiles.at(inv.request.task);
+  auto costs = host_costs(self, profile);
+  auto& homes = homes_of(self, profile, &costs);
+  auto active = active_homes(self, inv.request.task, homes);
+  if (use_lease(self, id, profile, svc, costs))
+    return;
+  auto shortlist = bid_shortlist(self, homes, active, costs);
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
     ++st.counters.fallbacks;
@@ -604,17 +641,7 @@ void negotiate(frontend_ptr self, invocation_id id,
     serve_waiters(self, held);
     pump(self);
   };
-  bid_request req{id,
-                  inv.request.task,
-                  svc.service,
-                  svc.likelihood,
-                  svc.round_trips,
-                  profile.services,
-                  st.cfg.threshold,
-                  {},
-                  runs_per_cold_start(self, inv.request.task, active)};
-  for (size_t k = 0; k < active; ++k)
-    req.homes.push_back(st.pool.name(homes[k]));
+  auto req = make_bid_request(self, id, profile, svc, homes, active);
   // Done when every bid is in, or as soon as no bid still out can beat the
   // best one in: waiting for a far instance's answer costs its round trip.
   auto settled = [rnd](instance_pool::index from) {
@@ -669,6 +696,149 @@ void negotiate(frontend_ptr self, invocation_id id,
   }
 }
 
+// -- leases ------------------------------------------------------------------
+
+/// The best expected time in services over every host.
+double best_cost(const std::vector<double>& costs) {
+  auto best = std::numeric_limits<double>::infinity();
+  for (auto c : costs)
+    best = std::min(best, c);
+  return best;
+}
+
+/// A warm home in use, `i`, won a negotiation for the task of `profile`
+/// (by invocation `from`, whose `bids` were asked): the task's next runs go
+/// there, or to another instance on its host that bid warm, without bids
+/// while the lease holds.
+void grant_lease(frontend_ptr self, invocation_id from, instance_pool::index i,
+                 const std::vector<bid>& bids, const task_profile& profile) {
+  auto& st = self->state;
+  if (!(st.cfg.lease_ms > 0))
+    return;
+  auto costs = host_costs(self, profile);
+  placement::lease l;
+  l.winner_ms = costs[st.pool.host_of(i)];
+  if (!std::isfinite(l.winner_ms))
+    return;
+  l.best_ms = best_cost(costs);
+  l.instances.push_back(i);
+  for (auto& b : bids)
+    if (auto k = st.pool.find(b.instance);
+        b.accept && b.warm && k != i && k != instance_pool::npos
+        && st.pool.host_of(k) == st.pool.host_of(i))
+      l.instances.push_back(k);
+  l.from = from;
+  l.expires_ms = now_ms(self) + st.cfg.lease_ms;
+  st.leases[profile.task] = std::move(l);
+}
+
+/// A due lease's renewal: the instances are asked for bids as for
+/// invocation `id` (which the lease places meanwhile), and when all have
+/// answered, a warm home in use that wins renews it; anything else ends it.
+void renew_lease(frontend_ptr self, invocation_id id,
+                 const task_profile& profile, const service_likelihood& svc,
+                 const std::vector<double>& costs) {
+  auto& st = self->state;
+  auto& homes = homes_of(self, profile, &costs);
+  auto active = active_homes(self, profile.task, homes);
+  auto shortlist = bid_shortlist(self, homes, active, costs);
+  auto& lease = st.leases.at(profile.task);
+  for (auto i : lease.instances) // (busy or not: they are what it stands on)
+    if (std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
+      shortlist.push_back(i);
+  lease.renewing = true;
+  ++st.counters.negotiations;
+  struct round {
+    size_t expected = 0;
+    std::vector<bid> bids;
+  };
+  auto rnd = std::make_shared<round>();
+  rnd->expected = shortlist.size();
+  auto task = profile.task;
+  auto conclude = [self, id, task, rnd] {
+    auto& st = self->state;
+    auto l = st.leases.find(task);
+    auto p = st.profiles.find(task);
+    if (l == st.leases.end() || !l->second.renewing)
+      return; // ended meanwhile (a channel moved, a refusal, a loss)
+    if (p != st.profiles.end() && placement::rank_bids(rnd->bids) > 0) {
+      auto& best = rnd->bids.front();
+      auto i = st.pool.find(best.instance);
+      if (best.warm && i != instance_pool::npos
+          && is_active_home(self, task, i)) {
+        grant_lease(self, id, i, rnd->bids, p->second);
+        return;
+      }
+    }
+    st.leases.erase(l);
+  };
+  auto req = make_bid_request(self, id, profile, svc, homes, active);
+  auto sent = now_ms(self);
+  for (auto i : shortlist) {
+    self->request(st.handles[i], to_timespan(st.cfg.bid_deadline_ms), req)
+      .then(
+        [=](bid& b) {
+          auto h = self->state.pool.host_of(i);
+          measured_control(self, h, now_ms(self) - sent);
+          b.control_ms = control_of(self, h);
+          rnd->bids.push_back(std::move(b));
+          if (rnd->bids.size() == rnd->expected)
+            conclude();
+        },
+        [=](caf::error&) {
+          // (A bid that did not come counts as a declining one.)
+          bid none;
+          none.instance = self->state.pool.name(i);
+          rnd->bids.push_back(std::move(none));
+          if (rnd->bids.size() == rnd->expected)
+            conclude();
+        });
+  }
+}
+
+/// Places invocation `id` by the task's lease when it holds (or is due and
+/// renewed meanwhile): on the least busy of its instances that is still a
+/// warm home in use with a free slot nobody waits for. `costs` are the
+/// hosts' expected times in services now.
+bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
+               const service_likelihood& svc,
+               const std::vector<double>& costs) {
+  auto& st = self->state;
+  auto l = st.leases.find(profile.task);
+  if (l == st.leases.end())
+    return false;
+  auto& lease = l->second;
+  auto host = st.pool.host_of(lease.instances.front());
+  auto state = placement::check_lease(lease, now_ms(self), costs[host],
+                                      best_cost(costs), st.cfg.lease_tolerance);
+  if (state == placement::lease_state::moved) {
+    st.leases.erase(l);
+    return false;
+  }
+  auto best = instance_pool::npos;
+  for (auto i : lease.instances)
+    if (st.pool.has_free_slot(i) && st.waiters[i].empty()
+        && st.pool.warm(i, profile.task)
+        && is_active_home(self, profile.task, i)
+        && (best == instance_pool::npos
+            || st.pool.busy(i) * st.pool.slots(best)
+                 < st.pool.busy(best) * st.pool.slots(i)))
+      best = i;
+  if (best == instance_pool::npos)
+    return false;
+  auto& inv = st.live.at(id);
+  inv.leased = true;
+  inv.reason.policy = placement_route::negotiated;
+  if (!inv.reason.note.empty())
+    inv.reason.note += "; ";
+  inv.reason.note += "lease from invocation " + std::to_string(lease.from);
+  ++st.counters.leased;
+  if (state == placement::lease_state::due && !lease.renewing)
+    renew_lease(self, id, profile, svc, costs);
+  dispatch(self, id, best);
+  return true;
+}
+
 // Takes the best remaining bid whose instance still has a free slot in the
 // frontend's view; with none left, the fast path decides.
 void try_next_bid(frontend_ptr self, invocation_id id) {
@@ -683,13 +853,16 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
       // for instead.
       // (Its profile is gone when the task was deleted while bids were out.)
       auto profile = st.profiles.find(inv.request.task);
-      if (!b.warm && profile != st.profiles.end()
-          && !is_active_home(self, inv.request.task, i)) {
+      auto home = is_active_home(self, inv.request.task, i);
+      if (!b.warm && profile != st.profiles.end() && !home) {
         auto costs = host_costs(self, profile->second);
         if (wait_for_home(self, id, profile->second,
                           b.expected_ms + b.control_ms, &costs))
           return;
       }
+      // (The best bid only: a lease stands for the whole negotiation.)
+      if (b.warm && home && inv.next_bid == 1 && profile != st.profiles.end())
+        grant_lease(self, id, i, inv.ranked, profile->second);
       dispatch(self, id, i);
       return;
     }
@@ -759,6 +932,10 @@ bool still_placed(frontend_ptr self, invocation_id id, instance_pool::index i) {
 void lose_instance(frontend_ptr self, instance_pool::index i) {
   auto& st = self->state;
   st.pool.retire(i);
+  for (auto l = st.leases.begin(); l != st.leases.end();)
+    l = std::count(l->second.instances.begin(), l->second.instances.end(), i)
+          ? st.leases.erase(l)
+          : std::next(l);
   // Those waiting for it are placed anew.
   auto waiting = std::move(st.waiters[i]);
   st.waiters[i].clear();
@@ -783,6 +960,7 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
       // It never started there: placing it again runs it at most once.
       ++st.counters.retried;
       inv.reason = placement_reason{};
+      inv.leased = false;
       inv.reason.note = "placed again: " + st.pool.name(i)
                         + " was lost before it started";
       inv.ranked.clear();
@@ -795,6 +973,7 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
       // Safe to run again: placed anew, elsewhere.
       ++st.counters.retried;
       inv.reason = placement_reason{};
+      inv.leased = false;
       inv.reason.note = "retried after losing " + st.pool.name(i);
       inv.ranked.clear();
       inv.next_bid = 0;
@@ -859,6 +1038,15 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
           run = run <= 0 ? ms : run + (ms - run) / 8;
           if (auto d = st.demand.find(done.request.task); d != st.demand.end())
             d->second.ran(ms, r.aux_ms, r.cold_start, r.warmup_ms);
+          // A run that ended there warmed the task up: on the lease's host,
+          // the lease may use it.
+          if (auto l = st.leases.find(done.request.task);
+              r.status == outcome::ok && l != st.leases.end()) {
+            auto& xs = l->second.instances;
+            if (st.pool.host_of(xs.front()) == st.pool.host_of(i)
+                && std::find(xs.begin(), xs.end(), i) == xs.end())
+              xs.push_back(i);
+          }
         }
         serve_waiters(self, i);
         if (r.status == outcome::refused) {
@@ -873,6 +1061,12 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
             r.error = "refused by " + std::to_string(inv.refusals)
                       + " instances";
             finish(self, id, std::move(r));
+          } else if (inv.leased) {
+            // Its slots were taken behind the frontend's back: the next
+            // runs ask for bids again, and so does this one.
+            st.leases.erase(inv.request.task);
+            inv.leased = false;
+            route(self, id);
           } else if (inv.reason.policy == placement_route::negotiated) {
             try_next_bid(self, id);
           } else {
@@ -964,6 +1158,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
         // Deleted: the next invocation asks the registry, and hears so.
         st.profiles.erase(p.task);
         st.homes.erase(p.task);
+        st.leases.erase(p.task);
         st.demand.erase(p.task);
         st.tripped.erase(p.task);
         return;

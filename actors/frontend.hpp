@@ -50,6 +50,11 @@ struct frontend_settings {
   /// Whether a home warms a task up as soon as its profile trips the
   /// threshold.
   bool prewarm = true;
+  /// How long a negotiation a warm home won places the task's next runs
+  /// there without bids (0: every run negotiates), and how far the channels
+  /// may move meanwhile (relative) before bids are asked again.
+  double lease_ms = 1000;
+  double lease_tolerance = 0.1;
   /// What a cold start is assumed to add to a run until the task's own runs
   /// tell: an invocation whose homes are full waits for one of them when
   /// that is expected to be quicker than a cold start elsewhere.
@@ -76,6 +81,8 @@ struct frontend_state {
     /// Whether the instance said it started (remote instances only); a
     /// local instance starts when it gets the execute.
     bool started = false;
+    /// Placed by a lease (no bids of its own).
+    bool leased = false;
     /// Whether its arrival counted in the task's rate already.
     bool counted = false;
     /// When it was last sent to an instance.
@@ -140,6 +147,8 @@ struct frontend_state {
 
   /// Homes by task (known tasks only: bounded by the registry's tasks).
   std::unordered_map<std::string, task_homes> homes;
+  /// Leases by task (known tasks only).
+  std::unordered_map<std::string, placement::lease> leases;
   /// Arrivals and run times by task (known tasks only).
   std::unordered_map<std::string, task_demand> demand;
   /// Tasks whose profile tripped the threshold (pre-warmed once).

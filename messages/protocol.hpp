@@ -480,6 +480,9 @@ struct frontend_status {
   uint64_t prewarms = 0;
   /// Placements on one of the task's homes.
   uint64_t home_placements = 0;
+  /// Invocations above the threshold placed by a recent negotiation's lease
+  /// instead of bids of their own.
+  uint64_t leased = 0;
 };
 
 template <class Inspector>
@@ -488,7 +491,7 @@ typename Inspector::result_type inspect(Inspector& f, frontend_status& x) {
            x.rejected, x.failed, x.negotiations, x.fast_path, x.fallbacks,
            x.refusals, x.bid_timeouts, x.profile_lookups, x.profile_cache_hits,
            x.queued, x.in_flight, x.instances, x.live_instances, x.retried,
-           x.prewarms, x.home_placements);
+           x.prewarms, x.home_placements, x.leased);
 }
 
 } // namespace augur

@@ -33,8 +33,9 @@ namespace augur::wire {
 /// bandwidth, channel samples a throughput, a service's use the bytes and
 /// time of its transfers, a profile the bytes received. 4: a bid carries the
 /// control round trip the frontend measured to its instance. 5: a result
-/// carries the time its run waited for a warm-up.
-constexpr uint32_t version = 5;
+/// carries the time its run waited for a warm-up. 6: the frontend's status
+/// counts placements by lease.
+constexpr uint32_t version = 6;
 
 /// A buffer that does not hold the message expected, or is damaged.
 class wire_error : public std::runtime_error {

@@ -236,6 +236,16 @@ size_t rank_bids(std::vector<bid>& bids) {
     bids.begin(), bids.end(), [](const bid& x) { return x.accept; }));
 }
 
+lease_state check_lease(const lease& l, double now_ms, double winner_ms,
+                        double best_ms, double tolerance, double slack_ms) {
+  auto moved = std::max(slack_ms, tolerance * std::fabs(l.winner_ms));
+  // (Written so that an unreachable winner, infinite, has moved.)
+  if (!(winner_ms <= l.winner_ms + moved
+        && winner_ms - best_ms <= l.winner_ms - l.best_ms + moved))
+    return lease_state::moved;
+  return now_ms < l.expires_ms ? lease_state::holds : lease_state::due;
+}
+
 } // namespace augur::placement
 
 namespace augur {

@@ -166,6 +166,46 @@ double expected_latency_ms(const bid_inputs& x);
 /// then the declining ones. Returns how many accept.
 size_t rank_bids(std::vector<bid>& bids);
 
+/// What a negotiation leaves behind when a warm home of the task won it:
+/// the task's next runs go to the winner, or to another instance on its
+/// host known to be warm, without asking for bids again while nothing the
+/// bids were won on has moved. That saves every such run the bids' messages
+/// and a control round trip (what hash-home never pays). When it is due,
+/// bids are asked again in the background, and their winner renews it.
+struct lease {
+  /// The winner first, then the others on its host that bid warm or
+  /// finished a run of the task since.
+  std::vector<instance_pool::index> instances;
+  /// The invocation whose negotiation granted it.
+  invocation_id from = 0;
+  double expires_ms = 0;
+  /// Expected time in services from the winner's host, and from the best
+  /// host, when it was granted.
+  double winner_ms = 0;
+  double best_ms = 0;
+  /// Bids for its renewal are out.
+  bool renewing = false;
+};
+
+enum class lease_state {
+  /// Nothing moved and it has not expired.
+  holds,
+  /// Nothing moved but it expired: it may be used while bids renew it.
+  due,
+  /// A channel or the profile moved: the next run negotiates.
+  moved,
+};
+
+/// The state of `l` at `now_ms`, with the winner's host now expected to
+/// cost `winner_ms` and the best host `best_ms` (both from the task's
+/// profile now). It moved when the winner's cost or its lag behind the best
+/// host grew by more than `tolerance` of the winner's cost when granted (at
+/// least `slack_ms`): a channel that degrades or recovers, or a profile
+/// that learned of another service, does that.
+lease_state check_lease(const lease& l, double now_ms, double winner_ms,
+                        double best_ms, double tolerance,
+                        double slack_ms = 0.05);
+
 } // namespace placement
 
 } // namespace augur

@@ -282,6 +282,51 @@ TEST_CASE("a change of behaviour is followed") {
   CHECK(runs <= 25);
 }
 
+TEST_CASE("a warm home's negotiation leaves a lease: no bids until it is due "
+          "or a channel moves") {
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("orders", {{"db"}}, queries(1));
+  // The first run waits for the pre-warm (its bid was not warm yet); the
+  // second is negotiated and won by a warm home: that leaves a lease.
+  CHECK_FALSE(c.invoke("orders").reason.bids.empty());
+  auto won = c.invoke("orders");
+  REQUIRE_FALSE(won.reason.bids.empty());
+  REQUIRE(won.reason.bids[0].warm);
+  CHECK(c.status().leased == 0);
+  // The next runs go there without asking anyone.
+  auto leased = c.invoke("orders");
+  CHECK(leased.reason.policy == "negotiated");
+  CHECK(leased.reason.bids.empty());
+  CHECK(leased.reason.note
+        == "lease from invocation " + std::to_string(won.invocation));
+  CHECK(leased.host == "near");
+  CHECK(leased.aux_ms == doctest::Approx(1));
+  auto s = c.status();
+  CHECK(s.leased == 1);
+  CHECK(s.negotiations == 2);
+  // Due after a second: the run that finds it so is still placed by it,
+  // and bids renew it in the background.
+  c.advance(1001ms);
+  auto due = c.invoke("orders");
+  CHECK(due.reason.bids.empty());
+  CHECK(due.host == "near");
+  CHECK(c.status().negotiations == 3);
+  auto renewed = c.invoke("orders");
+  CHECK(renewed.reason.note
+        == "lease from invocation " + std::to_string(due.invocation));
+  // A channel that moves ends it: once the probes see near degrade, the
+  // next run asks for bids again, and mid wins them.
+  c.set_link("near", "db", 50ms);
+  int intervals = 0;
+  while (c.invoke("orders").reason.bids.empty() && intervals < 20) {
+    c.advance(100ms);
+    ++intervals;
+  }
+  CHECK(intervals >= 1);
+  CHECK(intervals <= 3);
+  CHECK(c.invoke("orders").host == "mid");
+}
+
 TEST_CASE("a link degraded while running moves placements") {
   auto c = embedded_cluster::from_toml(zones);
   c.define_task("orders", {{"db"}}, queries(1));

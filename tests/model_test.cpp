@@ -239,6 +239,35 @@ TEST_CASE("expected latency and bid choice") {
   CHECK(placement::rank_bids(bids) == 0);
 }
 
+TEST_CASE("placement: a lease holds until it is due or a channel moves") {
+  placement::lease l;
+  l.instances = {0};
+  l.expires_ms = 1000;
+  l.winner_ms = 20; // the winner's host, 20 ms in services
+  l.best_ms = 18;   // another host a little better (the winner was warm)
+  using placement::check_lease;
+  using placement::lease_state;
+  CHECK(check_lease(l, 10, 20, 18, 0.1) == lease_state::holds);
+  // Noise within 10% of the winner's cost (2 ms) changes nothing.
+  CHECK(check_lease(l, 10, 21.5, 19.5, 0.1) == lease_state::holds);
+  CHECK(check_lease(l, 10, 18.5, 17, 0.1) == lease_state::holds);
+  // Expired but unmoved: due, usable while bids renew it.
+  CHECK(check_lease(l, 1000, 20, 18, 0.1) == lease_state::due);
+  // The winner's channel degraded.
+  CHECK(check_lease(l, 10, 22.5, 18, 0.1) == lease_state::moved);
+  // Another host recovered: the winner now lags the best by far more.
+  CHECK(check_lease(l, 10, 20, 10, 0.1) == lease_state::moved);
+  // Everything got better together, the winner stays best: holds.
+  CHECK(check_lease(l, 10, 15, 13, 0.1) == lease_state::holds);
+  // The winner became unreachable.
+  auto inf = std::numeric_limits<double>::infinity();
+  CHECK(check_lease(l, 10, inf, 18, 0.1) == lease_state::moved);
+  // A cheap winner moves by at least the slack.
+  l.winner_ms = l.best_ms = 0.2;
+  CHECK(check_lease(l, 10, 0.24, 0.24, 0.1, 0.05) == lease_state::holds);
+  CHECK(check_lease(l, 10, 0.26, 0.26, 0.1, 0.05) == lease_state::moved);
+}
+
 TEST_CASE("placement policies: names parse back to the same policy") {
   for (auto p : all_placement_policies())
     CHECK(parse_placement_policy(to_string(p)) == p);

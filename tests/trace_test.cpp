@@ -205,6 +205,7 @@ TEST_CASE("trace: sampling keeps whole invocations") {
   auto records = c.trace_records();
   resolve_invocations(records);
   size_t kept = 0;
+  size_t negotiated = 0;
   for (auto id : ids) {
     auto n = std::count_if(records.begin(), records.end(), [&](auto& x) {
       return x.invocation == id && x.event == "consume"
@@ -214,10 +215,13 @@ TEST_CASE("trace: sampling keeps whole invocations") {
       return x.invocation == id && x.event == "consume"
              && x.type == "bid_request";
     });
-    // All or nothing.
-    CHECK(((n == 1 && bids == 2) || (n == 0 && bids == 0)));
+    // All or nothing (a run placed by a lease asks no bids, unless it
+    // renews the lease).
+    CHECK(((n == 1 && (bids == 0 || bids >= 2)) || (n == 0 && bids == 0)));
     kept += n;
+    negotiated += n == 1 && bids >= 2;
   }
+  CHECK(negotiated > 0);
   CHECK(kept > 5);
   CHECK(kept < 35);
 }

@@ -136,6 +136,7 @@ cluster_config read_cluster(const toml::table& root, const std::string& source,
                                   60000);
     cfg.warm_horizon_s = r.number("warm_horizon_s", cfg.warm_horizon_s, 0,
                                   86400);
+    cfg.lease_ms = r.number("lease_ms", cfg.lease_ms, 0, 3.6e6);
     cfg.prewarm = r.boolean("prewarm", cfg.prewarm);
     cfg.seed = r.integer("seed", cfg.seed, 0,
                          std::numeric_limits<int64_t>::max());

@@ -174,6 +174,9 @@ struct cluster_config {
   /// (hosts may override it).
   double control_rtt_ms = 0;
   double warm_horizon_s = 60;
+  /// How long a negotiation won by a warm home places the task's next runs
+  /// there without bids (0: every run above the threshold negotiates).
+  double lease_ms = 1000;
   bool prewarm = true;
   uint64_t seed = 1;
   /// Distributed deployments: the secret a worker node presents to join,

@@ -448,6 +448,7 @@ struct node_runtime::impl {
     fs.homes.count = cfg.homes;
     fs.cold_start_ms = cfg.cold_start_ms;
     fs.warm_horizon_s = cfg.warm_horizon_s;
+    fs.lease_ms = cfg.lease_ms;
     fs.homes_refresh_ms = std::max(cfg.probe_interval_ms, 100.0);
     fs.prewarm = cfg.prewarm;
     fs.oracle = oracle;

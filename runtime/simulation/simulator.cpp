@@ -381,6 +381,7 @@ nlohmann::json simulate(const scenario& sc, placement_policy policy,
   // others.
   out["prewarms"] = status.prewarms;
   out["home_placements"] = status.home_placements;
+  out["leased"] = status.leased;
   out["after_first_minute"] = stats->after_first_minute.to_json();
   auto& tasks = out["tasks"];
   tasks = nlohmann::json::object();
