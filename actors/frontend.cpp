@@ -48,6 +48,9 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
                    const task_profile& profile, double budget_ms,
                    const std::vector<double>* costs);
 void serve_waiters(frontend_ptr self, instance_pool::index i);
+void warm_up(frontend_ptr self, const std::string& task,
+             instance_pool::index home);
+instance_pool::index handover_home(frontend_ptr self, const std::string& task);
 void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i);
 void finish(frontend_ptr self, invocation_id id, invoke_result r);
 void pump(frontend_ptr self);
@@ -327,9 +330,19 @@ homes_of(frontend_ptr self, const task_profile& profile,
   auto keep = homes::good_hosts(c, st.cfg.homes, 1.0);
   auto good = homes::good_hosts(c, st.cfg.homes, 0.5);
   // Homes taken by name while the task was learned are no choice to keep
-  // once it is known.
-  if (h.learning && !learning)
+  // once it is known; warm, they serve it while its new first home warms
+  // up (a handover: no run waits for that cold start).
+  auto learned = h.learning && !learning;
+  if (learned) {
+    h.previous = std::move(h.instances);
     h.instances.clear();
+    auto d = st.demand.find(profile.task);
+    h.handover_ms = now
+                    + 2
+                        * (d != st.demand.end()
+                             ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
+                             : st.cfg.cold_start_ms);
+  }
   h.learning = learning;
   auto kept = std::all_of(h.instances.begin(), h.instances.end(),
                           [&](auto i) { return keep[st.pool.host_of(i)]; });
@@ -347,7 +360,27 @@ homes_of(frontend_ptr self, const task_profile& profile,
   h.profile_version = profile.version;
   h.pool_size = st.pool.size();
   h.live = st.pool.live();
+  if (learned && !h.instances.empty()
+      && !st.pool.warm(h.instances.front(), profile.task))
+    warm_up(self, profile.task, h.instances.front());
   return h.instances;
+}
+
+/// A warm home the task had while it was learned, with a free slot, while
+/// its new first home warms up (npos: none, or the handover is over).
+instance_pool::index handover_home(frontend_ptr self, const std::string& task) {
+  auto& st = self->state;
+  auto h = st.homes.find(task);
+  if (h == st.homes.end() || h->second.previous.empty())
+    return instance_pool::npos;
+  if (!(now_ms(self) < h->second.handover_ms)) {
+    h->second.previous.clear();
+    return instance_pool::npos;
+  }
+  for (auto i : h->second.previous)
+    if (st.pool.has_free_slot(i) && st.pool.warm(i, task))
+      return i;
+  return instance_pool::npos;
 }
 
 /// How many of its `homes` the task uses: as many as its load needs.
@@ -381,6 +414,8 @@ instance_pool::index free_home(frontend_ptr self, const task_profile& profile,
   auto& st = self->state;
   auto& homes = homes_of(self, profile);
   auto active = active_homes(self, profile.task, homes);
+  if (auto i = handover_home(self, profile.task); i != instance_pool::npos)
+    return i;
   for (size_t k = 0; k < homes.size(); ++k)
     if (st.pool.has_free_slot(homes[k])
         && (cold_ok || k < active || st.pool.warm(homes[k], profile.task)))
@@ -493,11 +528,17 @@ void prewarm(frontend_ptr self, const task_profile& profile) {
   if (homes.empty())
     return; // no channel measured yet: the next push tries again
   st.tripped.insert(profile.task);
-  auto home = homes.front();
-  if (st.pool.warm(home, profile.task))
+  if (!st.pool.warm(homes.front(), profile.task))
+    warm_up(self, profile.task, homes.front());
+}
+
+/// Tells `home` to warm `task` up now, ahead of its runs.
+void warm_up(frontend_ptr self, const std::string& task,
+             instance_pool::index home) {
+  auto& st = self->state;
+  if (st.cfg.policy != placement_policy::predictive || !st.cfg.prewarm)
     return;
   // Counted, and warm in the pool's view, only when the instance does it.
-  auto task = profile.task;
   auto handle = st.handles[home];
   self->request(handle, caf::infinite, prewarm_atom::value, task)
     .then(
@@ -583,6 +624,11 @@ void negotiate(frontend_ptr self, invocation_id id,
   if (use_lease(self, id, profile, svc, costs))
     return;
   auto shortlist = bid_shortlist(self, homes, active, costs);
+  // (While a new first home warms up, the warm one it had bids too.)
+  if (auto i = handover_home(self, profile.task);
+      i != instance_pool::npos
+      && std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
+    shortlist.push_back(i);
   if (shortlist.empty()) {
     inv.reason.note = "no measured channel to '" + svc.service + "'";
     ++st.counters.fallbacks;

@@ -140,6 +140,10 @@ struct frontend_state {
     uint64_t profile_version = 0;
     /// Chosen while the task was being learned (by its name alone).
     bool learning = false;
+    /// The homes it had while it was learned, warm, used until
+    /// `handover_ms` while the new first home warms up.
+    std::vector<instance_pool::index> previous;
+    double handover_ms = 0;
     uint64_t control_epoch = 0;
     size_t pool_size = 0;
     size_t live = 0;

@@ -181,6 +181,58 @@ TEST_CASE("a learned task settles on warm homes next to its service") {
   CHECK(c.status().home_placements >= 29);
 }
 
+TEST_CASE("a learned task's old home serves it while its new one warms up") {
+  // One bid besides the task's homes: the old home is asked only because it
+  // is the old home.
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+candidates = 1
+probe_interval_ms = 100
+cold_start_ms = 500
+
+[[host]]
+name = "near"
+instances = 2
+
+[[host]]
+name = "mid"
+zone = "b"
+instances = 1
+
+[[service]]
+name = "db"
+
+[[link]]
+host = "mid"
+service = "db"
+rtt_ms = 5
+)");
+  // A task whose name gives it the home on mid while it is learned.
+  std::string task;
+  for (int k = 0; k < 20 && task.empty(); ++k) {
+    auto name = "report" + std::to_string(k);
+    c.define_task(name, {}, queries(2));
+    if (c.invoke(name).host == "mid")
+      task = name;
+  }
+  REQUIRE_FALSE(task.empty());
+  // Once learned, its home moves next to the database, which warms it up
+  // (500 ms): meanwhile the warm one on mid takes its runs, and none waits
+  // for that cold start.
+  auto before = c.status().prewarms;
+  int runs = 0;
+  invocation_result r;
+  do {
+    r = c.invoke(task);
+    REQUIRE(r.ok());
+    CHECK(r.latency.count() < 100);
+    ++runs;
+  } while (r.host != "near" && runs < 500);
+  CHECK(r.host == "near");
+  CHECK_FALSE(r.cold_start);
+  CHECK(c.status().prewarms == before + 1);
+}
+
 TEST_CASE("a run that comes during another run's cold start waits for it") {
   // The instance is not warm until the first run's cold start is over: a
   // second run 10 ms later waits for the rest of it, and it counts once.
