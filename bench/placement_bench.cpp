@@ -326,10 +326,32 @@ int main(int argc, char** argv) {
     });
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   auto st = c.status();
+  // The same with every placement asking for bids (no leases).
+  std::cerr << "augur_bench: negotiated, no leases" << std::endl;
+  auto every = [&] {
+    auto cfg = bench_cluster(10, 100);
+    cfg.lease_ms = 0;
+    node_runtime nc{cfg, node_runtime::clock_mode::real_time};
+    nc.define_task("noop-db", {{"db"}},
+                   [](task_context& ctx, const std::string&) {
+                     return ctx.call("db", "");
+                   });
+    nc.invoke("noop-db");
+    nc.advance(std::chrono::milliseconds(300));
+    return closed_loop<invoke_result>(nc.system(), nc.frontend(), requests / 4,
+                                      window, [](size_t) {
+                                        return invoke_request{"noop-db", ""};
+                                      });
+  }();
   out["raw_request_response_per_s"] = raw;
-  out["placements_per_s"] = {{"fast_path", fast}, {"negotiated", negotiated}};
-  out["ratio"] = {{"fast_path", fast / raw}, {"negotiated", negotiated / raw}};
+  out["placements_per_s"] = {{"fast_path", fast},
+                             {"negotiated", negotiated},
+                             {"negotiated_no_leases", every}};
+  out["ratio"] = {{"fast_path", fast / raw},
+                  {"negotiated", negotiated / raw},
+                  {"negotiated_no_leases", every / raw}};
   out["frontend"] = {{"negotiations", st.negotiations},
+                     {"leased", st.leased},
                      {"fast_path", st.fast_path},
                      {"fallbacks", st.fallbacks},
                      {"completed", st.completed}};

@@ -200,7 +200,8 @@ void print_comparison(
   row("all", augur.all, base.all);
   out << "\n(*: the most common reason; the first runs of a learned task "
          "go the fast path until its profile trips the threshold)\n\n";
-  out << "augur: " << augur.status.negotiations << " negotiated, "
+  out << "augur: " << augur.status.negotiations << " negotiations, "
+      << augur.status.leased << " placed by their leases, "
       << augur.status.fast_path << " fast path, " << augur.status.fallbacks
       << " fallbacks, " << augur.all.cold + augur.status.prewarms
       << " cold starts (" << augur.status.prewarms << " of them pre-warms), "
