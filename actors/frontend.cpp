@@ -283,7 +283,6 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
   auto now = now_ms(self);
   std::vector<double> result(st.pool.hosts());
   std::vector<placement::service_term> terms(profile.services.size());
-  auto demand = st.demand.find(profile.task);
   for (uint32_t h = 0; h < st.pool.hosts(); ++h) {
     for (size_t s = 0; s < terms.size(); ++s) {
       auto& svc = profile.services[s];
@@ -294,18 +293,6 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
     }
     result[h] = placement::expected_service_ms(terms, st.cfg.threshold)
                 + control_of(self, h);
-    // A channel whose throughput is assumed (never measured) is tried; a
-    // run of the task out there for longer than it can take says how slow
-    // it is before it ends.
-    if (demand != st.demand.end()
-        && std::any_of(profile.services.begin(), profile.services.end(),
-                       [&](auto& s) {
-                         return s.bytes() > 0
-                                && !st.channels.throughput_known(
-                                  st.pool.host_name(h), s.service);
-                       }))
-      result[h] = std::max(result[h], demand->second.overdue_service_ms(
-                                        h, now, st.cfg.cold_start_ms));
   }
   return result;
 }
@@ -986,14 +973,6 @@ bool still_placed(frontend_ptr self, invocation_id id, instance_pool::index i) {
   return it != self->state.live.end() && it->second.placed == i;
 }
 
-/// The run of `inv` on instance `i` is back (answered, failed or lost).
-void came_back(frontend_ptr self, const frontend_state::invocation& inv,
-               instance_pool::index i) {
-  auto& st = self->state;
-  if (auto d = st.demand.find(inv.request.task); d != st.demand.end())
-    d->second.back(st.pool.host_of(i), inv.dispatched_ms);
-}
-
 /// Instance `i` is gone: it leaves the pool, and what ran there is answered
 /// with an error (its requests would never be answered otherwise).
 void lose_instance(frontend_ptr self, instance_pool::index i) {
@@ -1019,7 +998,6 @@ void lose_instance(frontend_ptr self, instance_pool::index i) {
   for (auto id : lost) {
     auto& inv = st.live.at(id);
     inv.placed = instance_pool::npos;
-    came_back(self, inv, i);
     --st.counters.in_flight;
     auto remote = dynamic_cast<caf::actor_proxy*>(
                     caf::actor_cast<caf::abstract_actor*>(st.handles[i]))
@@ -1085,8 +1063,6 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
   inv.placed = i;
   inv.started = false;
   inv.dispatched_ms = now_ms(self);
-  if (auto d = st.demand.find(inv.request.task); d != st.demand.end())
-    d->second.sent(st.pool.host_of(i), inv.dispatched_ms);
   ++st.counters.in_flight;
   if (!inv.reason.service.empty())
     inv.reason.channel_ms = host_cost(self, inv.reason.service,
@@ -1102,7 +1078,6 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
         --st.counters.in_flight;
         auto& done = st.live.at(id);
         done.placed = instance_pool::npos;
-        came_back(self, done, i);
         if (r.status != outcome::refused) {
           auto ms = now_ms(self) - done.dispatched_ms;
           auto& run = st.run_ms[i];
@@ -1154,7 +1129,6 @@ void dispatch(frontend_ptr self, invocation_id id, instance_pool::index i) {
           return;
         st.pool.release(i);
         --st.counters.in_flight;
-        came_back(self, st.live.at(id), i);
         serve_waiters(self, i);
         invoke_result r;
         r.status = outcome::failed;

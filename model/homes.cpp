@@ -145,27 +145,6 @@ double task_demand::cold_extra_ms(double prior) const noexcept {
   return std::max(cold_ms_ - warm_ms_, 0.0);
 }
 
-void task_demand::sent(uint32_t h, double at_ms) {
-  if (h >= out_.size())
-    out_.resize(h + 1);
-  out_[h].insert(at_ms);
-}
-
-void task_demand::back(uint32_t h, double at_ms) {
-  if (h >= out_.size())
-    return;
-  if (auto i = out_[h].find(at_ms); i != out_[h].end())
-    out_[h].erase(i);
-}
-
-double task_demand::overdue_service_ms(uint32_t h, double now_ms,
-                                       double cold_prior) const {
-  if (h >= out_.size() || out_[h].empty() || (warm_ms_ < 0 && cold_ms_ < 0))
-    return 0;
-  auto own = std::max(cold_ms_, std::max(warm_ms_, 0.0) + cold_prior);
-  return std::max(now_ms - *out_[h].begin() - own, 0.0);
-}
-
 double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms) {
   return static_cast<double>(waiting + 1) * std::max(run_ms, 0.0)
          / std::max<uint32_t>(slots, 1);

@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -129,21 +128,8 @@ public:
   /// once both were seen, else `prior`.
   double cold_extra_ms(double prior) const noexcept;
 
-  /// A run went out to host `h` at `at_ms`, and the run that went out
-  /// there at `at_ms` is back (at most as many entries as runs in flight).
-  void sent(uint32_t h, double at_ms);
-  void back(uint32_t h, double at_ms);
-
-  /// What its runs still out on host `h` tell at `now_ms` of the time a run
-  /// spends in services there: the oldest one's time out so far, less the
-  /// longest a run's own time can be (a cold run's, else a warm one's and
-  /// `cold_prior`). 0 when none says more (none out, or no run ended yet).
-  double overdue_service_ms(uint32_t h, double now_ms, double cold_prior) const;
-
 private:
   arrival_rate arrivals_;
-  /// By host: when each run in flight there went out.
-  std::vector<std::multiset<double>> out_;
   double warm_ms_ = -1;
   double cold_ms_ = -1;
 };

@@ -35,12 +35,6 @@ double channel_table::transfer_ms(const std::string& host,
                       : quality_.transfer_ms(bytes);
 }
 
-bool channel_table::throughput_known(const std::string& host,
-                                     const std::string& service) const {
-  auto e = find(host, service);
-  return e != nullptr && e->sample.throughput_mbps > 0;
-}
-
 std::vector<channel_sample> channel_table::samples() const {
   std::vector<channel_sample> result;
   for (auto& [service, hosts] : channels_)

@@ -36,10 +36,6 @@ public:
   double transfer_ms(const std::string& host, const std::string& service,
                      double bytes) const;
 
-  /// Whether the channel's throughput was measured (else it is assumed).
-  bool throughput_known(const std::string& host,
-                        const std::string& service) const;
-
   /// The latest sample of every channel.
   std::vector<channel_sample> samples() const;
 

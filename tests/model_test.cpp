@@ -476,29 +476,6 @@ TEST_CASE("task demand: concurrency where it lives, and a cold start's price") {
   CHECK(e.cold_extra_ms(50) == doctest::Approx(192));
 }
 
-TEST_CASE("task demand: a run still out tells how slow its host is") {
-  task_demand d;
-  d.sent(1, 0);
-  // No run ended yet: how long a run's own time is is unknown.
-  CHECK(d.overdue_service_ms(1, 500, 150) == 0);
-  d.ran(165, 0, true); // a cold run: 165 ms of its own (150 cold)
-  d.ran(15, 0, false); // a warm one: 15 ms
-  // The run out on host 1 since 0 has taken 500 ms: at least 335 of them
-  // in services (a run's own time is at most 165).
-  CHECK(d.overdue_service_ms(1, 500, 150) == doctest::Approx(335));
-  CHECK(d.overdue_service_ms(1, 100, 150) == 0); // not overdue yet
-  CHECK(d.overdue_service_ms(0, 500, 150) == 0); // nothing out there
-  CHECK(d.overdue_service_ms(7, 500, 150) == 0);
-  // The oldest one counts; once it is back, the next oldest.
-  d.sent(1, 300);
-  CHECK(d.overdue_service_ms(1, 500, 150) == doctest::Approx(335));
-  d.back(1, 0);
-  CHECK(d.overdue_service_ms(1, 500, 150) == doctest::Approx(35));
-  d.back(1, 300);
-  d.back(1, 300); // (twice: no harm)
-  CHECK(d.overdue_service_ms(1, 500, 150) == 0);
-}
-
 TEST_CASE("the wait for a slot of a full instance") {
   CHECK(expected_wait_ms(0, 4, 20) == doctest::Approx(5));
   CHECK(expected_wait_ms(3, 4, 20) == doctest::Approx(20));
