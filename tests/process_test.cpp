@@ -231,6 +231,14 @@ TEST_CASE("process: the bwrap command line, built without the file system") {
   CHECK(has({"--bind", "/augur-work/h-0/t", "/augur-work/h-0/t", "--chdir",
              "/augur-work/h-0/t", "--", "/bin/echo", "hi"}));
   CHECK_FALSE(has({"--uid"}));
+  CHECK_FALSE(has({"--ro-bind-try"}));
+  // A script under /tmp (a checkout there) stays visible, read-only, with
+  // its directory; the rest of /tmp does not.
+  argv = sandboxed_argv(sb, "/w", {"/usr/bin/python3", "/tmp/repo/tasks/a.py"});
+  CHECK(has({"--tmpfs", "/tmp", "--ro-bind-try", "/tmp/repo/tasks",
+             "/tmp/repo/tasks"}));
+  argv = sandboxed_argv(sb, "/w", {"/tmp/x", "/tmp/../etc/y"});
+  CHECK_FALSE(has({"--ro-bind-try"}));
   sb.drop = true;
   argv = sandboxed_argv(sb, "/w", {"true"});
   CHECK(has({"--uid", "65534", "--gid", "65534"}));

@@ -1,5 +1,6 @@
 #include "augur/runtime/execution/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -225,6 +226,17 @@ std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
                              "/proc",
                              "--tmpfs",
                              "/tmp"};
+  // (Before the hidden paths: those still win.)
+  std::vector<std::string> shown;
+  for (auto& a : argv)
+    if (a.rfind("/tmp/", 0) == 0 && a.find("/..") == std::string::npos) {
+      auto dir = a.substr(0, a.rfind('/'));
+      if (dir != "/tmp"
+          && std::find(shown.begin(), shown.end(), dir) == shown.end()) {
+        shown.push_back(dir);
+        r.insert(r.end(), {"--ro-bind-try", dir, dir});
+      }
+    }
   if (sandbox.drop)
     r.insert(r.end(), {"--uid", std::to_string(sandbox.uid), "--gid",
                        std::to_string(sandbox.gid)});

@@ -40,6 +40,9 @@ std::string find_program(const std::string& name, const std::string& path);
 
 /// The bwrap command line that runs `argv` (resolved) in `workdir` as
 /// `sandbox` says (no file system access: a pure function of its inputs).
+/// The sandbox has a /tmp of its own; a program or script that `argv` names
+/// under /tmp (a checkout there) stays visible, read-only, with the rest
+/// of its directory.
 std::vector<std::string> sandboxed_argv(const sandbox_spec& sandbox,
                                         const std::string& workdir,
                                         const std::vector<std::string>& argv);
