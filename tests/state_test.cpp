@@ -138,9 +138,7 @@ TEST_CASE("state: the writer batches and flushes in order") {
                                              state_store::limits{});
   // An interval no test waits for: flush() is what writes.
   state_writer w{store, std::chrono::hours(1)};
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
+  auto now = wall_clock_ms();
   for (uint64_t i = 1; i <= 10; ++i)
     w.record({i, "t", "x", "running", now, 0, ""});
   w.record({3, "t", "x", "ok", now, now + 1, "{}"});
@@ -169,9 +167,7 @@ TEST_CASE("state: a record handed over while the writer was busy comes first") {
   auto store = std::make_shared<state_store>(dir.file("s.state"),
                                              state_store::limits{});
   state_writer w{store, std::chrono::hours(1)};
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
+  auto now = wall_clock_ms();
   bool found = false;
   w.run([&](state_store&) {
     w.record({8, "t", "x", "running", now, 0, ""});
