@@ -33,7 +33,8 @@ void answer_unplaced(frontend_ptr self, invocation_id id, outcome status,
                      std::string error);
 void try_next_bid(frontend_ptr self, invocation_id id);
 bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
-               const service_likelihood& svc, const std::vector<double>& costs);
+               const service_likelihood& svc, const std::vector<double>& costs,
+               const std::vector<instance_pool::index>& homes, size_t active);
 double runs_per_cold_start(frontend_ptr self, const std::string& task,
                            size_t active);
 void fast_path(frontend_ptr self, invocation_id id, placement_route why);
@@ -621,7 +622,7 @@ void negotiate(frontend_ptr self, invocation_id id,
   auto costs = host_costs(self, profile);
   auto& homes = homes_of(self, profile, &costs);
   auto active = active_homes(self, inv.request.task, homes);
-  if (use_lease(self, id, profile, svc, costs))
+  if (use_lease(self, id, profile, svc, costs, homes, active))
     return;
   auto shortlist = bid_shortlist(self, homes, active, costs);
   // (While a new first home warms up, the warm one it had bids too.)
@@ -781,12 +782,13 @@ void grant_lease(frontend_ptr self, invocation_id from, instance_pool::index i,
 /// A due lease's renewal: the instances are asked for bids as for
 /// invocation `id` (which the lease places meanwhile), and when all have
 /// answered, a warm home in use that wins renews it; anything else ends it.
+/// `costs`, `homes` and `active` are as the negotiation found them.
 void renew_lease(frontend_ptr self, invocation_id id,
                  const task_profile& profile, const service_likelihood& svc,
-                 const std::vector<double>& costs) {
+                 const std::vector<double>& costs,
+                 const std::vector<instance_pool::index>& homes,
+                 size_t active) {
   auto& st = self->state;
-  auto& homes = homes_of(self, profile, &costs);
-  auto active = active_homes(self, profile.task, homes);
   auto shortlist = bid_shortlist(self, homes, active, costs);
   auto& lease = st.leases.at(profile.task);
   for (auto i : lease.instances) // (busy or not: they are what it stands on)
@@ -845,10 +847,11 @@ void renew_lease(frontend_ptr self, invocation_id id,
 /// Places invocation `id` by the task's lease when it holds (or is due and
 /// renewed meanwhile): on the least busy of its instances that is still a
 /// warm home in use with a free slot nobody waits for. `costs` are the
-/// hosts' expected times in services now.
+/// hosts' expected times in services now, `homes` the task's and `active`
+/// how many of them it uses.
 bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
-               const service_likelihood& svc,
-               const std::vector<double>& costs) {
+               const service_likelihood& svc, const std::vector<double>& costs,
+               const std::vector<instance_pool::index>& homes, size_t active) {
   auto& st = self->state;
   auto l = st.leases.find(profile.task);
   if (l == st.leases.end())
@@ -880,7 +883,7 @@ bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
   inv.reason.note += "lease from invocation " + std::to_string(lease.from);
   ++st.counters.leased;
   if (state == placement::lease_state::due && !lease.renewing)
-    renew_lease(self, id, profile, svc, costs);
+    renew_lease(self, id, profile, svc, costs, homes, active);
   dispatch(self, id, best);
   return true;
 }
