@@ -451,14 +451,30 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
   auto best = instance_pool::npos;
   auto best_ms = budget_ms;
   auto& refused = st.live.at(id).refused_by;
+  // (A free home where the task is cold costs a cold start: it is taken
+  // only when that beats the budget and every wait.)
+  auto now = false;
+  auto d = st.demand.find(profile.task);
+  auto cold = d != st.demand.end()
+                ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
+                : st.cfg.cold_start_ms;
   for (size_t k = 0; k < active; ++k) {
     auto i = homes[k];
     if (std::find(refused.begin(), refused.end(), i) != refused.end())
       continue;
     auto& q = st.waiters[i];
     if (q.empty() && st.pool.has_free_slot(i)) {
+      auto service = costs != nullptr ? (*costs)[st.pool.host_of(i)] : 0.0;
+      if (!st.pool.warm(i, profile.task)) {
+        if (cold + service < best_ms) {
+          best = i;
+          best_ms = cold + service;
+          now = true;
+        }
+        continue;
+      }
       // (With `costs`, only a home that beats the budget.)
-      if (costs != nullptr && !((*costs)[st.pool.host_of(i)] < budget_ms))
+      if (costs != nullptr && !(service < budget_ms))
         continue;
       dispatch(self, id, i);
       return true;
@@ -477,10 +493,15 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
     if (ms < best_ms) {
       best = i;
       best_ms = ms;
+      now = false;
     }
   }
   if (best == instance_pool::npos)
     return false;
+  if (now) {
+    dispatch(self, id, best);
+    return true;
+  }
   auto& inv = st.live.at(id);
   inv.waiting_at = best;
   if (!inv.reason.note.empty())
@@ -557,13 +578,14 @@ void warm_up(frontend_ptr self, const std::string& task,
 
 // -- negotiation -------------------------------------------------------------
 
-/// Who is asked for a bid: k + 1 instances, the task's free homes in use
-/// first (at most k, least busy first); then the free ones further down its
-/// list (where it spilled before: maybe warm), then the instances with the
-/// best channels (`costs`).
+/// Who is asked for a bid on a run of `task`: k + 1 instances, its free
+/// homes in use first (at most k, least busy first); then the free ones
+/// further down its list where it is warm (it spilled there before), then
+/// the instances with the best channels (`costs`), warm ones first.
 std::vector<instance_pool::index>
-bid_shortlist(frontend_ptr self, const std::vector<instance_pool::index>& homes,
-              size_t active, const std::vector<double>& costs) {
+bid_shortlist(frontend_ptr self, const std::string& task,
+              const std::vector<instance_pool::index>& homes, size_t active,
+              const std::vector<double>& costs) {
   auto& st = self->state;
   std::vector<instance_pool::index> shortlist;
   for (size_t k = 0; k < active; ++k)
@@ -584,9 +606,9 @@ bid_shortlist(frontend_ptr self, const std::vector<instance_pool::index>& homes,
       shortlist.push_back(i);
   };
   for (size_t k = active; k < homes.size(); ++k)
-    if (st.pool.has_free_slot(homes[k]))
+    if (st.pool.has_free_slot(homes[k]) && st.pool.warm(homes[k], task))
       add(homes[k]);
-  for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates))
+  for (auto i : placement::shortlist(st.pool, costs, st.cfg.candidates, task))
     add(i);
   return shortlist;
 }
@@ -624,7 +646,7 @@ void negotiate(frontend_ptr self, invocation_id id,
   auto active = active_homes(self, inv.request.task, homes);
   if (use_lease(self, id, profile, svc, costs, homes, active))
     return;
-  auto shortlist = bid_shortlist(self, homes, active, costs);
+  auto shortlist = bid_shortlist(self, profile.task, homes, active, costs);
   // (While a new first home warms up, the warm one it had bids too.)
   if (auto i = handover_home(self, profile.task);
       i != instance_pool::npos
@@ -789,7 +811,7 @@ void renew_lease(frontend_ptr self, invocation_id id,
                  const std::vector<instance_pool::index>& homes,
                  size_t active) {
   auto& st = self->state;
-  auto shortlist = bid_shortlist(self, homes, active, costs);
+  auto shortlist = bid_shortlist(self, profile.task, homes, active, costs);
   auto& lease = st.leases.at(profile.task);
   for (auto i : lease.instances) // (busy or not: they are what it stands on)
     if (std::find(shortlist.begin(), shortlist.end(), i) == shortlist.end())
@@ -940,7 +962,10 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
       && found != st.profiles.end()) {
     auto& profile = found->second;
     i = free_home(self, profile, false);
-    if (i == instance_pool::npos) {
+    auto warm = i != instance_pool::npos && st.pool.warm(i, profile.task);
+    if (!warm) {
+      // A cold start, on a new home or elsewhere: a full warm home may be
+      // worth waiting for instead.
       auto d = st.demand.find(inv.request.task);
       auto cold = d != st.demand.end()
                     ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
@@ -951,7 +976,8 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
         inv.reason.policy = why;
         return;
       }
-      i = free_home(self, profile, true);
+      if (i == instance_pool::npos)
+        i = free_home(self, profile, true);
     }
   }
   if (i == instance_pool::npos)

@@ -148,6 +148,27 @@ run(instance_ptr self, const execute_request& req,
                    ctx.used()};
   r.warmup_ms = r.cold_start ? cold : std::max(left, 0.0);
   auto duration = r.warmup_ms + ctx.compute_ms() + ctx.aux_ms();
+  // A long transfer tells its channel's throughput by its first bytes, as
+  // TCP's delivery rate does: the host's probe hears of it while the
+  // execution still runs, so that nothing else is sent down a slow channel
+  // on a guess meanwhile.
+  if (auto& p = st.cfg.probe)
+    for (auto& t : ctx.transfers())
+      if (auto early = channel_estimator::early_sample_bytes(t.bytes);
+          early > 0) {
+        service_use u;
+        u.service = t.service;
+        u.transfer_bytes = early;
+        u.transfer_ms = t.ms * static_cast<double>(early)
+                        / static_cast<double>(t.bytes);
+        self->delayed_send(p,
+                           to_timespan(r.warmup_ms + t.at_ms + u.transfer_ms),
+                           observation{seen.invocation,
+                                       seen.task,
+                                       seen.host,
+                                       seen.instance,
+                                       {std::move(u)}});
+      }
   return {std::move(r), std::move(seen), duration};
 }
 

@@ -10,7 +10,7 @@ namespace augur::placement {
 
 std::vector<instance_pool::index>
 shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
-          size_t k) {
+          size_t k, const std::string& task) {
   std::vector<uint32_t> hosts;
   hosts.reserve(host_cost.size());
   for (uint32_t h = 0; h < host_cost.size() && h < pool.hosts(); ++h)
@@ -25,6 +25,11 @@ shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
     auto n = std::min(free.size(), k - result.size());
     std::partial_sort(
       free.begin(), free.begin() + n, free.end(), [&](auto a, auto b) {
+        if (!task.empty()) {
+          auto wa = pool.warm(a, task);
+          if (wa != pool.warm(b, task))
+            return wa;
+        }
         return pool.busy(a) * pool.slots(b) < pool.busy(b) * pool.slots(a);
       });
     result.insert(result.end(), free.begin(), free.begin() + n);

@@ -62,10 +62,11 @@ namespace placement {
 /// Up to `k` instances with a free slot on the hosts whose channel to the
 /// service costs least. `host_cost[h]` is the cost of host `h` (infinity:
 /// unusable, never shortlisted). Hosts are taken in order of cost, and all
-/// free instances of a host before the next host's, least busy first.
+/// free instances of a host before the next host's: those where `task` is
+/// warm (or warming up) first, then the least busy.
 std::vector<instance_pool::index>
 shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
-          size_t k);
+          size_t k, const std::string& task = {});
 
 /// The most instances `power_of_k` samples.
 constexpr size_t max_choices = 64;

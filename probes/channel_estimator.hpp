@@ -80,6 +80,19 @@ public:
   static constexpr double throughput_max_age_ms = 300000;
   static constexpr uint64_t min_transfer_bytes = 16384;
 
+  /// After how many of a transfer's `bytes` a passive monitor takes an
+  /// early throughput sample, as TCP's delivery rate tells a path's
+  /// bandwidth from its first acknowledged bytes (BBR): an eighth of them,
+  /// at least `min_transfer_bytes` and at most `early_sample_max_bytes`; 0
+  /// when that is more than half of them (the sample at the transfer's end
+  /// comes soon enough).
+  static uint64_t early_sample_bytes(uint64_t bytes) noexcept {
+    auto early = std::max(min_transfer_bytes,
+                          std::min(bytes / 8, early_sample_max_bytes));
+    return early <= bytes / 2 ? early : 0;
+  }
+  static constexpr uint64_t early_sample_max_bytes = 1 << 20;
+
   /// Records a probe that got no answer in time.
   void failure() {
     loss_.add(true);

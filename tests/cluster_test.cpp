@@ -233,6 +233,77 @@ rtt_ms = 5
   CHECK(c.status().prewarms == before + 1);
 }
 
+TEST_CASE("a long transfer tells its channel's throughput before it ends") {
+  // 8 MB up at 100 Mbit/s hold the link for 640 ms; its first MiB has
+  // crossed after about 84 ms, and that says what the channel carries.
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+probe_interval_ms = 50
+cold_start_ms = 10
+[[host]]
+name = "solo"
+[[service]]
+name = "store"
+[[link]]
+host = "solo"
+service = "store"
+rtt_ms = 1
+bandwidth_mbps = 100
+)");
+  c.define_service("store", [](const std::string&) { return std::string{}; });
+  c.define_task("upload", {}, [](task_context& ctx, const std::string&) {
+    return ctx.call("store", std::string(8'000'000, 'x'));
+  });
+  auto throughput = [&] {
+    for (auto& x : c.channels())
+      if (x.service == "store")
+        return x.throughput_mbps;
+    return -1.0;
+  };
+  auto t = c.submit("upload");
+  c.advance(250ms);
+  // Still under way, and the frontend knows the channel's throughput.
+  CHECK(c.status().in_flight == 1);
+  CHECK(throughput() == doctest::Approx(100).epsilon(0.01));
+  auto r = c.wait(t);
+  REQUIRE(r.ok());
+  CHECK(r.aux_ms == doctest::Approx(641).epsilon(0.01));
+}
+
+TEST_CASE("a burst waits for its warm home rather than warming another") {
+  // Runs of 25 ms, one after the other, fill one of a home's two slots; a
+  // burst of three makes the task's load look like two homes' worth (its
+  // arrival rate is smoothed, so the serial runs are many). The
+  // third of them finds its warm home full: its slots free within
+  // milliseconds, so it waits for one rather than take a cold start
+  // (150 ms) on the second home.
+  auto c = embedded_cluster::from_toml(R"(
+[cluster]
+cold_start_ms = 150
+[[host]]
+name = "h"
+instances = 2
+slots = 2
+)");
+  c.define_task("resize", task_options{{}, 25}, pure);
+  auto first = c.invoke("resize");
+  REQUIRE(first.ok());
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(c.invoke("resize").instance == first.instance);
+  std::vector<embedded_cluster::ticket> burst;
+  for (int i = 0; i < 3; ++i)
+    burst.push_back(c.submit("resize"));
+  for (auto t : burst) {
+    auto r = c.wait(t);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.cold_start);
+    CHECK(r.instance == first.instance);
+    CHECK(r.latency.count() < 100);
+  }
+  auto other = first.instance == "h/0" ? "h/1" : "h/0";
+  CHECK(c.instance(other).executions == 0);
+}
+
 TEST_CASE("a run that comes during another run's cold start waits for it") {
   // The instance is not warm until the first run's cold start is over: a
   // second run 10 ms later waits for the rest of it, and it counts once.

@@ -145,6 +145,27 @@ TEST_CASE("shortlist takes the best hosts' free instances") {
   CHECK(pool.name(s[0]) == "far0");
 }
 
+TEST_CASE("shortlist takes a host's instances where the task is warm first") {
+  instance_pool pool;
+  pool.add("near0", "near", 2);
+  pool.add("near1", "near", 2);
+  pool.add("near2", "near", 2);
+  pool.add("far0", "far", 2);
+  std::vector<double> cost{1, 20};
+  // near2 is warm for the task but busier than near0 and near1.
+  pool.acquire(pool.find("near2"));
+  pool.touch(pool.find("near2"), "task");
+  auto s = placement::shortlist(pool, cost, 2, "task");
+  REQUIRE(s.size() == 2);
+  CHECK(pool.name(s[0]) == "near2");
+  CHECK(pool.name(s[1]) == "near0");
+  // Without a task, the least busy first.
+  s = placement::shortlist(pool, cost, 2);
+  REQUIRE(s.size() == 2);
+  CHECK(pool.name(s[0]) == "near0");
+  CHECK(pool.name(s[1]) == "near1");
+}
+
 TEST_CASE("power_of_k prefers low load and warmth") {
   instance_pool pool;
   auto busy = pool.add("busy", "h", 4);

@@ -44,6 +44,9 @@ std::string task_context::call(const std::string& service,
   // passive monitor sees of its throughput.
   auto bytes = static_cast<double>(request.size() + response.size());
   if (auto t = network_.transfer_ms(host_, service, bytes); t > 0) {
+    if (transfers_.size() < max_transfers)
+      transfers_.push_back(
+        {service, compute_ms_ + aux_ms_, request.size() + response.size(), t});
     i->aux_ms += t;
     aux_ms_ += t;
     i->transfer_bytes += request.size() + response.size();

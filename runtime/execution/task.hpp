@@ -67,6 +67,23 @@ public:
     return used_;
   }
 
+  /// A transfer one call made: `bytes` to or from `service` that took `ms`
+  /// at the link's bandwidth, starting `at_ms` into the execution (its
+  /// compute and service time before them).
+  struct transfer {
+    std::string service;
+    double at_ms = 0;
+    uint64_t bytes = 0;
+    double ms = 0;
+  };
+
+  /// The transfers of the execution so far, in order: the first
+  /// `max_transfers` (the first of a channel tell its throughput).
+  static constexpr size_t max_transfers = 16;
+  const std::vector<transfer>& transfers() const noexcept {
+    return transfers_;
+  }
+
   /// Time spent in service calls so far.
   double aux_ms() const noexcept {
     return aux_ms_;
@@ -82,6 +99,7 @@ private:
   network_emulator& network_;
   const std::map<std::string, service_handler>& services_;
   std::vector<service_use> used_;
+  std::vector<transfer> transfers_;
   double aux_ms_ = 0;
   double compute_ms_ = 0;
 };
