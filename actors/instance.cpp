@@ -184,6 +184,10 @@ struct launch {
   std::shared_ptr<network_emulator> network;
   std::string host;
   std::map<std::string, std::string> endpoints;
+  /// The host's probe, told of a long transfer's throughput while the
+  /// execution runs, and what the execution is.
+  channel_probe_actor probe;
+  observation execution;
   process_spec spec;
   std::vector<std::string> setup;
   bool cold = false;
@@ -245,6 +249,14 @@ struct launch {
           return net->link(h, service).value_or(link_spec{});
         };
         auto gw = gateway::open(ctx, service, to_host, port, link, seq);
+        if (probe)
+          gw->on_early_sample(channel_estimator::early_sample_max_bytes,
+                              [probe = probe,
+                               x = execution](const service_use& u) {
+                                auto seen = x;
+                                seen.used.push_back(u);
+                                caf::anon_send(probe, std::move(seen));
+                              });
         spec.env[service_env_name(service)] = "127.0.0.1:"
                                               + std::to_string(gw->port());
         gateways.push_back(std::move(gw));
@@ -319,6 +331,9 @@ void start_process(instance_ptr self, uint64_t seq, const execute_request& req,
   x.network = st.network;
   x.host = st.cfg.info.host;
   x.endpoints = st.cfg.endpoints;
+  x.probe = st.cfg.probe;
+  x.execution = observation{
+    req.invocation, req.task, st.cfg.info.host, st.cfg.info.name, {}};
   x.spec.argv = cmd.argv;
   x.spec.env = cmd.env;
   x.spec.input = req.payload;

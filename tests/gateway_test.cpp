@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/read.hpp>
 
@@ -96,6 +98,35 @@ TEST_CASE("gateway: bytes are paced at the link's bandwidth and measured") {
   // ... and the link never looks faster than it is.
   REQUIRE(c.transfer_ms > 0);
   CHECK(static_cast<double>(c.transfer_bytes) / c.transfer_ms
+        <= 10'000 * (1 + 1e-9));
+  gw->close();
+}
+
+TEST_CASE("gateway: a long transfer's throughput is told while it runs") {
+  test::redis_server redis;
+  io_runner io;
+  link_spec link{"h", "store", 0, 0, 0, 80};
+  auto gw = gateway::open(
+    io.context(), "store", "127.0.0.1", redis.port(), [&link] { return link; },
+    1);
+  std::mutex mtx;
+  std::vector<service_use> told;
+  gw->on_early_sample(1 << 20, [&](const service_use& u) {
+    std::lock_guard<std::mutex> guard{mtx};
+    told.push_back(u);
+  });
+  constexpr size_t size = 3'000'000;
+  set_and_get(gw->port(), size);
+  auto c = gw->counts();
+  std::lock_guard<std::mutex> guard{mtx};
+  // Once, after the first MiB and long before the last byte...
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].service == "store");
+  CHECK(told[0].transfer_bytes >= 1 << 20);
+  CHECK(told[0].transfer_bytes < c.transfer_bytes / 2);
+  // ... at the link's pace: never faster than it is.
+  REQUIRE(told[0].transfer_ms > 0);
+  CHECK(static_cast<double>(told[0].transfer_bytes) / told[0].transfer_ms
         <= 10'000 * (1 + 1e-9));
   gw->close();
 }

@@ -214,9 +214,29 @@ public:
   /// `bytes` left the link `ms` after the chunk before them of the same
   /// request or response: a passive throughput sample.
   void add_transfer(size_t bytes, double ms) {
+    std::function<void(const service_use&)> sink;
+    service_use now;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      counts_.transfer_bytes += bytes;
+      counts_.transfer_ms += ms;
+      if (early_sink_ && counts_.transfer_bytes >= early_bytes_) {
+        sink = std::move(early_sink_);
+        early_sink_ = nullptr;
+        now.service = counts_.service;
+        now.transfer_bytes = counts_.transfer_bytes;
+        now.transfer_ms = counts_.transfer_ms;
+      }
+    }
+    if (sink)
+      sink(now);
+  }
+
+  void on_early_sample(uint64_t bytes,
+                       std::function<void(const service_use&)> sink) override {
     std::lock_guard<std::mutex> guard{mtx_};
-    counts_.transfer_bytes += bytes;
-    counts_.transfer_ms += ms;
+    early_bytes_ = bytes;
+    early_sink_ = std::move(sink);
   }
 
   void add_wait(double ms) {
@@ -255,6 +275,8 @@ private:
   tcp::acceptor acceptor_;
   tcp::endpoint upstream_;
   link_source link_;
+  uint64_t early_bytes_ = 0;
+  std::function<void(const service_use&)> early_sink_;
   std::mt19937_64 rng_;
   uint16_t port_ = 0;
   bool closed_ = false;

@@ -59,6 +59,15 @@ public:
   /// by 1 MiB, so this stays near that whatever the traffic.
   virtual size_t peak_queued_bytes() const = 0;
 
+  /// Calls `sink` once, on the gateway's I/O thread, as soon as the bytes
+  /// measured at the link's pace (`counts().transfer_bytes`) reach `bytes`,
+  /// with the counts then: a throughput sample while the transfer still
+  /// runs, as TCP's delivery rate tells a path's bandwidth from its first
+  /// acknowledged bytes. Set it before traffic starts.
+  virtual void
+  on_early_sample(uint64_t bytes, std::function<void(const service_use&)> sink)
+    = 0;
+
   /// Stops accepting and closes every connection.
   virtual void close() = 0;
 };
