@@ -867,8 +867,8 @@ void renew_lease(frontend_ptr self, invocation_id id,
 }
 
 /// Places invocation `id` by the task's lease when it holds (or is due and
-/// renewed meanwhile): on the least busy of its instances that is still a
-/// warm home in use with a free slot nobody waits for. `costs` are the
+/// renewed meanwhile): on the least busy of its warm instances with a free
+/// slot nobody waits for, the task's homes in use first. `costs` are the
 /// hosts' expected times in services now, `homes` the task's and `active`
 /// how many of them it uses.
 bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
@@ -886,15 +886,23 @@ bool use_lease(frontend_ptr self, invocation_id id, const task_profile& profile,
     st.leases.erase(l);
     return false;
   }
+  // (Its homes in use first; when they are full, a warm one further down
+  // its list, as a spill would take.)
   auto best = instance_pool::npos;
-  for (auto i : lease.instances)
-    if (st.pool.has_free_slot(i) && st.waiters[i].empty()
-        && st.pool.warm(i, profile.task)
-        && is_active_home(self, profile.task, i)
-        && (best == instance_pool::npos
-            || st.pool.busy(i) * st.pool.slots(best)
-                 < st.pool.busy(best) * st.pool.slots(i)))
+  auto best_home = false;
+  for (auto i : lease.instances) {
+    if (!st.pool.has_free_slot(i) || !st.waiters[i].empty()
+        || !st.pool.warm(i, profile.task))
+      continue;
+    auto home = is_active_home(self, profile.task, i);
+    if (best == instance_pool::npos || (home && !best_home)
+        || (home == best_home
+            && st.pool.busy(i) * st.pool.slots(best)
+                 < st.pool.busy(best) * st.pool.slots(i))) {
       best = i;
+      best_home = home;
+    }
+  }
   if (best == instance_pool::npos)
     return false;
   auto& inv = st.live.at(id);
