@@ -450,6 +450,44 @@ TEST_CASE("a warm home's negotiation leaves a lease: no bids until it is due "
   CHECK(c.invoke("orders").host == "mid");
 }
 
+TEST_CASE("a lease spills to its warm instances when the home in use is full") {
+  // Runs of 100 ms: waiting for a slot of a full home costs more than a
+  // cold start (20 ms) on the other near instance. (A lease of a minute:
+  // no renewal's bids within the test.)
+  std::string cfg = zones;
+  cfg.replace(cfg.find("[cluster]\n"), 10, "[cluster]\nlease_ms = 60000\n");
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("orders", task_options{{"db"}, 100}, queries(1));
+  c.invoke("orders");
+  auto won = c.invoke("orders");
+  REQUIRE(won.reason.bids[0].warm);
+  // Three at once: the third finds the home's two slots taken and runs on
+  // the other near instance, which warms the task up there.
+  for (int i = 0; i < 3; ++i)
+    c.submit("orders");
+  std::set<std::string> near;
+  for (auto& r : c.drain()) {
+    REQUIRE(r.ok());
+    CHECK(r.host == "near");
+    near.insert(r.instance);
+  }
+  REQUIRE(near.size() == 2);
+  // Ten seconds later the task's load needs one home again; three at once
+  // then: the lease places all of them, the third on the warm instance
+  // beside the full home, and nobody is asked for a bid.
+  c.advance(10s);
+  auto before = c.status().negotiations;
+  for (int i = 0; i < 3; ++i)
+    c.submit("orders");
+  for (auto& r : c.drain()) {
+    REQUIRE(r.ok());
+    CHECK(r.host == "near");
+    CHECK_FALSE(r.cold_start);
+    CHECK(r.reason.bids.empty());
+  }
+  CHECK(c.status().negotiations == before);
+}
+
 TEST_CASE("a link degraded while running moves placements") {
   auto c = embedded_cluster::from_toml(zones);
   c.define_task("orders", {{"db"}}, queries(1));
