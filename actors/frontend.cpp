@@ -436,6 +436,17 @@ bool is_active_home(frontend_ptr self, const std::string& task,
   return std::find(homes.begin(), end, i) != end;
 }
 
+/// Whether `i` is one of the homes of `task`, in use or further down its
+/// list.
+bool is_home(frontend_ptr self, const std::string& task,
+             instance_pool::index i) {
+  auto h = self->state.homes.find(task);
+  if (h == self->state.homes.end())
+    return false;
+  auto& homes = h->second.instances;
+  return std::find(homes.begin(), homes.end(), i) != homes.end();
+}
+
 /// Whether one of the task's homes in use beats `budget_ms` (what a cold
 /// start elsewhere would cost more): one that has a free slot again takes
 /// the invocation at once; else it waits for the full home it expects to
@@ -775,7 +786,7 @@ double best_cost(const std::vector<double>& costs) {
   return best;
 }
 
-/// A warm home in use, `i`, won a negotiation for the task of `profile`
+/// A warm home, `i`, won a negotiation for the task of `profile`
 /// (by invocation `from`, whose `bids` were asked): the task's next runs go
 /// there, or to another instance on its host that bid warm, without bids
 /// while the lease holds.
@@ -803,7 +814,7 @@ void grant_lease(frontend_ptr self, invocation_id from, instance_pool::index i,
 
 /// A due lease's renewal: the instances are asked for bids as for
 /// invocation `id` (which the lease places meanwhile), and when all have
-/// answered, a warm home in use that wins renews it; anything else ends it.
+/// answered, a warm home that wins renews it; anything else ends it.
 /// `costs`, `homes` and `active` are as the negotiation found them.
 void renew_lease(frontend_ptr self, invocation_id id,
                  const task_profile& profile, const service_likelihood& svc,
@@ -834,8 +845,7 @@ void renew_lease(frontend_ptr self, invocation_id id,
     if (p != st.profiles.end() && placement::rank_bids(rnd->bids) > 0) {
       auto& best = rnd->bids.front();
       auto i = st.pool.find(best.instance);
-      if (best.warm && i != instance_pool::npos
-          && is_active_home(self, task, i)) {
+      if (best.warm && i != instance_pool::npos && is_home(self, task, i)) {
         grant_lease(self, id, i, rnd->bids, p->second);
         return;
       }
@@ -939,8 +949,10 @@ void try_next_bid(frontend_ptr self, invocation_id id) {
                           b.expected_ms + b.control_ms, &costs))
           return;
       }
-      // (The best bid only: a lease stands for the whole negotiation.)
-      if (b.warm && home && inv.next_bid == 1 && profile != st.profiles.end())
+      // (The best bid only: a lease stands for the whole negotiation. A
+      // warm home further down the list wins when those in use are full.)
+      if (b.warm && inv.next_bid == 1 && profile != st.profiles.end()
+          && is_home(self, inv.request.task, i))
         grant_lease(self, id, i, inv.ranked, profile->second);
       dispatch(self, id, i);
       return;
