@@ -424,27 +424,31 @@ instance_pool::index free_home(frontend_ptr self, const task_profile& profile,
   return instance_pool::npos;
 }
 
+/// Where `i` stands in the list of `task`'s homes (npos: no home of it).
+size_t home_rank(frontend_ptr self, const std::string& task,
+                 instance_pool::index i) {
+  auto h = self->state.homes.find(task);
+  if (h == self->state.homes.end())
+    return instance_pool::npos;
+  auto& homes = h->second.instances;
+  auto k = std::find(homes.begin(), homes.end(), i);
+  return k == homes.end() ? instance_pool::npos
+                          : static_cast<size_t>(k - homes.begin());
+}
+
 /// Whether `i` is one of the homes `task` uses now (as its last placement
 /// counted them).
 bool is_active_home(frontend_ptr self, const std::string& task,
                     instance_pool::index i) {
-  auto h = self->state.homes.find(task);
-  if (h == self->state.homes.end())
-    return false;
-  auto& homes = h->second.instances;
-  auto end = homes.begin() + std::min(h->second.active, homes.size());
-  return std::find(homes.begin(), end, i) != end;
+  auto k = home_rank(self, task, i);
+  return k != instance_pool::npos && k < self->state.homes.at(task).active;
 }
 
 /// Whether `i` is one of the homes of `task`, in use or further down its
 /// list.
 bool is_home(frontend_ptr self, const std::string& task,
              instance_pool::index i) {
-  auto h = self->state.homes.find(task);
-  if (h == self->state.homes.end())
-    return false;
-  auto& homes = h->second.instances;
-  return std::find(homes.begin(), homes.end(), i) != homes.end();
+  return home_rank(self, task, i) != instance_pool::npos;
 }
 
 /// Whether one of the task's homes in use beats `budget_ms` (what a cold
