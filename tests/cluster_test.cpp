@@ -488,6 +488,36 @@ TEST_CASE("a lease spills to its warm instances when the home in use is full") {
   CHECK(c.status().negotiations == before);
 }
 
+TEST_CASE("a warm home further down the list that wins a negotiation leases") {
+  std::string cfg = zones;
+  cfg.replace(cfg.find("[cluster]\n"), 10, "[cluster]\nlease_ms = 60000\n");
+  auto c = embedded_cluster::from_toml(cfg);
+  c.define_task("orders", task_options{{"db"}, 100}, queries(1));
+  c.invoke("orders");
+  auto won = c.invoke("orders");
+  REQUIRE(won.reason.bids[0].warm);
+  auto home = won.instance;
+  // A burst warms the task up on the other near instance too.
+  for (int i = 0; i < 3; ++i)
+    c.submit("orders");
+  c.drain();
+  c.advance(10s);
+  // Work behind the frontend's back fills the home: the leased run there is
+  // refused, which ends the lease, and its bids are won by the other near
+  // instance, warm and further down the task's homes. That leases too.
+  c.execute_on(home, "orders");
+  c.execute_on(home, "orders");
+  auto moved = c.invoke("orders");
+  REQUIRE(moved.ok());
+  REQUIRE(moved.instance != home);
+  CHECK(moved.host == "near");
+  CHECK_FALSE(moved.reason.bids.empty());
+  auto next = c.invoke("orders");
+  CHECK(next.reason.bids.empty());
+  CHECK(next.reason.note
+        == "lease from invocation " + std::to_string(moved.invocation));
+}
+
 TEST_CASE("a link degraded while running moves placements") {
   auto c = embedded_cluster::from_toml(zones);
   c.define_task("orders", {{"db"}}, queries(1));
