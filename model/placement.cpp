@@ -25,7 +25,7 @@ shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
     auto n = std::min(free.size(), k - result.size());
     std::partial_sort(
       free.begin(), free.begin() + n, free.end(), [&](auto a, auto b) {
-        if (!task.empty()) {
+        if (!task.empty() && h == hosts.front()) {
           auto wa = pool.warm(a, task);
           if (wa != pool.warm(b, task))
             return wa;

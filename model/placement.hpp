@@ -62,8 +62,10 @@ namespace placement {
 /// Up to `k` instances with a free slot on the hosts whose channel to the
 /// service costs least. `host_cost[h]` is the cost of host `h` (infinity:
 /// unusable, never shortlisted). Hosts are taken in order of cost, and all
-/// free instances of a host before the next host's: those where `task` is
-/// warm (or warming up) first, then the least busy.
+/// free instances of a host before the next host's, the least busy first;
+/// on the best host, those where `task` is warm (or warming up) before
+/// them (on a worse host, a warm instance would draw the task away from a
+/// cold one on the best: warm far beats cold near, run after run).
 std::vector<instance_pool::index>
 shortlist(const instance_pool& pool, const std::vector<double>& host_cost,
           size_t k, const std::string& task = {});

@@ -145,12 +145,14 @@ TEST_CASE("shortlist takes the best hosts' free instances") {
   CHECK(pool.name(s[0]) == "far0");
 }
 
-TEST_CASE("shortlist takes a host's instances where the task is warm first") {
+TEST_CASE(
+  "shortlist takes the best host's instances where the task is warm first") {
   instance_pool pool;
   pool.add("near0", "near", 2);
   pool.add("near1", "near", 2);
   pool.add("near2", "near", 2);
   pool.add("far0", "far", 2);
+  pool.add("far1", "far", 2);
   std::vector<double> cost{1, 20};
   // near2 is warm for the task but busier than near0 and near1.
   pool.acquire(pool.find("near2"));
@@ -159,6 +161,12 @@ TEST_CASE("shortlist takes a host's instances where the task is warm first") {
   REQUIRE(s.size() == 2);
   CHECK(pool.name(s[0]) == "near2");
   CHECK(pool.name(s[1]) == "near0");
+  // On a worse host, the least busy first, warm or not.
+  pool.acquire(pool.find("far0"));
+  pool.touch(pool.find("far0"), "task");
+  s = placement::shortlist(pool, cost, 4, "task");
+  REQUIRE(s.size() == 4);
+  CHECK(pool.name(s[3]) == "far1");
   // Without a task, the least busy first.
   s = placement::shortlist(pool, cost, 2);
   REQUIRE(s.size() == 2);
