@@ -178,9 +178,17 @@ cluster_config distributed_cluster(uint16_t port, bool nodes,
   return cfg;
 }
 
+/// The benchmark's tasks: `noop` does nothing, `noop-db` makes one call to
+/// the database (zero-RTT links: only augur's own work is timed).
 void define_noop(node_runtime& c) {
   c.define_task("noop", {}, [](task_context&, const std::string&) {
     return std::string{};
+  });
+}
+
+void define_noop_db(node_runtime& c) {
+  c.define_task("noop-db", {{"db"}}, [](task_context& ctx, const std::string&) {
+    return ctx.call("db", "");
   });
 }
 
@@ -294,12 +302,8 @@ int main(int argc, char** argv) {
 
   // 1,000 instances: 10 hosts of 100, one slot each, real-time scheduler.
   node_runtime c{bench_cluster(10, 100), node_runtime::clock_mode::real_time};
-  c.define_task("noop", {}, [](task_context&, const std::string&) {
-    return std::string{};
-  });
-  c.define_task("noop-db", {{"db"}}, [](task_context& ctx, const std::string&) {
-    return ctx.call("db", "");
-  });
+  define_noop(c);
+  define_noop_db(c);
   // Warm the profile caches and the probes.
   c.invoke("noop");
   c.invoke("noop-db");
@@ -332,10 +336,7 @@ int main(int argc, char** argv) {
     auto cfg = bench_cluster(10, 100);
     cfg.lease_ms = 0;
     node_runtime nc{cfg, node_runtime::clock_mode::real_time};
-    nc.define_task("noop-db", {{"db"}},
-                   [](task_context& ctx, const std::string&) {
-                     return ctx.call("db", "");
-                   });
+    define_noop_db(nc);
     nc.invoke("noop-db");
     nc.advance(std::chrono::milliseconds(300));
     return closed_loop<invoke_result>(nc.system(), nc.frontend(), requests / 4,
@@ -367,9 +368,7 @@ int main(int argc, char** argv) {
     cfg.trace.file = trace_file;
     cfg.trace.sample = sample;
     node_runtime tc{cfg, node_runtime::clock_mode::real_time};
-    tc.define_task("noop", {}, [](task_context&, const std::string&) {
-      return std::string{};
-    });
+    define_noop(tc);
     tc.invoke("noop");
     return closed_loop<invoke_result>(tc.system(), tc.frontend(), requests / 2,
                                       window, [](size_t) {
