@@ -300,6 +300,16 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
 
 // -- homes -------------------------------------------------------------------
 
+/// What a cold start adds to a run of `task`, as the frontend learned it
+/// from the task's cold and warm runs (the cluster's default before both
+/// were seen).
+double cold_extra_of(frontend_ptr self, const std::string& task) {
+  auto& st = self->state;
+  auto d = st.demand.find(task);
+  return d != st.demand.end() ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
+                              : st.cfg.cold_start_ms;
+}
+
 // A task lives on a few home instances, chosen by channel to the services it
 // uses and kept stable, so that it stays warm there (model/homes). They are
 // checked again when the profile moved, the pool changed or a probe interval
@@ -337,12 +347,7 @@ homes_of(frontend_ptr self, const task_profile& profile,
   if (learned) {
     h.previous = std::move(h.instances);
     h.instances.clear();
-    auto d = st.demand.find(profile.task);
-    h.handover_ms = now
-                    + 2
-                        * (d != st.demand.end()
-                             ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
-                             : st.cfg.cold_start_ms);
+    h.handover_ms = now + 2 * cold_extra_of(self, profile.task);
   }
   h.learning = learning;
   auto kept = std::all_of(h.instances.begin(), h.instances.end(),
@@ -469,10 +474,7 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
   // (A free home where the task is cold costs a cold start: it is taken
   // only when that beats the budget and every wait.)
   auto now = false;
-  auto d = st.demand.find(profile.task);
-  auto cold = d != st.demand.end()
-                ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
-                : st.cfg.cold_start_ms;
+  auto cold = cold_extra_of(self, profile.task);
   for (size_t k = 0; k < active; ++k) {
     auto i = homes[k];
     if (std::find(refused.begin(), refused.end(), i) != refused.end())
@@ -596,7 +598,8 @@ void warm_up(frontend_ptr self, const std::string& task,
 /// Who is asked for a bid on a run of `task`: k + 1 instances, its free
 /// homes in use first (at most k, least busy first); then the free ones
 /// further down its list where it is warm (it spilled there before), then
-/// the instances with the best channels (`costs`), warm ones first.
+/// the instances with the best channels (`costs`; on the best host, warm
+/// ones first).
 std::vector<instance_pool::index>
 bid_shortlist(frontend_ptr self, const std::string& task,
               const std::vector<instance_pool::index>& homes, size_t active,
@@ -990,11 +993,8 @@ void fast_path(frontend_ptr self, invocation_id id, placement_route why) {
     if (!warm) {
       // A cold start, on a new home or elsewhere: a full warm home may be
       // worth waiting for instead.
-      auto d = st.demand.find(inv.request.task);
-      auto cold = d != st.demand.end()
-                    ? d->second.cold_extra_ms(st.cfg.cold_start_ms)
-                    : st.cfg.cold_start_ms;
-      if (wait_for_home(self, id, profile, cold, nullptr)) {
+      if (wait_for_home(self, id, profile, cold_extra_of(self, profile.task),
+                        nullptr)) {
         if (why == placement_route::fast_path)
           ++st.counters.fast_path;
         inv.reason.policy = why;
