@@ -75,6 +75,14 @@ std::string pure(task_context&, const std::string& in) {
   return "hash:" + std::to_string(std::hash<std::string>{}(in));
 }
 
+/// The zones cluster with leases of `ms` milliseconds.
+std::string zones_with_lease_ms(int ms) {
+  std::string cfg = zones;
+  cfg.replace(cfg.find("[cluster]\n"), 10,
+              "[cluster]\nlease_ms = " + std::to_string(ms) + "\n");
+  return cfg;
+}
+
 } // namespace
 
 TEST_CASE("claim path: profile, threshold, channel, execution over it") {
@@ -454,9 +462,7 @@ TEST_CASE("a lease spills to its warm instances when the home in use is full") {
   // Runs of 100 ms: waiting for a slot of a full home costs more than a
   // cold start (20 ms) on the other near instance. (A lease of a minute:
   // no renewal's bids within the test.)
-  std::string cfg = zones;
-  cfg.replace(cfg.find("[cluster]\n"), 10, "[cluster]\nlease_ms = 60000\n");
-  auto c = embedded_cluster::from_toml(cfg);
+  auto c = embedded_cluster::from_toml(zones_with_lease_ms(60000));
   c.define_task("orders", task_options{{"db"}, 100}, queries(1));
   c.invoke("orders");
   auto won = c.invoke("orders");
@@ -489,9 +495,7 @@ TEST_CASE("a lease spills to its warm instances when the home in use is full") {
 }
 
 TEST_CASE("a warm home further down the list that wins a negotiation leases") {
-  std::string cfg = zones;
-  cfg.replace(cfg.find("[cluster]\n"), 10, "[cluster]\nlease_ms = 60000\n");
-  auto c = embedded_cluster::from_toml(cfg);
+  auto c = embedded_cluster::from_toml(zones_with_lease_ms(60000));
   c.define_task("orders", task_options{{"db"}, 100}, queries(1));
   c.invoke("orders");
   auto won = c.invoke("orders");
