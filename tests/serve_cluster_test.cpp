@@ -133,11 +133,19 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   REQUIRE(first.ok());
   CHECK(first.output == ":3");
   CHECK(first.reason.policy == "fast-path");
+  // Runs move next to the cache: at once when the first run was there, or
+  // within a few runs when it warmed `far` and this (loaded) machine's cold
+  // starts looked dearer than far's extra round trips.
   invocation_result r;
-  for (int i = 0; i < 4; ++i)
+  int runs = 1;
+  do {
     r = c.invoke("counter");
-  REQUIRE(r.ok());
-  INFO(r.reason.note);
+    ++runs;
+    REQUIRE(r.ok());
+  } while (
+    runs < 5
+    || ((r.host != "near" || r.reason.policy != "negotiated") && runs < 30));
+  INFO(runs, " runs; ", r.reason.note);
   CHECK(r.reason.policy == "negotiated");
   CHECK(r.host == "near");
   auto p = c.profile("counter");
@@ -145,7 +153,8 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   CHECK(p.services[0].likelihood > 0.5);
   CHECK(p.services[0].round_trips == doctest::Approx(3));
   CHECK(p.services[0].bytes_out == doctest::Approx(3 * 11)); // "INCR hits\r\n"
-  CHECK(test::redis_command(redis.port(), "GET hits") == "$2"); // "15"
+  CHECK(test::redis_command(redis.port(), "INCRBY hits 0")
+        == ":" + std::to_string(3 * runs));
 
   // A task that never talks to Redis stays load-balanced.
   for (int i = 0; i < 4; ++i) {
@@ -159,7 +168,13 @@ TEST_CASE("real mode: learned from gateway traffic, placed by real channel") {
   // The probes see a degradation, and placements move.
   c.set_link("near", "cache", 60ms);
   REQUIRE(eventually([&] { return srtt_of(c, "near") > srtt_of(c, "far"); }));
-  auto moved = c.invoke("counter");
+  invocation_result moved;
+  int more = 0;
+  do {
+    moved = c.invoke("counter");
+    ++more;
+  } while (moved.host != "far" && more < 30);
+  INFO(more, " runs; ", moved.reason.note);
   CHECK(moved.host == "far");
   // It paid far's RTT on each of its three round trips (a loaded machine
   // only adds to it: no upper bound here; the host above says it moved).
