@@ -320,3 +320,65 @@ TEST_CASE("nodes: work lost with its node before it started is placed again") {
   CHECK(control.status().retried == 1);
   CHECK(control.status().live_instances == 1);
 }
+
+TEST_CASE("a task deleted while its bids are out gets a clear answer") {
+  // All in one process. Near's instance answers bids 2 ms late: the task is
+  // deleted meanwhile, and the frontend forgets its profile, homes and
+  // lease while the negotiation still needs them. (No leases: the second
+  // run asks for bids.)
+  auto c = node_runtime::from_toml(R"(
+[cluster]
+threshold = 0.5
+probe_interval_ms = 100
+cold_start_ms = 0
+lease_ms = 0
+
+[[host]]
+name = "near"
+instances = 1
+slots = 1
+bid_delay_ms = 2
+
+[[host]]
+name = "far"
+instances = 1
+slots = 1
+
+[[service]]
+name = "db"
+
+[[link]]
+host = "near"
+service = "db"
+rtt_ms = 1
+
+[[link]]
+host = "far"
+service = "db"
+rtt_ms = 20
+)");
+  auto query = [](task_context& ctx, const std::string& in) {
+    return ctx.call("db", in);
+  };
+  c.define_task("orders", {{"db"}}, query);
+  c.advance(std::chrono::seconds{1});
+  auto first = c.invoke("orders");
+  REQUIRE(first.status == outcome::ok);
+  CHECK(first.reason.policy == "negotiated");
+  CHECK(first.host == "near");
+  auto t = c.submit("orders");
+  // Runs what is due now: the frontend asks near and far for bids; far's
+  // comes, near's is held back.
+  CHECK(c.status().negotiations == 2);
+  REQUIRE(c.remove_task("orders"));
+  auto r = c.wait(t);
+  INFO(r.error);
+  CHECK(r.reason.policy == "negotiated");
+  CHECK(r.status == outcome::unknown_task);
+  CHECK(r.error.find("not defined") != std::string::npos);
+  // The frontend keeps serving, the task defined again included.
+  c.define_task("orders", {{"db"}}, query);
+  auto again = c.invoke("orders");
+  CHECK(again.status == outcome::ok);
+  CHECK(again.host == "near");
+}
