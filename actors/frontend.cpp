@@ -279,7 +279,8 @@ void measured_control(frontend_ptr self, uint32_t h, double ms) {
 /// Expected time in services of one execution of a task with `profile`, from
 /// every host of the pool, with the control round trip every execution there
 /// pays (infinite: a likely service is unreachable).
-std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
+std::vector<double> service_costs(frontend_ptr self,
+                                  const task_profile& profile) {
   auto& st = self->state;
   auto now = now_ms(self);
   std::vector<double> result(st.pool.hosts());
@@ -295,6 +296,91 @@ std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
     result[h] = placement::expected_service_ms(terms, st.cfg.threshold)
                 + control_of(self, h);
   }
+  return result;
+}
+
+/// The slot prices of the hosts, computed again once a homes refresh
+/// interval passed: for each learned task that saves time on its best host,
+/// its load there and what a run saves against its next best host.
+const std::vector<double>& slot_prices(frontend_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  if (now - st.prices_ms < st.cfg.homes_refresh_ms
+      && st.slot_prices.size() == st.pool.hosts())
+    return st.slot_prices;
+  st.prices_ms = now;
+  std::vector<std::vector<slot_demand>> demand(st.pool.hosts());
+  for (auto& [task, profile] : st.profiles) {
+    auto d = st.demand.find(task);
+    if (d == st.demand.end() || homes::learning(profile, st.cfg.homes))
+      continue;
+    auto costs = service_costs(self, profile);
+    auto best = std::min_element(costs.begin(), costs.end());
+    if (best == costs.end() || !std::isfinite(*best))
+      continue;
+    auto b = static_cast<size_t>(best - costs.begin());
+    auto next = std::numeric_limits<double>::infinity();
+    for (size_t h = 0; h < costs.size(); ++h)
+      if (h != b)
+        next = std::min(next, costs[h]);
+    slot_demand x;
+    x.run_ms = d->second.run_ms(*best);
+    x.load = d->second.steady_per_s(now) * x.run_ms / 1000.0;
+    x.gain_ms = std::min(next, 1e6) - *best;
+    if (x.gain_ms > 0.05 && x.run_ms > 0)
+      demand[b].push_back(x);
+  }
+  std::vector<double> capacity(st.pool.hosts());
+  for (instance_pool::index i = 0; i < st.pool.size(); ++i)
+    if (!st.pool.retired(i))
+      capacity[st.pool.host_of(i)] += st.pool.slots(i);
+  // A price holds only once the host stayed scarce for `scarce_persist_ms`,
+  // and goes once it stayed calm as long: a burst moves no homes (each move
+  // a cold start, and runs away from their best channel meanwhile).
+  auto n = st.pool.hosts();
+  st.slot_prices.resize(n, 0.0);
+  st.scarce_since_ms.resize(n, -1.0);
+  st.calm_since_ms.resize(n, -1.0);
+  auto persist = st.cfg.scarce_persist_ms;
+  for (uint32_t h = 0; h < n; ++h) {
+    auto p = slot_price(std::move(demand[h]),
+                        st.cfg.scarce_utilization * capacity[h]);
+    auto& scarce = st.scarce_since_ms[h];
+    auto& calm = st.calm_since_ms[h];
+    if (p > 0) {
+      calm = -1;
+      if (scarce < 0)
+        scarce = now;
+      if (now - scarce >= persist)
+        st.slot_prices[h] = p;
+    } else {
+      scarce = -1;
+      if (st.slot_prices[h] > 0) {
+        if (calm < 0)
+          calm = now;
+        if (now - calm >= persist) {
+          st.slot_prices[h] = 0;
+          calm = -1;
+        }
+      }
+    }
+  }
+  return st.slot_prices;
+}
+
+/// What a run of a task with `profile` costs on every host: its expected
+/// time in services (`service_costs`) and, on a host whose slots are scarce,
+/// the price of the slot time it would hold there.
+std::vector<double> host_costs(frontend_ptr self, const task_profile& profile) {
+  auto& st = self->state;
+  auto result = service_costs(self, profile);
+  auto& prices = slot_prices(self);
+  auto d = st.demand.find(profile.task);
+  if (d == st.demand.end())
+    return result;
+  for (size_t h = 0; h < result.size() && h < prices.size(); ++h)
+    if (prices[h] > 0)
+      result[h] += prices[h] * d->second.run_ms(result[h]);
   return result;
 }
 

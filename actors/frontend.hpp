@@ -47,6 +47,12 @@ struct frontend_settings {
   /// A task's homes are checked again at least this often (and whenever its
   /// profile moves or the pool changes).
   double homes_refresh_ms = 1000;
+  /// The share of a host's slots the tasks that serve best there may expect
+  /// to fill before its slots get a price (`slot_price`).
+  double scarce_utilization = 0.8;
+  /// How long a host must stay scarce before its price holds, and calm
+  /// before it goes.
+  double scarce_persist_ms = 5000;
   /// Whether a home warms a task up as soon as its profile trips the
   /// threshold.
   bool prewarm = true;
@@ -155,6 +161,14 @@ struct frontend_state {
   std::unordered_map<std::string, placement::lease> leases;
   /// Arrivals and run times by task (known tasks only).
   std::unordered_map<std::string, task_demand> demand;
+  /// The price of a slot-millisecond on each host (model/homes'
+  /// `slot_price`), as computed at `prices_ms`.
+  std::vector<double> slot_prices;
+  double prices_ms = -1e18;
+  /// Since when each host's computed price was positive, or zero while a
+  /// price held (-1: not so).
+  std::vector<double> scarce_since_ms;
+  std::vector<double> calm_since_ms;
   /// Tasks whose profile tripped the threshold (pre-warmed once).
   std::unordered_set<std::string> tripped;
   /// The zone of every host that joined (the hint-zone baseline).

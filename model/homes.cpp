@@ -112,8 +112,8 @@ namespace augur {
 void arrival_rate::add(double now_ms) {
   if (arrivals_ > 0) {
     auto gap = std::max(now_ms - last_ms_, 0.0);
-    mean_gap_ms_ = arrivals_ == 1 ? gap
-                                  : mean_gap_ms_ + (gap - mean_gap_ms_) / 8;
+    mean_gap_ms_
+      = arrivals_ == 1 ? gap : mean_gap_ms_ + (gap - mean_gap_ms_) * weight_;
   }
   last_ms_ = now_ms;
   ++arrivals_;
@@ -127,6 +127,16 @@ double arrival_rate::per_s(double now_ms) const {
   return gap <= 0 ? 1e6 : 1000.0 / gap;
 }
 
+double arrival_rate::smoothed_per_s(double now_ms) const {
+  if (arrivals_ < 2)
+    return 0;
+  auto silence = now_ms - last_ms_;
+  auto gap = silence > mean_gap_ms_
+               ? mean_gap_ms_ + (silence - mean_gap_ms_) * weight_
+               : mean_gap_ms_;
+  return gap <= 0 ? 1e6 : 1000.0 / gap;
+}
+
 void task_demand::ran(double ms, double aux_ms, bool cold, double warmup_ms) {
   auto own = std::max(
     ms - std::max(aux_ms, 0.0) - (cold ? 0.0 : std::max(warmup_ms, 0.0)), 0.0);
@@ -135,14 +145,34 @@ void task_demand::ran(double ms, double aux_ms, bool cold, double warmup_ms) {
 }
 
 double task_demand::concurrency(double now_ms, double service_ms) const {
+  return per_s(now_ms) * run_ms(service_ms) / 1000.0;
+}
+
+double task_demand::run_ms(double service_ms) const {
   auto own = warm_ms_ >= 0 ? warm_ms_ : std::max(cold_ms_, 0.0);
-  return per_s(now_ms) * (own + std::max(service_ms, 0.0)) / 1000.0;
+  return own + std::max(service_ms, 0.0);
 }
 
 double task_demand::cold_extra_ms(double prior) const noexcept {
   if (cold_ms_ < 0 || warm_ms_ < 0)
     return prior;
   return std::max(cold_ms_ - warm_ms_, 0.0);
+}
+
+double slot_price(std::vector<slot_demand> demand, double capacity,
+                  double margin) {
+  auto density = [](const slot_demand& x) {
+    return x.gain_ms / std::max(x.run_ms, 1e-9);
+  };
+  std::stable_sort(demand.begin(), demand.end(),
+                   [&](auto& a, auto& b) { return density(a) > density(b); });
+  double load = 0;
+  for (size_t i = 0; i < demand.size(); ++i) {
+    load += std::max(demand[i].load, 0.0);
+    if (i > 0 && load > capacity)
+      return margin * density(demand[i]);
+  }
+  return 0;
 }
 
 double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms) {

@@ -84,6 +84,11 @@ uint64_t weight(const std::string& task, const std::string& instance);
 /// warms up for.
 class arrival_rate {
 public:
+  /// `weight`: the newest gap's share of the mean.
+  explicit arrival_rate(double weight = 1.0 / 8) : weight_(weight) {
+    // nop
+  }
+
   /// Records an arrival at `now_ms`.
   void add(double now_ms);
 
@@ -91,7 +96,12 @@ public:
   /// since the last arrival lowers it: the gap so far counts as a gap.
   double per_s(double now_ms) const;
 
+  /// The same, with the silence since the last arrival weighed as one
+  /// more gap (a quiet moment between arrivals moves it little).
+  double smoothed_per_s(double now_ms) const;
+
 private:
+  double weight_;
   double last_ms_ = 0;
   double mean_gap_ms_ = 0;
   uint64_t arrivals_ = 0;
@@ -107,6 +117,7 @@ public:
   /// Records an arrival at `now_ms`.
   void arrive(double now_ms) {
     arrivals_.add(now_ms);
+    steady_.add(now_ms);
   }
 
   /// Records that a run held its slot for `ms`, `aux_ms` of it in
@@ -119,10 +130,20 @@ public:
     return arrivals_.per_s(now_ms);
   }
 
+  /// The rate over a longer memory (1/128 to the newest gap): what a host's
+  /// slots are asked for in the steady state, bursts smoothed out.
+  double steady_per_s(double now_ms) const {
+    return steady_.smoothed_per_s(now_ms);
+  }
+
   /// Expected runs in progress at once where a warm run spends `service_ms`
   /// in services (a task's first, cold runs, and runs far from its
   /// services, say little of how many slots it needs at home).
   double concurrency(double now_ms, double service_ms) const;
+
+  /// How long a warm run holds its slot where it spends `service_ms` in
+  /// services (0 before any run ended).
+  double run_ms(double service_ms) const;
 
   /// What a cold start adds to a run: cold runs' mean minus warm runs'
   /// once both were seen, else `prior`.
@@ -130,6 +151,7 @@ public:
 
 private:
   arrival_rate arrivals_;
+  arrival_rate steady_{1.0 / 128};
   double warm_ms_ = -1;
   double cold_ms_ = -1;
 };
@@ -147,6 +169,26 @@ double expected_wait_ms(size_t waiting, uint32_t slots, double run_ms);
 /// about as long again (each round of `slots` waiting too).
 double first_runs_wait_ms(double since_ms, size_t waiting, uint32_t slots,
                           double cold_ms);
+
+/// What one task asks of the host that serves it best: `load` slots busy
+/// there on average (Little's law), saving `gain_ms` per run against its
+/// next best host, each run holding a slot for `run_ms`.
+struct slot_demand {
+  double load = 0;
+  double gain_ms = 0;
+  double run_ms = 0;
+};
+
+/// The price of a slot-millisecond on a host with `capacity` slots to give
+/// (its slots times the share it may fill), for the tasks of `demand` that
+/// all serve best there. Zero while they fit. Else the tasks that save the
+/// most per slot-millisecond take the capacity first (the first always
+/// fits), and the price is `margin` times what the first that does not fit
+/// saves per slot-millisecond: it, and every task that saves less, then
+/// finds the host no better than its next best, so a scarce slot goes to
+/// the runs that gain most from it rather than to whichever came first.
+double slot_price(std::vector<slot_demand> demand, double capacity,
+                  double margin = 1.25);
 
 /// How many runs a cold start on a home buys: the task's expected arrivals
 /// over `horizon_s`, shared by its `homes`, and at least one.

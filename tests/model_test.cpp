@@ -522,6 +522,42 @@ TEST_CASE("the wait for a slot of a full instance") {
   CHECK(first_runs_wait_ms(-30, 2, 0, 120) == doctest::Approx(330));
 }
 
+TEST_CASE("slot price: a scarce host's slots go to the runs that gain most") {
+  // Two slots, 80% of them to give (1.6): `orders` saves 7.5 ms per 4.6 ms
+  // run (1.6 ms per slot-ms) with 1.1 slots busy, `render` 2.1 ms per 13 ms
+  // (0.16) with 0.78. Both do not fit: render is priced out, orders is not.
+  slot_demand orders{1.1, 7.5, 4.6};
+  slot_demand render{0.78, 2.1, 13};
+  auto p = slot_price({render, orders}, 1.6);
+  CHECK(p == doctest::Approx(1.25 * 2.1 / 13));
+  CHECK(render.gain_ms < p * render.run_ms); // no better there than next best
+  CHECK(orders.gain_ms > p * orders.run_ms); // still best there
+  // They fit: no price.
+  CHECK(slot_price({render, orders}, 2.0) == 0);
+  // The first always fits, however much it asks: a host is never priced
+  // out of the task that gains most from it.
+  CHECK(slot_price({slot_demand{5, 7.5, 4.6}}, 1.6) == 0);
+  CHECK(slot_price({slot_demand{5, 7.5, 4.6}, render}, 1.6)
+        == doctest::Approx(1.25 * 2.1 / 13));
+  CHECK(slot_price({}, 1.6) == 0);
+}
+
+TEST_CASE("arrival rate: the smoothed rate weighs a silence as one gap") {
+  arrival_rate fast;
+  arrival_rate slow{1.0 / 128};
+  for (int i = 0; i < 200; ++i) {
+    fast.add(i * 10.0); // a hundred a second
+    slow.add(i * 10.0);
+  }
+  CHECK(slow.smoothed_per_s(1990) == doctest::Approx(100));
+  // 40 ms without an arrival: the plain rate takes it as the gap, the
+  // smoothed one as one more gap among many.
+  CHECK(fast.per_s(2030) == doctest::Approx(25));
+  CHECK(slow.smoothed_per_s(2030) > 95);
+  // A long silence still brings it down.
+  CHECK(slow.smoothed_per_s(200000) < 10);
+}
+
 TEST_CASE("arrival rate and the runs a cold start serves") {
   arrival_rate r;
   CHECK(r.per_s(0) == 0);
