@@ -400,7 +400,7 @@ double cold_extra_of(frontend_ptr self, const std::string& task) {
 // uses and kept stable, so that it stays warm there (model/homes). They are
 // checked again when the profile moved, the pool changed or a probe interval
 // passed; a home moves only when its host falls behind the best. `costs`,
-// when the caller has them, are the hosts' expected times in services.
+// when the caller has them, are the hosts' `host_costs`.
 const std::vector<instance_pool::index>&
 homes_of(frontend_ptr self, const task_profile& profile,
          const std::vector<double>* costs) {
@@ -438,8 +438,17 @@ homes_of(frontend_ptr self, const task_profile& profile,
   h.learning = learning;
   auto kept = std::all_of(h.instances.begin(), h.instances.end(),
                           [&](auto i) { return keep[st.pool.host_of(i)]; });
+  // The first home's time in services: its cost, less a scarce host's slot
+  // price (`host_costs` adds it; the task's load there does not grow).
+  auto service_ms = [&](instance_pool::index i) {
+    auto host = st.pool.host_of(i);
+    auto& prices = st.slot_prices;
+    if (learning || host >= prices.size() || !(prices[host] > 0))
+      return c[host];
+    return service_costs(self, profile)[host];
+  };
   if (!h.instances.empty()) // their time in services moves with the costs
-    h.service_ms = c[st.pool.host_of(h.instances.front())];
+    h.service_ms = service_ms(h.instances.front());
   if (!pool_changed && kept && good == h.good && !h.instances.empty()) {
     h.profile_version = profile.version;
     return h.instances;
@@ -447,8 +456,7 @@ homes_of(frontend_ptr self, const task_profile& profile,
   h.good = std::move(good);
   h.instances = homes::choose(st.pool, c, profile.task, st.cfg.homes,
                               h.instances);
-  h.service_ms = h.instances.empty() ? 0.0
-                                     : c[st.pool.host_of(h.instances.front())];
+  h.service_ms = h.instances.empty() ? 0.0 : service_ms(h.instances.front());
   h.profile_version = profile.version;
   h.pool_size = st.pool.size();
   h.live = st.pool.live();
