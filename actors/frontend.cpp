@@ -306,8 +306,8 @@ const std::vector<double>& slot_prices(frontend_ptr self) {
   auto& st = self->state;
   auto now = now_ms(self);
   if (now - st.prices_ms < st.cfg.homes_refresh_ms
-      && st.slot_prices.size() == st.pool.hosts())
-    return st.slot_prices;
+      && st.slot_prices.prices().size() == st.pool.hosts())
+    return st.slot_prices.prices();
   st.prices_ms = now;
   std::vector<std::vector<slot_demand>> demand(st.pool.hosts());
   for (auto& [task, profile] : st.profiles) {
@@ -334,38 +334,11 @@ const std::vector<double>& slot_prices(frontend_ptr self) {
   for (instance_pool::index i = 0; i < st.pool.size(); ++i)
     if (!st.pool.retired(i))
       capacity[st.pool.host_of(i)] += st.pool.slots(i);
-  // A price holds only once the host stayed scarce for `scarce_persist_ms`,
-  // and goes once it stayed calm as long: a burst moves no homes (each move
-  // a cold start, and runs away from their best channel meanwhile).
-  auto n = st.pool.hosts();
-  st.slot_prices.resize(n, 0.0);
-  st.scarce_since_ms.resize(n, -1.0);
-  st.calm_since_ms.resize(n, -1.0);
-  auto persist = st.cfg.scarce_persist_ms;
-  for (uint32_t h = 0; h < n; ++h) {
-    auto p = slot_price(std::move(demand[h]),
-                        st.cfg.scarce_utilization * capacity[h]);
-    auto& scarce = st.scarce_since_ms[h];
-    auto& calm = st.calm_since_ms[h];
-    if (p > 0) {
-      calm = -1;
-      if (scarce < 0)
-        scarce = now;
-      if (now - scarce >= persist)
-        st.slot_prices[h] = p;
-    } else {
-      scarce = -1;
-      if (st.slot_prices[h] > 0) {
-        if (calm < 0)
-          calm = now;
-        if (now - calm >= persist) {
-          st.slot_prices[h] = 0;
-          calm = -1;
-        }
-      }
-    }
-  }
-  return st.slot_prices;
+  std::vector<double> computed(st.pool.hosts());
+  for (uint32_t h = 0; h < st.pool.hosts(); ++h)
+    computed[h] = slot_price(std::move(demand[h]),
+                             st.cfg.scarce_utilization * capacity[h]);
+  return st.slot_prices.update(computed, now);
 }
 
 /// What a run of a task with `profile` costs on every host: its expected
@@ -442,7 +415,7 @@ homes_of(frontend_ptr self, const task_profile& profile,
   // price (`host_costs` adds it; the task's load there does not grow).
   auto service_ms = [&](instance_pool::index i) {
     auto host = st.pool.host_of(i);
-    auto& prices = st.slot_prices;
+    auto& prices = st.slot_prices.prices();
     if (learning || host >= prices.size() || !(prices[host] > 0))
       return c[host];
     return service_costs(self, profile)[host];
@@ -1328,6 +1301,7 @@ frontend(traced_pointer<frontend_actor, frontend_state> self,
   st.channels = channel_table{channel_quality{cfg.quality}};
   st.rng.seed(cfg.seed);
   st.cfg = std::move(cfg);
+  st.slot_prices = held_prices{st.cfg.scarce_persist_ms};
   st.registry = std::move(registry);
   self->send(st.registry, caf::subscribe_atom::value,
              caf::actor_cast<profile_listener_actor>(self));

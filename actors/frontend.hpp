@@ -162,13 +162,9 @@ struct frontend_state {
   /// Arrivals and run times by task (known tasks only).
   std::unordered_map<std::string, task_demand> demand;
   /// The price of a slot-millisecond on each host (model/homes'
-  /// `slot_price`), as computed at `prices_ms`.
-  std::vector<double> slot_prices;
+  /// `slot_price`, held with hysteresis), as computed at `prices_ms`.
+  held_prices slot_prices;
   double prices_ms = -1e18;
-  /// Since when each host's computed price was positive, or zero while a
-  /// price held (-1: not so).
-  std::vector<double> scarce_since_ms;
-  std::vector<double> calm_since_ms;
   /// Tasks whose profile tripped the threshold (pre-warmed once).
   std::unordered_set<std::string> tripped;
   /// The zone of every host that joined (the hint-zone baseline).

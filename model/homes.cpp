@@ -197,4 +197,34 @@ double expected_runs(double rate_per_s, double horizon_s, size_t homes) {
   return std::max(runs, 1.0);
 }
 
+const std::vector<double>&
+held_prices::update(const std::vector<double>& computed, double now_ms) {
+  auto n = std::max(computed.size(), held_.size());
+  held_.resize(n, 0.0);
+  scarce_since_.resize(n, -1.0);
+  calm_since_.resize(n, -1.0);
+  for (size_t h = 0; h < computed.size(); ++h) {
+    auto& scarce = scarce_since_[h];
+    auto& calm = calm_since_[h];
+    if (computed[h] > 0) {
+      calm = -1;
+      if (scarce < 0)
+        scarce = now_ms;
+      if (now_ms - scarce >= persist_ms_)
+        held_[h] = computed[h];
+    } else {
+      scarce = -1;
+      if (held_[h] > 0) {
+        if (calm < 0)
+          calm = now_ms;
+        if (now_ms - calm >= persist_ms_) {
+          held_[h] = 0;
+          calm = -1;
+        }
+      }
+    }
+  }
+  return held_;
+}
+
 } // namespace augur

@@ -190,6 +190,36 @@ struct slot_demand {
 double slot_price(std::vector<slot_demand> demand, double capacity,
                   double margin = 1.25);
 
+/// Slot prices with hysteresis: a host's computed price holds only once it
+/// stayed positive for `persist_ms`, and goes only once it stayed zero as
+/// long, so that a burst moves no homes (each move a cold start, and runs
+/// away from their best channel meanwhile). Once a host stayed scarce that
+/// long, each computed price replaces the held one at once.
+class held_prices {
+public:
+  explicit held_prices(double persist_ms = 5000) : persist_ms_(persist_ms) {
+    // nop
+  }
+
+  /// Takes the prices computed at `now_ms`, one per host (hosts that
+  /// joined since grow the table), and returns the prices that hold.
+  const std::vector<double>& update(const std::vector<double>& computed,
+                                    double now_ms);
+
+  /// The prices that hold, one per host seen.
+  const std::vector<double>& prices() const noexcept {
+    return held_;
+  }
+
+private:
+  double persist_ms_;
+  std::vector<double> held_;
+  /// Since when each host's computed price was positive (-1: it is not).
+  std::vector<double> scarce_since_;
+  /// Since when it was zero while a price held (-1: not so).
+  std::vector<double> calm_since_;
+};
+
 /// How many runs a cold start on a home buys: the task's expected arrivals
 /// over `horizon_s`, shared by its `homes`, and at least one.
 double expected_runs(double rate_per_s, double horizon_s, size_t homes);

@@ -542,6 +542,29 @@ TEST_CASE("slot price: a scarce host's slots go to the runs that gain most") {
   CHECK(slot_price({}, 1.6) == 0);
 }
 
+TEST_CASE("held prices: a burst moves no price, a lasting scarcity does") {
+  held_prices held{5000};
+  // Host 1 is scarce for 3 s (a burst): no price holds.
+  CHECK(held.update({0, 0.2}, 0) == std::vector<double>{0, 0});
+  CHECK(held.update({0, 0.2}, 3000) == std::vector<double>{0, 0});
+  CHECK(held.update({0, 0}, 3500) == std::vector<double>{0, 0});
+  // Scarce again, from 4 s on: the price holds at 9 s, not before, and
+  // follows the computed price from then on.
+  CHECK(held.update({0, 0.3}, 4000)[1] == 0);
+  CHECK(held.update({0, 0.3}, 8999)[1] == 0);
+  CHECK(held.update({0, 0.3}, 9000)[1] == doctest::Approx(0.3));
+  CHECK(held.update({0, 0.4}, 9500)[1] == doctest::Approx(0.4));
+  // A calm moment keeps it; only 5 s of calm remove it.
+  CHECK(held.update({0, 0}, 10000)[1] == doctest::Approx(0.4));
+  CHECK(held.update({0, 0}, 14999)[1] == doctest::Approx(0.4));
+  CHECK(held.update({0, 0}, 15000)[1] == 0);
+  // A host that joined grows the table; one not in the computed prices
+  // keeps what it held.
+  CHECK(held.update({0, 0, 0.1}, 16000).size() == 3);
+  CHECK(held.update({0}, 17000).size() == 3);
+  CHECK(held.prices().size() == 3);
+}
+
 TEST_CASE("arrival rate: the smoothed rate weighs a silence as one gap") {
   arrival_rate fast;
   arrival_rate slow{1.0 / 128};
