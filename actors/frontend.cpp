@@ -254,10 +254,14 @@ double host_cost(frontend_ptr self, const std::string& service, uint32_t h,
   return st.channels.cost_ms(st.pool.host_name(h), service, now);
 }
 
-/// The control round trip to host `h` as measured so far (0: unknown).
+/// The control round trip to host `h` as measured so far; for a host not
+/// measured yet, the mean of those that were (0 before any).
 double control_of(frontend_ptr self, uint32_t h) {
-  auto& c = self->state.control_ms;
-  return h < c.size() && c[h] > 0 ? c[h] : 0.0;
+  auto& st = self->state;
+  auto& c = st.control_ms;
+  if (h < c.size() && c[h] >= 0)
+    return c[h];
+  return st.control_known > 0 ? st.control_sum / st.control_known : 0.0;
 }
 
 /// A bid's answer from host `h` came `ms` after its request. When the
@@ -268,7 +272,15 @@ void measured_control(frontend_ptr self, uint32_t h, double ms) {
   auto& c = st.control_ms;
   if (h >= c.size() || !(ms >= 0))
     return;
-  c[h] = c[h] < 0 ? ms : c[h] + (ms - c[h]) / 8;
+  if (c[h] < 0) {
+    ++st.control_known;
+    st.control_sum += ms;
+    c[h] = ms;
+  } else {
+    auto next = c[h] + (ms - c[h]) / 8;
+    st.control_sum += next - c[h];
+    c[h] = next;
+  }
   auto& seen = st.control_seen;
   if (seen[h] < 0 || std::fabs(c[h] - seen[h]) > std::max(0.5, seen[h] / 4)) {
     seen[h] = c[h];
@@ -288,7 +300,7 @@ std::vector<double> service_costs(frontend_ptr self,
   for (uint32_t h = 0; h < st.pool.hosts(); ++h) {
     for (size_t s = 0; s < terms.size(); ++s) {
       auto& svc = profile.services[s];
-      terms[s] = {svc.likelihood, svc.round_trips,
+      terms[s] = {placement::counted_likelihood(svc), svc.round_trips,
                   host_cost(self, svc.service, h, now),
                   st.channels.transfer_ms(st.pool.host_name(h), svc.service,
                                           svc.bytes())};

@@ -115,6 +115,11 @@ struct frontend_state {
   /// their bids' answers (weighted 1/8 to the newest; negative before the
   /// first). Every execution there pays it.
   std::vector<double> control_ms;
+  /// Their sum and count over the hosts measured so far: a host not yet
+  /// measured is taken to be as far as the mean (not free, which would
+  /// draw every task there).
+  double control_sum = 0;
+  size_t control_known = 0;
   /// The control round trips as the homes were last chosen with, and a
   /// count of their moves (homes are chosen again after one).
   std::vector<double> control_seen;

@@ -406,7 +406,8 @@ instance(traced_pointer<instance_private_actor, instance_state> self,
         in.services.push_back({req.likelihood, req.round_trips, b.channel_ms});
       for (auto& s : req.services)
         in.services.push_back(
-          {s.likelihood, s.round_trips, channel_cost(self, s.service),
+          {placement::counted_likelihood(s), s.round_trips,
+           channel_cost(self, s.service),
            st.channels.transfer_ms(st.cfg.info.host, s.service, s.bytes())});
       in.must_reach = req.threshold;
       // A cold start on a home is an investment in the runs it warms up for;

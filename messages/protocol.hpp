@@ -238,6 +238,9 @@ struct service_likelihood {
   /// Observations behind the estimate (after decay).
   double evidence = 0;
   bool hinted = false;
+  /// Whether an execution was ever seen using it (and that evidence has not
+  /// decayed away).
+  bool used = false;
 
   /// Bytes both ways per execution that uses the service.
   double bytes() const noexcept {
@@ -248,7 +251,8 @@ struct service_likelihood {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_likelihood& x) {
   return f(caf::meta::type_name("service_likelihood"), x.service, x.likelihood,
-           x.round_trips, x.bytes_out, x.bytes_in, x.evidence, x.hinted);
+           x.round_trips, x.bytes_out, x.bytes_in, x.evidence, x.hinted,
+           x.used);
 }
 
 /// The frontend asks an instance for a bid on one invocation.

@@ -200,6 +200,10 @@ cheapest(const instance_pool& pool,
   return best;
 }
 
+double counted_likelihood(const service_likelihood& s) {
+  return s.used || s.hinted ? s.likelihood : 0.0;
+}
+
 double expected_service_ms(const std::vector<service_term>& terms,
                            double must_reach, double unknown_ms) {
   double total = 0;

@@ -122,6 +122,15 @@ cheapest(const instance_pool& pool,
          const std::string& task, const std::function<double(uint32_t)>& aux_ms,
          double cold_start_ms, double load_weight_ms);
 
+/// The likelihood with which `s` counts in a task's expected time in
+/// services: its likelihood once an execution used it or a hint declared
+/// it; else 0. A service the task never used keeps the estimator's prior and
+/// what decay leaves of it (0.3-5%), and the frontend's copy moves only by
+/// the registry's push delta: counted, it would pull the homes of a task
+/// that never calls it towards it, and move them (each move a cold start)
+/// whenever its channel changes.
+double counted_likelihood(const service_likelihood& s);
+
 /// One service a task may use, seen from one host.
 struct service_term {
   /// Probability that an execution uses the service, and the round trips

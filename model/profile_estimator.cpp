@@ -123,6 +123,7 @@ task_profile profile_estimator::profile(const std::string& task) const {
     x.bytes_in = est.bytes_in;
     x.evidence = est.successes + est.failures;
     x.hinted = est.hinted;
+    x.used = est.successes > 0;
     result.services.push_back(std::move(x));
   }
   return result;
@@ -159,7 +160,7 @@ bool profile_moved(const task_profile& before, const task_profile& now,
                           [&](auto& y) { return y.service == x.service; });
     if (i == before.services.end()
         || std::fabs(i->likelihood - x.likelihood) >= delta
-        || i->hinted != x.hinted || bytes_moved(*i, x))
+        || i->hinted != x.hinted || i->used != x.used || bytes_moved(*i, x))
       return true;
   }
   return false;

@@ -556,6 +556,36 @@ TEST_CASE("a link degraded while running moves placements") {
   CHECK(intervals <= 4);
 }
 
+TEST_CASE("a task's home stays when a service it never calls degrades") {
+  // `pure` never calls the database; its profile still holds the prior's
+  // few percent for it. Counted, they would move its home (a cold start)
+  // off a host whose database link degrades.
+  auto c = embedded_cluster::from_toml(zones);
+  c.define_task("pure", {}, pure);
+  c.advance(1s);
+  invocation_result r;
+  for (int i = 0; i < 12; ++i) // past the runs it is learned over
+    r = c.invoke("pure");
+  auto home = r.instance;
+  CHECK_FALSE(c.profile("pure").services.at(0).used);
+  c.set_link(r.host, "db", 400ms, 0.5);
+  c.advance(1s); // the probes see it
+  int elsewhere = 0;
+  int cold = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto x = c.invoke("pure");
+    elsewhere += x.instance != home ? 1 : 0;
+    cold += x.cold_start ? 1 : 0;
+  }
+  CHECK(elsewhere == 0);
+  CHECK(cold == 0);
+  // A task that does call it moves, as before.
+  c.define_task("orders", {{"db"}}, queries(1));
+  c.set_link("near", "db", 400ms, 0.5);
+  c.advance(1s);
+  CHECK(c.invoke("orders").host == "mid");
+}
+
 TEST_CASE("every service counts, not only the most likely one") {
   // `a` is touched once on every run, `b` twenty times on most runs: the
   // host near b wins, although a is the more likely service.

@@ -69,7 +69,7 @@ TEST_CASE("wire: every message round-trips through msgpack") {
   task_profile p;
   p.task = "t";
   p.known = true;
-  p.services = {service_likelihood{"db", 0.8, 2, 30, 4096, 5, true}};
+  p.services = {service_likelihood{"db", 0.8, 2, 30, 4096, 5, true, true}};
   auto p2 = wire::decode<task_profile>(wire::encode(p));
   CHECK(p2.known);
   CHECK(p2.services.at(0).likelihood == 0.8);
@@ -343,7 +343,7 @@ void each_corpus_message(F&& f) {
   task_profile p;
   p.task = "orders";
   p.known = true;
-  p.services = {service_likelihood{"db", 0.8, 2, 30, 4096, 5, true}};
+  p.services = {service_likelihood{"db", 0.8, 2, 30, 4096, 5, true, true}};
   p.observations = 5;
   p.version = 2;
   f("task_profile", wire::encode(p));

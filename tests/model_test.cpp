@@ -50,6 +50,20 @@ TEST_CASE("profile_estimator: hints seed, observations teach") {
                            [](auto& s) { return s.service == "db"; });
     CHECK(db->round_trips == doctest::Approx(4));
     CHECK(p.observations == 3);
+    // A service never used keeps some of the prior, yet counts nothing in
+    // the time in services; one used once, or hinted, counts.
+    auto store = std::find_if(p.services.begin(), p.services.end(),
+                              [](auto& s) { return s.service == "store"; });
+    CHECK(store->likelihood > 0);
+    CHECK_FALSE(store->used);
+    CHECK(placement::counted_likelihood(*store) == 0);
+    CHECK(db->used);
+    CHECK(placement::counted_likelihood(*db) == db->likelihood);
+    auto h = est.profile("hinted").services;
+    auto hinted = std::find_if(h.begin(), h.end(),
+                               [](auto& s) { return s.service == "db"; });
+    CHECK_FALSE(hinted->used);
+    CHECK(placement::counted_likelihood(*hinted) == doctest::Approx(0.9));
   }
   SUBCASE("a wrong hint is corrected") {
     for (int i = 0; i < 3; ++i)
@@ -80,7 +94,12 @@ TEST_CASE("profile_moved detects moves beyond delta") {
   CHECK_FALSE(profile_moved(before, est.profile("t"), 0.01));
   est.observe("t", uses("db"));
   CHECK(profile_moved(before, est.profile("t"), 0.01));
-  CHECK_FALSE(profile_moved(before, est.profile("t"), 0.9));
+  // A service used for the first time is a move whatever the delta: from
+  // now on it counts in the task's time in services.
+  CHECK(profile_moved(before, est.profile("t"), 0.9));
+  auto used = est.profile("t");
+  est.observe("t", uses("db"));
+  CHECK_FALSE(profile_moved(used, est.profile("t"), 0.9));
 }
 
 TEST_CASE("warm_set keeps the most recent tasks") {

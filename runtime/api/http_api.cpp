@@ -121,7 +121,8 @@ json to_json(const task_profile& p) {
                         {"round_trips", s.round_trips},
                         {"bytes_out", s.bytes_out},
                         {"evidence", s.evidence},
-                        {"hinted", s.hinted}});
+                        {"hinted", s.hinted},
+                        {"used", s.used}});
   return {
     {"task", p.task}, {"observations", p.observations}, {"services", services}};
 }
