@@ -476,17 +476,32 @@ size_t active_homes(frontend_ptr self, const std::string& task,
   if (homes.empty() || h == st.homes.end())
     return 0;
   auto d = st.demand.find(task);
-  auto concurrency = d != st.demand.end()
-                       ? d->second.concurrency(now_ms(self),
-                                               h->second.service_ms)
-                       : 0.0;
+  auto now = now_ms(self);
+  auto rate = d != st.demand.end() ? d->second.per_s(now) : 0.0;
+  // (What a home is worth is weighed at the steady rate: a burst buys no
+  // cold start for the minute after it.)
+  auto steady = d != st.demand.end() ? d->second.steady_per_s(now) : 0.0;
+  auto run = d != st.demand.end() ? d->second.run_ms(h->second.service_ms)
+                                  : 0.0;
+  auto cv2 = d != st.demand.end() ? d->second.run_cv2(h->second.service_ms)
+                                  : 1.0;
   auto slots = st.pool.slots(homes.front());
+  auto cold = cold_extra_of(self, task);
+  // Enough homes for the load (at most half of each home's slots busy), and
+  // one more while the waits it spares outweigh its cold start.
+  auto target = [&](double factor) {
+    auto n = homes::needed(factor * rate * run / 1000.0, slots, homes.size(),
+                           st.cfg.homes);
+    return homes::worth(n, factor * steady, run, slots, homes.size(), cold,
+                        st.cfg.warm_horizon_s, cv2);
+  };
   auto& active = h->second.active;
-  auto need = homes::needed(concurrency, slots, homes.size(), st.cfg.homes);
-  if (need > active
-      || homes::needed(1.5 * concurrency, slots, homes.size(), st.cfg.homes)
-           < active)
+  auto need = target(1.0);
+  if (need > active || target(1.5) < active)
     active = need;
+  h->second.invested = homes::worth(
+    homes::needed(steady * run / 1000.0, slots, homes.size(), st.cfg.homes),
+    steady, run, slots, homes.size(), cold, st.cfg.warm_horizon_s, cv2);
   return std::min(active, homes.size());
 }
 
@@ -550,10 +565,12 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
   auto best = instance_pool::npos;
   auto best_ms = budget_ms;
   auto& refused = st.live.at(id).refused_by;
-  // (A free home where the task is cold costs a cold start: it is taken
-  // only when that beats the budget and every wait.)
+  // (A free home in use where the task is cold costs a cold start, shared
+  // by the runs it warms up for: it is taken when that beats the budget and
+  // every wait.)
   auto now = false;
   auto cold = cold_extra_of(self, profile.task);
+  auto invested = cold / runs_per_cold_start(self, profile.task, active);
   for (size_t k = 0; k < active; ++k) {
     auto i = homes[k];
     if (std::find(refused.begin(), refused.end(), i) != refused.end())
@@ -562,9 +579,10 @@ bool wait_for_home(frontend_ptr self, invocation_id id,
     if (q.empty() && st.pool.has_free_slot(i)) {
       auto service = costs != nullptr ? (*costs)[st.pool.host_of(i)] : 0.0;
       if (!st.pool.warm(i, profile.task)) {
-        if (cold + service < best_ms) {
+        auto ms = (k < h.invested ? invested : cold) + service;
+        if (ms < best_ms) {
           best = i;
-          best_ms = cold + service;
+          best_ms = ms;
           now = true;
         }
         continue;

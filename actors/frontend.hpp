@@ -147,6 +147,11 @@ struct frontend_state {
     /// fewer only when it fell well below (so that noise in the rate
     /// estimate does not swing it).
     size_t active = 1;
+    /// How many of them are worth their cold start at the task's steady
+    /// rate (`homes::worth`): a cold one among those is an investment, its
+    /// cold start shared by the runs it warms up for; one beyond, taken
+    /// for a burst, counts its cold start whole.
+    size_t invested = 1;
     double checked_ms = 0;
     uint64_t profile_version = 0;
     /// Chosen while the task was being learned (by its name alone).

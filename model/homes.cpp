@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace augur::homes {
 
@@ -99,6 +100,47 @@ size_t needed(double concurrency, uint32_t slots, size_t available,
                             available);
 }
 
+double erlang_c(double servers, double load) {
+  if (!(load > 0))
+    return 0;
+  if (!(load < servers))
+    return 1;
+  // Erlang B by its stable recursion, then C from B.
+  double b = 1;
+  auto c = static_cast<size_t>(servers);
+  for (size_t k = 1; k <= c; ++k)
+    b = load * b / (static_cast<double>(k) + load * b);
+  return servers * b / (servers - load * (1 - b));
+}
+
+double expected_queue_wait_ms(double servers, double load, double run_ms,
+                              double cv2) {
+  if (!(load > 0) || !(run_ms > 0))
+    return 0;
+  if (!(load < servers))
+    return std::numeric_limits<double>::infinity();
+  return erlang_c(servers, load) * run_ms / (servers - load)
+         * (1 + std::max(cv2, 0.0)) / 2;
+}
+
+size_t worth(size_t at_least, double rate_per_s, double run_ms, uint32_t slots,
+             size_t available, double cold_ms, double horizon_s, double cv2) {
+  auto n = std::min(std::max<size_t>(at_least, 1), available);
+  auto load = std::max(rate_per_s, 0.0) * std::max(run_ms, 0.0) / 1000.0;
+  auto runs = std::max(rate_per_s, 0.0) * std::max(horizon_s, 0.0);
+  while (n < available && slots > 0) {
+    auto now = expected_queue_wait_ms(static_cast<double>(n) * slots, load,
+                                      run_ms, cv2);
+    auto more = expected_queue_wait_ms(static_cast<double>(n + 1) * slots, load,
+                                       run_ms, cv2);
+    // (Overloaded even with one more: it is worth it.)
+    if (!(std::isinf(now) || (now - more) * runs > cold_ms))
+      break;
+    ++n;
+  }
+  return n;
+}
+
 bool learning(const task_profile& profile, const settings& cfg) {
   return profile.observations < cfg.learning_runs
          && std::none_of(profile.services.begin(), profile.services.end(),
@@ -141,6 +183,8 @@ void task_demand::ran(double ms, double aux_ms, bool cold, double warmup_ms) {
   auto own = std::max(
     ms - std::max(aux_ms, 0.0) - (cold ? 0.0 : std::max(warmup_ms, 0.0)), 0.0);
   auto& mean = cold ? cold_ms_ : warm_ms_;
+  if (!cold && mean >= 0)
+    warm_var_ += ((own - mean) * (own - mean) - warm_var_) / 8;
   mean = mean < 0 ? own : mean + (own - mean) / 8;
 }
 
@@ -151,6 +195,11 @@ double task_demand::concurrency(double now_ms, double service_ms) const {
 double task_demand::run_ms(double service_ms) const {
   auto own = warm_ms_ >= 0 ? warm_ms_ : std::max(cold_ms_, 0.0);
   return own + std::max(service_ms, 0.0);
+}
+
+double task_demand::run_cv2(double service_ms) const {
+  auto run = run_ms(service_ms);
+  return run > 0 ? warm_var_ / (run * run) : 1.0;
 }
 
 double task_demand::cold_extra_ms(double prior) const noexcept {

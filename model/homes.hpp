@@ -72,6 +72,29 @@ choose(const instance_pool& pool, const std::vector<double>& host_cost,
 size_t needed(double concurrency, uint32_t slots, size_t available,
               const settings& cfg);
 
+/// Erlang C: the probability that a run waits for a slot among `servers`
+/// slots offered `load` erlangs (Poisson arrivals; 1 when load >= servers).
+double erlang_c(double servers, double load);
+
+/// The expected wait for a slot of one run (ms) among `servers` slots
+/// offered `load` erlangs, each run holding its slot `run_ms` on average
+/// with squared coefficient of variation `cv2`: M/M/c's P(wait) x run_ms /
+/// (servers - load), times (1 + cv2) / 2 for runs more or less regular than
+/// exponential ones (the Allen-Cunneen approximation of M/G/c); infinite
+/// when overloaded.
+double expected_queue_wait_ms(double servers, double load, double run_ms,
+                              double cv2 = 1);
+
+/// How many homes are worth their cold start: from `at_least`, one more
+/// while the waits it spares the task's runs over `horizon_s` (`rate_per_s`
+/// arrivals of `run_ms` each, `cv2` as in `expected_queue_wait_ms`, the
+/// homes' `slots` pooled) exceed the cold start `cold_ms` it costs; at most
+/// `available`. Warmth is an investment in capacity too: a home that is
+/// full 2% of the time makes 2% of the runs wait, run after run.
+size_t worth(size_t at_least, double rate_per_s, double run_ms, uint32_t slots,
+             size_t available, double cold_ms, double horizon_s,
+             double cv2 = 1);
+
 /// The rendezvous weight of `instance` for `task` (FNV-1a of both, mixed):
 /// deterministic across runs and platforms.
 uint64_t weight(const std::string& task, const std::string& instance);
@@ -145,6 +168,11 @@ public:
   /// services (0 before any run ended).
   double run_ms(double service_ms) const;
 
+  /// The squared coefficient of variation of a warm run's time where it
+  /// spends `service_ms` in services (its own time's variance, weighted
+  /// 1/8 to the newest, over the square of `run_ms`; 1 before any run).
+  double run_cv2(double service_ms) const;
+
   /// What a cold start adds to a run: cold runs' mean minus warm runs'
   /// once both were seen, else `prior`.
   double cold_extra_ms(double prior) const noexcept;
@@ -153,6 +181,7 @@ private:
   arrival_rate arrivals_;
   arrival_rate steady_{1.0 / 128};
   double warm_ms_ = -1;
+  double warm_var_ = 0;
   double cold_ms_ = -1;
 };
 

@@ -35,10 +35,11 @@ void channel_estimator::passive(const service_use& x, double now_ms) {
     }
     add_rtt(std::max(x.first_response_ms - service_time_ms(), 0.0), now_ms);
   }
-  if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms > 0
+  if (x.transfer_bytes >= min_transfer_bytes && x.transfer_ms >= 0
       && std::isfinite(x.transfer_ms)) {
-    throughputs_.emplace_back(
-      static_cast<double>(x.transfer_bytes) / x.transfer_ms, now_ms);
+    throughputs_.emplace_back(static_cast<double>(x.transfer_bytes)
+                                / std::max(x.transfer_ms, min_transfer_ms),
+                              now_ms);
     if (throughputs_.size() > throughput_window)
       throughputs_.pop_front();
   }

@@ -79,6 +79,11 @@ public:
   /// back to the assumed throughput and gets tried again.
   static constexpr double throughput_max_age_ms = 300000;
   static constexpr uint64_t min_transfer_bytes = 16384;
+  /// The shortest transfer time a sample counts: a transfer that took less
+  /// (none at all, on a channel faster than anything can time) says the
+  /// channel is at least that fast, not that it is unknown (which would
+  /// leave it at the assumed throughput, no better than a slower channel).
+  static constexpr double min_transfer_ms = 0.001;
 
   /// After how many of a transfer's `bytes` a passive monitor takes an
   /// early throughput sample, as TCP's delivery rate tells a path's

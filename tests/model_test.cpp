@@ -500,6 +500,50 @@ TEST_CASE("homes: as many as the task's load needs") {
   CHECK(homes::needed(2.5, 1, 8, cfg) == 3);
 }
 
+TEST_CASE("homes: one more while the waits it spares outweigh its cold start") {
+  // Erlang C against closed forms: M/M/1 waits with probability rho, M/M/2
+  // at rho 0.5 with 2 rho^2 / (1 + rho) = 1/3.
+  CHECK(homes::erlang_c(1, 0.5) == doctest::Approx(0.5));
+  CHECK(homes::erlang_c(2, 1) == doctest::Approx(1.0 / 3));
+  CHECK(homes::erlang_c(4, 0) == 0);
+  CHECK(homes::erlang_c(4, 4) == 1);
+  // M/M/1 at rho 0.5, 10 ms runs: 10 ms of wait; regular runs wait half.
+  CHECK(homes::expected_queue_wait_ms(1, 0.5, 10) == doctest::Approx(10));
+  CHECK(homes::expected_queue_wait_ms(1, 0.5, 10, 0) == doctest::Approx(5));
+  CHECK(std::isinf(homes::expected_queue_wait_ms(2, 2, 10)));
+  // 67 runs/s of 50 ms on one 8-slot home: 3.35 slots busy, so the utilization
+  // rule asks for one home; but it is full 2.5% of the time, and over a
+  // minute the waits a second home spares (about 0.5 s) outweigh its
+  // 120 ms cold start...
+  CHECK(homes::needed(67 * 0.05, 8, 8, homes::settings{}) == 1);
+  CHECK(homes::worth(1, 67, 50, 8, 8, 120, 60, 0) == 2);
+  // ...not a 1.2 s one, nor a third home, nor one that is not there.
+  CHECK(homes::worth(1, 67, 50, 8, 8, 1200, 60, 0) == 1);
+  CHECK(homes::worth(1, 67, 50, 8, 1, 120, 60, 0) == 1);
+  // 29 runs/s of 25 ms on 4 slots: the waits spared (42 ms a minute, 85 ms
+  // for runs as irregular as exponential ones) are not worth 150 ms.
+  CHECK(homes::worth(1, 28.6, 25, 4, 8, 150, 60, 0) == 1);
+  CHECK(homes::worth(1, 28.6, 25, 4, 8, 150, 60, 1) == 1);
+  // Never fewer than asked for; none without arrivals beyond that.
+  CHECK(homes::worth(3, 67, 50, 8, 8, 120, 60, 0) >= 3);
+  CHECK(homes::worth(1, 0, 50, 8, 8, 120, 60) == 1);
+  // Overloaded: one more, whatever its cold start.
+  CHECK(homes::worth(1, 200, 50, 8, 8, 1e9, 60) == 2);
+}
+
+TEST_CASE("task demand: how irregular its runs are") {
+  task_demand d;
+  CHECK(d.run_cv2(0) == 1); // nothing known: as irregular as exponential
+  for (int i = 0; i < 50; ++i)
+    d.ran(10, 0, false); // always 10 ms
+  CHECK(d.run_cv2(0) == doctest::Approx(0));
+  task_demand v;
+  for (int i = 0; i < 400; ++i)
+    v.ran(i % 2 == 0 ? 5 : 15, 0, false); // 10 ms on average, +-5 ms
+  CHECK(v.run_cv2(0) > 0.15);
+  CHECK(v.run_cv2(0) < 0.4);
+}
+
 TEST_CASE("task demand: concurrency where it lives, and a cold start's price") {
   task_demand d;
   CHECK(d.concurrency(0, 5) == 0);

@@ -186,6 +186,13 @@ TEST_CASE("channel_estimator learns passively from executions") {
   CHECK(e.sample("h", "s", 1000 + 2 * channel_estimator::throughput_max_age_ms)
           .throughput_mbps
         == 0);
+  // A transfer too quick to time (no bandwidth limit at all) says the
+  // channel is faster than any timed one, not that it is unknown.
+  channel_estimator quick;
+  u.transfer_bytes = 1'250'000;
+  u.transfer_ms = 0;
+  quick.passive(u, 1000);
+  CHECK(quick.throughput(1000) > 1e9);
   // What it costs to move bytes: learned, or assumed before any transfer.
   channel_quality q;
   auto s = e.sample("h", "s", 1000);
