@@ -478,9 +478,12 @@ size_t active_homes(frontend_ptr self, const std::string& task,
   auto d = st.demand.find(task);
   auto now = now_ms(self);
   auto rate = d != st.demand.end() ? d->second.per_s(now) : 0.0;
-  // (What a home is worth is weighed at the steady rate: a burst buys no
-  // cold start for the minute after it.)
-  auto steady = d != st.demand.end() ? d->second.steady_per_s(now) : 0.0;
+  // (What a home is worth is weighed at the steady rate once it settled: a
+  // burst, or a task's first few arrivals, buy no cold start for the minute
+  // after them.)
+  auto steady = d != st.demand.end() && d->second.steady_settled()
+                  ? d->second.steady_per_s(now)
+                  : 0.0;
   auto run = d != st.demand.end() ? d->second.run_ms(h->second.service_ms)
                                   : 0.0;
   auto cv2 = d != st.demand.end() ? d->second.run_cv2(h->second.service_ms)

@@ -123,6 +123,17 @@ public:
   /// more gap (a quiet moment between arrivals moves it little).
   double smoothed_per_s(double now_ms) const;
 
+  /// Arrivals recorded so far.
+  uint64_t arrivals() const noexcept {
+    return arrivals_;
+  }
+
+  /// Whether the mean has seen as many gaps as it remembers (1 / weight):
+  /// before, it says more of the first gaps than of the rate.
+  bool settled() const noexcept {
+    return static_cast<double>(arrivals_) * weight_ > 1;
+  }
+
 private:
   double weight_;
   double last_ms_ = 0;
@@ -157,6 +168,11 @@ public:
   /// slots are asked for in the steady state, bursts smoothed out.
   double steady_per_s(double now_ms) const {
     return steady_.smoothed_per_s(now_ms);
+  }
+
+  /// Whether the steady rate has seen as many gaps as it remembers.
+  bool steady_settled() const noexcept {
+    return steady_.settled();
   }
 
   /// Expected runs in progress at once where a warm run spends `service_ms`

@@ -636,6 +636,13 @@ TEST_CASE("arrival rate: the smoothed rate weighs a silence as one gap") {
     slow.add(i * 10.0);
   }
   CHECK(slow.smoothed_per_s(1990) == doctest::Approx(100));
+  // 200 arrivals: more than the slow mean remembers (128), not before.
+  CHECK(slow.settled());
+  arrival_rate young{1.0 / 128};
+  for (int i = 0; i < 100; ++i)
+    young.add(i * 10.0);
+  CHECK_FALSE(young.settled());
+  CHECK(young.arrivals() == 100);
   // 40 ms without an arrival: the plain rate takes it as the gap, the
   // smoothed one as one more gap among many.
   CHECK(fast.per_s(2030) == doctest::Approx(25));
