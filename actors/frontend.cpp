@@ -475,36 +475,35 @@ size_t active_homes(frontend_ptr self, const std::string& task,
   auto h = st.homes.find(task);
   if (homes.empty() || h == st.homes.end())
     return 0;
+  auto& active = h->second.active;
+  auto& invested = h->second.invested;
   auto d = st.demand.find(task);
+  if (d == st.demand.end()) {
+    active = invested = 1;
+    return 1;
+  }
+  auto& demand = d->second;
   auto now = now_ms(self);
-  auto rate = d != st.demand.end() ? d->second.per_s(now) : 0.0;
+  auto service = h->second.service_ms;
+  auto slots = st.pool.slots(homes.front());
+  // Enough homes for `load` slots busy (at most half of each home's), then
+  // one more while the waits it spares at `rate` arrivals a second outweigh
+  // its cold start.
+  auto sized = [&](double load, double rate) {
+    return homes::worth(homes::needed(load, slots, homes.size(), st.cfg.homes),
+                        rate, demand.run_ms(service), slots, homes.size(),
+                        demand.cold_extra_ms(st.cfg.cold_start_ms),
+                        st.cfg.warm_horizon_s, demand.run_cv2(service));
+  };
   // (What a home is worth is weighed at the steady rate once it settled: a
   // burst, or a task's first few arrivals, buy no cold start for the minute
   // after them.)
-  auto steady = d != st.demand.end() && d->second.steady_settled()
-                  ? d->second.steady_per_s(now)
-                  : 0.0;
-  auto run = d != st.demand.end() ? d->second.run_ms(h->second.service_ms)
-                                  : 0.0;
-  auto cv2 = d != st.demand.end() ? d->second.run_cv2(h->second.service_ms)
-                                  : 1.0;
-  auto slots = st.pool.slots(homes.front());
-  auto cold = cold_extra_of(self, task);
-  // Enough homes for the load (at most half of each home's slots busy), and
-  // one more while the waits it spares outweigh its cold start.
-  auto target = [&](double factor) {
-    auto n = homes::needed(factor * rate * run / 1000.0, slots, homes.size(),
-                           st.cfg.homes);
-    return homes::worth(n, factor * steady, run, slots, homes.size(), cold,
-                        st.cfg.warm_horizon_s, cv2);
-  };
-  auto& active = h->second.active;
-  auto need = target(1.0);
-  if (need > active || target(1.5) < active)
+  auto steady = demand.steady_settled() ? demand.steady_per_s(now) : 0.0;
+  auto load = demand.concurrency(now, service);
+  auto need = sized(load, steady);
+  if (need > active || sized(1.5 * load, 1.5 * steady) < active)
     active = need;
-  h->second.invested = homes::worth(
-    homes::needed(steady * run / 1000.0, slots, homes.size(), st.cfg.homes),
-    steady, run, slots, homes.size(), cold, st.cfg.warm_horizon_s, cv2);
+  invested = sized(steady * demand.run_ms(service) / 1000.0, steady);
   return std::min(active, homes.size());
 }
 

@@ -100,17 +100,36 @@ size_t needed(double concurrency, uint32_t slots, size_t available,
                             available);
 }
 
+namespace {
+
+/// Erlang B by its stable recursion, from B at `k` servers on to `servers`.
+double erlang_b(double load, size_t servers, double b = 1, size_t k = 0) {
+  for (; k < servers; ++k)
+    b = load * b / (static_cast<double>(k + 1) + load * b);
+  return b;
+}
+
+/// Erlang C from Erlang B at the same servers and load (load < servers).
+double erlang_c_of_b(double servers, double load, double b) {
+  return servers * b / (servers - load * (1 - b));
+}
+
+/// The M/G/c wait of one run given P(wait) `c` (Allen-Cunneen; load <
+/// servers).
+double wait_of_c(double c, double servers, double load, double run_ms,
+                 double cv2) {
+  return c * run_ms / (servers - load) * (1 + std::max(cv2, 0.0)) / 2;
+}
+
+} // namespace
+
 double erlang_c(double servers, double load) {
   if (!(load > 0))
     return 0;
   if (!(load < servers))
     return 1;
-  // Erlang B by its stable recursion, then C from B.
-  double b = 1;
-  auto c = static_cast<size_t>(servers);
-  for (size_t k = 1; k <= c; ++k)
-    b = load * b / (static_cast<double>(k) + load * b);
-  return servers * b / (servers - load * (1 - b));
+  return erlang_c_of_b(servers, load,
+                       erlang_b(load, static_cast<size_t>(servers)));
 }
 
 double expected_queue_wait_ms(double servers, double load, double run_ms,
@@ -119,24 +138,37 @@ double expected_queue_wait_ms(double servers, double load, double run_ms,
     return 0;
   if (!(load < servers))
     return std::numeric_limits<double>::infinity();
-  return erlang_c(servers, load) * run_ms / (servers - load)
-         * (1 + std::max(cv2, 0.0)) / 2;
+  return wait_of_c(erlang_c(servers, load), servers, load, run_ms, cv2);
 }
 
 size_t worth(size_t at_least, double rate_per_s, double run_ms, uint32_t slots,
              size_t available, double cold_ms, double horizon_s, double cv2) {
   auto n = std::min(std::max<size_t>(at_least, 1), available);
   auto load = std::max(rate_per_s, 0.0) * std::max(run_ms, 0.0) / 1000.0;
+  if (n >= available || slots == 0 || !(load > 0) || !(run_ms > 0))
+    return n;
   auto runs = std::max(rate_per_s, 0.0) * std::max(horizon_s, 0.0);
-  while (n < available && slots > 0) {
-    auto now = expected_queue_wait_ms(static_cast<double>(n) * slots, load,
-                                      run_ms, cv2);
-    auto more = expected_queue_wait_ms(static_cast<double>(n + 1) * slots, load,
-                                       run_ms, cv2);
+  // `expected_queue_wait_ms` with `homes` homes, B's recursion carried on
+  // from one count of homes to the next rather than run again for each.
+  double b = 1;
+  size_t k = 0;
+  auto wait = [&](size_t homes) {
+    auto servers = homes * slots;
+    b = erlang_b(load, servers, b, k);
+    k = servers;
+    auto c = static_cast<double>(servers);
+    if (!(load < c))
+      return std::numeric_limits<double>::infinity();
+    return wait_of_c(erlang_c_of_b(c, load, b), c, load, run_ms, cv2);
+  };
+  auto now = wait(n);
+  while (n < available) {
+    auto more = wait(n + 1);
     // (Overloaded even with one more: it is worth it.)
     if (!(std::isinf(now) || (now - more) * runs > cold_ms))
       break;
     ++n;
+    now = more;
   }
   return n;
 }
@@ -183,8 +215,10 @@ void task_demand::ran(double ms, double aux_ms, bool cold, double warmup_ms) {
   auto own = std::max(
     ms - std::max(aux_ms, 0.0) - (cold ? 0.0 : std::max(warmup_ms, 0.0)), 0.0);
   auto& mean = cold ? cold_ms_ : warm_ms_;
-  if (!cold && mean >= 0)
-    warm_var_ += ((own - mean) * (own - mean) - warm_var_) / 8;
+  if (!cold && mean >= 0) {
+    auto square = (own - mean) * (own - mean);
+    warm_var_ = warm_var_ < 0 ? square : warm_var_ + (square - warm_var_) / 8;
+  }
   mean = mean < 0 ? own : mean + (own - mean) / 8;
 }
 
@@ -199,7 +233,7 @@ double task_demand::run_ms(double service_ms) const {
 
 double task_demand::run_cv2(double service_ms) const {
   auto run = run_ms(service_ms);
-  return run > 0 ? warm_var_ / (run * run) : 1.0;
+  return run > 0 && warm_var_ >= 0 ? warm_var_ / (run * run) : 1.0;
 }
 
 double task_demand::cold_extra_ms(double prior) const noexcept {

@@ -186,7 +186,8 @@ public:
 
   /// The squared coefficient of variation of a warm run's time where it
   /// spends `service_ms` in services (its own time's variance, weighted
-  /// 1/8 to the newest, over the square of `run_ms`; 1 before any run).
+  /// 1/8 to the newest, over the square of `run_ms`; 1, as exponential runs,
+  /// before two warm runs ended).
   double run_cv2(double service_ms) const;
 
   /// What a cold start adds to a run: cold runs' mean minus warm runs'
@@ -197,7 +198,8 @@ private:
   arrival_rate arrivals_;
   arrival_rate steady_{1.0 / 128};
   double warm_ms_ = -1;
-  double warm_var_ = 0;
+  /// The variance of warm runs' own time (negative before two of them).
+  double warm_var_ = -1;
   double cold_ms_ = -1;
 };
 
